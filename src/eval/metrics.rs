@@ -1,0 +1,160 @@
+//! Ranking and rating metrics. Ranking metrics take one user's ranked list (best first) and the
+//! set of that user's relevant items; averaging over users happens in [`super::protocol`].
+
+use std::collections::HashSet;
+
+/// Precision@K: share of the top K that is relevant (K in the denominator even if the list is
+/// shorter).
+pub fn precision_at_k(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
+    hits(ranked, relevant, k) as f64 / k as f64
+}
+
+/// Recall@K: share of the relevant items found in the top K.
+pub fn recall_at_k(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
+    if relevant.is_empty() {
+        return 0.0;
+    }
+    hits(ranked, relevant, k) as f64 / relevant.len() as f64
+}
+
+/// NDCG@K with binary gains: DCG = Σ 1/log2(rank + 1) over hits, divided by the DCG of an ideal
+/// list holding min(K, |relevant|) hits.
+pub fn ndcg_at_k(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
+    let discount = |pos: usize| 1.0 / ((pos + 2) as f64).log2();
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .filter(|(_, i)| relevant.contains(i))
+        .map(|(pos, _)| discount(pos))
+        .sum();
+    let idcg: f64 = (0..k.min(relevant.len())).map(discount).sum();
+    if idcg == 0.0 {
+        0.0
+    } else {
+        dcg / idcg
+    }
+}
+
+/// HitRate@K: 1 when any relevant item is in the top K.
+pub fn hit_rate_at_k(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
+    f64::from(u8::from(hits(ranked, relevant, k) > 0))
+}
+
+/// MRR@K: reciprocal rank of the first relevant item in the top K, 0 if none.
+pub fn mrr_at_k(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
+    ranked
+        .iter()
+        .take(k)
+        .position(|i| relevant.contains(i))
+        .map_or(0.0, |pos| 1.0 / (pos + 1) as f64)
+}
+
+fn hits(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> usize {
+    ranked
+        .iter()
+        .take(k)
+        .filter(|i| relevant.contains(i))
+        .count()
+}
+
+/// Root mean squared error between predictions and targets.
+pub fn rmse(pairs: &[(f32, f32)]) -> f64 {
+    if pairs.is_empty() {
+        return 0.0;
+    }
+    let se: f64 = pairs
+        .iter()
+        .map(|&(p, t)| (f64::from(p) - f64::from(t)).powi(2))
+        .sum();
+    (se / pairs.len() as f64).sqrt()
+}
+
+/// Mean absolute error between predictions and targets.
+pub fn mae(pairs: &[(f32, f32)]) -> f64 {
+    if pairs.is_empty() {
+        return 0.0;
+    }
+    pairs
+        .iter()
+        .map(|&(p, t)| (f64::from(p) - f64::from(t)).abs())
+        .sum::<f64>()
+        / pairs.len() as f64
+}
+
+/// Item coverage: share of the catalog that appears in at least one recommendation list.
+pub fn item_coverage<'a>(lists: impl IntoIterator<Item = &'a [u32]>, n_items: usize) -> f64 {
+    let seen: HashSet<u32> = lists.into_iter().flatten().copied().collect();
+    seen.len() as f64 / n_items as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(items: &[u32]) -> HashSet<u32> {
+        items.iter().copied().collect()
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-12, "{a} != {b}");
+    }
+
+    // Ranked list [7, 3, 9, 1, 5]; relevant {3, 5, 8}: hits at ranks 2 and 5.
+    const RANKED: [u32; 5] = [7, 3, 9, 1, 5];
+
+    #[test]
+    fn precision_and_recall_by_hand() {
+        let r = rel(&[3, 5, 8]);
+        close(precision_at_k(&RANKED, &r, 1), 0.0);
+        close(precision_at_k(&RANKED, &r, 2), 1.0 / 2.0);
+        close(precision_at_k(&RANKED, &r, 5), 2.0 / 5.0);
+        close(precision_at_k(&RANKED, &r, 10), 2.0 / 10.0);
+        close(recall_at_k(&RANKED, &r, 2), 1.0 / 3.0);
+        close(recall_at_k(&RANKED, &r, 5), 2.0 / 3.0);
+        close(recall_at_k(&RANKED, &rel(&[]), 5), 0.0);
+    }
+
+    #[test]
+    fn ndcg_by_hand() {
+        let r = rel(&[3, 5, 8]);
+        // DCG@5 = 1/log2(3) + 1/log2(6); IDCG@5 = 1 + 1/log2(3) + 1/log2(4) = 1 + 0.63093 + 0.5.
+        let dcg = 1.0 / 3f64.log2() + 1.0 / 6f64.log2();
+        let idcg = 1.0 + 1.0 / 3f64.log2() + 0.5;
+        close(ndcg_at_k(&RANKED, &r, 5), dcg / idcg);
+        // K = 2: DCG = 1/log2(3) = 0.6309; IDCG = 1 + 0.6309.
+        close(
+            ndcg_at_k(&RANKED, &r, 2),
+            0.630_929_753_571_457_4 / 1.630_929_753_571_457_4,
+        );
+        // A perfect list scores 1.
+        close(ndcg_at_k(&[3, 5, 8, 1], &r, 3), 1.0);
+        close(ndcg_at_k(&RANKED, &rel(&[42]), 5), 0.0);
+    }
+
+    #[test]
+    fn hit_rate_and_mrr_by_hand() {
+        let r = rel(&[3, 5, 8]);
+        close(hit_rate_at_k(&RANKED, &r, 1), 0.0);
+        close(hit_rate_at_k(&RANKED, &r, 2), 1.0);
+        close(mrr_at_k(&RANKED, &r, 1), 0.0);
+        close(mrr_at_k(&RANKED, &r, 5), 0.5);
+        close(mrr_at_k(&RANKED, &rel(&[5]), 5), 0.2);
+        close(mrr_at_k(&RANKED, &rel(&[5]), 4), 0.0);
+    }
+
+    #[test]
+    fn rating_errors_by_hand() {
+        // Errors 1, -2, 0.5: squared 1, 4, 0.25 → mean 1.75; absolute mean 3.5/3.
+        let pairs = [(4.0, 3.0), (1.0, 3.0), (4.5, 4.0)];
+        close(rmse(&pairs), 1.75f64.sqrt());
+        close(mae(&pairs), 3.5 / 3.0);
+        close(rmse(&[]), 0.0);
+    }
+
+    #[test]
+    fn coverage_by_hand() {
+        let lists: [&[u32]; 3] = [&[0, 1], &[1, 2], &[2, 0]];
+        close(item_coverage(lists, 10), 0.3);
+    }
+}

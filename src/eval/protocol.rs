@@ -1,0 +1,163 @@
+//! Full-ranking evaluation: every user with held-out items is scored against the whole catalog;
+//! items the user already interacted with before the target period (training items, and for the
+//! test period also validation items) are excluded; metrics are averaged over users.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::metrics::{
+    hit_rate_at_k, item_coverage, mae, mrr_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse,
+};
+use crate::data::split::items_by_user;
+use crate::data::Split;
+use crate::model::{TrainedModel, UserHistory};
+
+/// The cut-offs reported everywhere.
+pub const KS: [usize; 3] = [5, 10, 20];
+
+/// Metric name (`ndcg@10`, `rmse`, `coverage@20`, `users`…) → value. Sorted, so JSON output and
+/// tables are stable.
+pub type Metrics = BTreeMap<String, f64>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Valid,
+    Test,
+}
+
+/// The `k` best items of `scores` (desc), skipping `excluded` (sorted). Ties go to the lower item
+/// index, so the result is the same on every platform.
+pub fn top_k(scores: &[f32], excluded: &[u32], k: usize) -> Vec<u32> {
+    let mut candidates: Vec<(f32, u32)> = scores
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| excluded.binary_search(&(*i as u32)).is_err() && !s.is_nan())
+        .map(|(i, &s)| (s, i as u32))
+        .collect();
+    let by_rank = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if candidates.len() > k {
+        candidates.select_nth_unstable_by(k - 1, by_rank);
+        candidates.truncate(k);
+    }
+    candidates.sort_unstable_by(by_rank);
+    candidates.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Evaluates `model` on the validation or test part of `split`. `history` is the model's input
+/// (the training interactions). Rating metrics (RMSE, MAE) are added for models that predict
+/// ratings, over held-out interactions that carry one.
+pub fn evaluate(
+    model: &TrainedModel,
+    split: &Split,
+    history: &UserHistory,
+    target: Target,
+) -> Metrics {
+    let (held_out, earlier) = match target {
+        Target::Valid => (&split.valid, None),
+        Target::Test => (&split.test, Some(&split.valid)),
+    };
+    let targets = items_by_user(split.n_users, held_out);
+    let earlier = earlier.map(|e| items_by_user(split.n_users, e));
+    let k_max = *KS.iter().max().unwrap_or(&10);
+
+    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+    let mut lists: Vec<Vec<u32>> = Vec::new();
+    let mut scores = vec![0.0f32; split.n_items];
+    for (user, relevant) in targets.iter().enumerate() {
+        if relevant.is_empty() {
+            continue;
+        }
+        let user = user as u32;
+        let (items, ratings) = history.user(user);
+        model.score(user, items, ratings, &mut scores);
+        let mut excluded = items.to_vec();
+        if let Some(earlier) = &earlier {
+            excluded.extend_from_slice(&earlier[user as usize]);
+            excluded.sort_unstable();
+        }
+        let ranked = top_k(&scores, &excluded, k_max);
+        let relevant: HashSet<u32> = relevant.iter().copied().collect();
+        for k in KS {
+            for (name, value) in [
+                ("recall", recall_at_k(&ranked, &relevant, k)),
+                ("ndcg", ndcg_at_k(&ranked, &relevant, k)),
+                ("precision", precision_at_k(&ranked, &relevant, k)),
+                ("hit", hit_rate_at_k(&ranked, &relevant, k)),
+                ("mrr", mrr_at_k(&ranked, &relevant, k)),
+            ] {
+                *sums.entry(format!("{name}@{k}")).or_default() += value;
+            }
+        }
+        lists.push(ranked);
+    }
+
+    let n = lists.len();
+    let mut metrics: Metrics = sums
+        .into_iter()
+        .map(|(name, sum)| (name, if n == 0 { 0.0 } else { sum / n as f64 }))
+        .collect();
+    for k in KS {
+        let coverage = item_coverage(lists.iter().map(|l| &l[..k.min(l.len())]), split.n_items);
+        metrics.insert(format!("coverage@{k}"), coverage);
+    }
+    metrics.insert("users".into(), n as f64);
+
+    let pairs: Vec<(f32, f32)> = held_out
+        .iter()
+        .filter_map(|x| Some((model.predict(x.user, x.item)?, x.rating?)))
+        .collect();
+    if !pairs.is_empty() {
+        metrics.insert("rmse".into(), rmse(&pairs));
+        metrics.insert("mae".into(), mae(&pairs));
+    }
+    metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Interaction;
+    use crate::model::Popularity;
+
+    #[test]
+    fn top_k_orders_by_score_then_index_and_skips_excluded() {
+        let scores = [0.5, 2.0, 2.0, f32::NAN, 1.0, 3.0];
+        assert_eq!(top_k(&scores, &[5], 3), [1, 2, 4]);
+        assert_eq!(top_k(&scores, &[], 10), [5, 1, 2, 4, 0]);
+    }
+
+    #[test]
+    fn protocol_excludes_history_and_averages_over_users_by_hand() {
+        let x = |user, item| Interaction {
+            user,
+            item,
+            rating: None,
+            timestamp: None,
+        };
+        // Popularity from training: item 0 (3), item 1 (2), item 2 (1), items 3, 4 (0).
+        let train = vec![x(0, 0), x(1, 0), x(2, 0), x(0, 1), x(1, 1), x(2, 2)];
+        let split = Split {
+            n_users: 3,
+            n_items: 5,
+            valid: vec![x(2, 1)],
+            test: vec![x(0, 2), x(1, 4), x(2, 3)],
+            train,
+        };
+        let history = UserHistory::from_interactions(3, &split.train);
+        let model = TrainedModel::Popularity(Popularity::fit(5, &split.train));
+        let m = evaluate(&model, &split, &history, Target::Test);
+        // User 0 (seen 0,1): ranking [2,3,4] → hit at rank 1. User 1 (seen 0,1): [2,3,4], target
+        // 4 at rank 3. User 2 (seen 0,2, valid 1 also excluded): [3,4], target 3 at rank 1.
+        assert_eq!(m["users"], 3.0);
+        assert!((m["hit@5"] - 1.0).abs() < 1e-12);
+        assert!((m["mrr@5"] - (1.0 + 1.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12);
+        assert!((m["ndcg@5"] - (1.0 + 0.5 + 1.0) / 3.0).abs() < 1e-12);
+        assert!((m["precision@5"] - 3.0 / 15.0).abs() < 1e-12);
+        // Only items 2, 3, 4 ever get recommended.
+        assert!((m["coverage@5"] - 3.0 / 5.0).abs() < 1e-12);
+        assert!(!m.contains_key("rmse"));
+        let v = evaluate(&model, &split, &history, Target::Valid);
+        assert_eq!(v["users"], 1.0);
+        // User 2's candidates: [1, 3, 4] → the validation item 1 is first.
+        assert!((v["ndcg@5"] - 1.0).abs() < 1e-12);
+    }
+}

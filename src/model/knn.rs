@@ -1,0 +1,295 @@
+//! Item-based k-nearest-neighbours. Item–item similarities come from the columns of the training
+//! user × item matrix (one matmul on the burn device); each item keeps its `k` most similar
+//! items, and a user's score for item i is Σ over history items j of w_j · sim(j, i).
+
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::{take_weight, UserHistory, WeightMap};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Similarity {
+    Cosine,
+    /// Cosine of mean-centred item columns (centred over all users).
+    Pearson,
+    /// 1 / (1 + Euclidean distance) between item columns.
+    Euclidean,
+}
+
+impl std::str::FromStr for Similarity {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cosine" => Ok(Similarity::Cosine),
+            "pearson" => Ok(Similarity::Pearson),
+            "euclidean" => Ok(Similarity::Euclidean),
+            other => Err(Error::Config(format!(
+                "unknown similarity '{other}' (cosine, pearson or euclidean)"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemKnnConfig {
+    pub similarity: Similarity,
+    /// Neighbours kept per item.
+    pub k: usize,
+    /// Added to cosine/Pearson denominators: damps similarities built on few co-occurrences.
+    pub shrink: f32,
+    /// Use 1 for every interaction instead of its rating (the usual choice for implicit data).
+    pub binary: bool,
+}
+
+impl Default for ItemKnnConfig {
+    fn default() -> Self {
+        Self {
+            similarity: Similarity::Cosine,
+            k: 100,
+            shrink: 10.0,
+            binary: true,
+        }
+    }
+}
+
+impl ItemKnnConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.k == 0 || self.shrink < 0.0 || !self.shrink.is_finite() {
+            return Err(Error::Config(format!(
+                "item-kNN needs k ≥ 1 and a finite shrink ≥ 0 (got k={}, shrink={})",
+                self.k, self.shrink
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemKnn {
+    pub config: ItemKnnConfig,
+    /// `n_items × k` neighbour indices; `u32::MAX` pads rows with fewer than k neighbours.
+    pub neighbors: Vec<u32>,
+    /// `n_items × k` similarities matching `neighbors`.
+    pub similarities: Vec<f32>,
+}
+
+/// Computes the item–item similarity matrix on `device` and keeps the top k per item.
+pub fn train_item_knn<B: Backend>(
+    config: &ItemKnnConfig,
+    history: &UserHistory,
+    n_items: usize,
+    device: &B::Device,
+) -> Result<ItemKnn> {
+    config.validate()?;
+    let n_users = history.n_users();
+    let mut dense = vec![0.0f32; n_users * n_items];
+    for u in 0..n_users {
+        let (items, ratings) = history.user(u as u32);
+        for (&i, &r) in items.iter().zip(ratings) {
+            dense[u * n_items + i as usize] = if config.binary { 1.0 } else { r };
+        }
+    }
+    let mut x: Tensor<B, 2> = Tensor::from_data(TensorData::new(dense, [n_users, n_items]), device);
+    if config.similarity == Similarity::Pearson {
+        x = x.clone() - x.mean_dim(0);
+    }
+    let gram = x.clone().transpose().matmul(x.clone());
+    let sq = x.powi_scalar(2).sum_dim(0); // [1, n_items]
+    let sim = match config.similarity {
+        Similarity::Cosine | Similarity::Pearson => {
+            let norms = sq.sqrt();
+            let denom = norms.clone().transpose().matmul(norms) + config.shrink;
+            gram / denom.clamp_min(1e-12)
+        }
+        Similarity::Euclidean => {
+            let d2 = (sq.clone().transpose() + sq - gram * 2.0).clamp_min(0.0);
+            (d2.sqrt() + 1.0).recip()
+        }
+    };
+    let sim: Vec<f32> = sim
+        .try_into_data()
+        .map_err(|e| Error::Device(format!("{e:?}")))?
+        .to_vec()
+        .map_err(|e| Error::Device(format!("{e:?}")))?;
+
+    let k = config.k.min(n_items.saturating_sub(1)).max(1);
+    let mut neighbors = vec![u32::MAX; n_items * k];
+    let mut similarities = vec![0.0f32; n_items * k];
+    let mut row: Vec<(f32, u32)> = Vec::with_capacity(n_items);
+    for i in 0..n_items {
+        row.clear();
+        row.extend(
+            sim[i * n_items..(i + 1) * n_items]
+                .iter()
+                .enumerate()
+                .filter(|&(j, &s)| j != i && s > 0.0 && s.is_finite())
+                .map(|(j, &s)| (s, j as u32)),
+        );
+        // Total order (similarity desc, index asc) so ties resolve the same way everywhere.
+        let by_rank = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if row.len() > k {
+            row.select_nth_unstable_by(k - 1, by_rank);
+            row.truncate(k);
+        }
+        row.sort_unstable_by(by_rank);
+        for (slot, &(s, j)) in row.iter().enumerate() {
+            neighbors[i * k + slot] = j;
+            similarities[i * k + slot] = s;
+        }
+    }
+    Ok(ItemKnn {
+        config: ItemKnnConfig {
+            k,
+            ..config.clone()
+        },
+        neighbors,
+        similarities,
+    })
+}
+
+impl ItemKnn {
+    pub(super) fn score(&self, items: &[u32], ratings: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        let k = self.config.k;
+        for (&j, &r) in items.iter().zip(ratings) {
+            let w = if self.config.binary { 1.0 } else { r };
+            let row = j as usize * k..(j as usize + 1) * k;
+            for (&i, &s) in self.neighbors[row.clone()]
+                .iter()
+                .zip(&self.similarities[row])
+            {
+                if i == u32::MAX {
+                    break;
+                }
+                out[i as usize] += w * s;
+            }
+        }
+    }
+
+    pub(super) fn weights(&self) -> WeightMap {
+        let n = self.neighbors.len() / self.config.k;
+        let shape = vec![n, self.config.k];
+        // Neighbour indices go into f32 exactly (< 2^24) except the padding marker, stored as -1.
+        let idx = self
+            .neighbors
+            .iter()
+            .map(|&i| if i == u32::MAX { -1.0 } else { i as f32 })
+            .collect();
+        [
+            ("knn.neighbors".into(), (shape.clone(), idx)),
+            (
+                "knn.similarities".into(),
+                (shape, self.similarities.clone()),
+            ),
+        ]
+        .into()
+    }
+
+    pub(super) fn from_weights(
+        config: &ItemKnnConfig,
+        n_items: usize,
+        w: &mut WeightMap,
+    ) -> Result<Self> {
+        config.validate()?;
+        let shape = [n_items, config.k];
+        let idx = take_weight(w, "knn.neighbors", &shape)?;
+        let neighbors = idx
+            .iter()
+            .map(|&v| match v {
+                -1.0 => Ok(u32::MAX),
+                v if v >= 0.0 && v.fract() == 0.0 && (v as usize) < n_items => Ok(v as u32),
+                v => Err(Error::Bundle(format!("neighbour index {v} out of range"))),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            config: config.clone(),
+            neighbors,
+            similarities: take_weight(w, "knn.similarities", &shape)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Interaction;
+    use burn::backend::Flex;
+
+    fn history(rows: &[(u32, u32)], n_users: usize) -> UserHistory {
+        let xs: Vec<Interaction> = rows
+            .iter()
+            .map(|&(user, item)| Interaction {
+                user,
+                item,
+                rating: Some(5.0),
+                timestamp: None,
+            })
+            .collect();
+        UserHistory::from_interactions(n_users, &xs)
+    }
+
+    #[test]
+    fn cosine_neighbours_by_hand() {
+        // Item columns over 3 users: a=(1,1,0), b=(1,1,1), c=(0,0,1).
+        // cos(a,b)=2/√6=0.8165, cos(a,c)=0, cos(b,c)=1/√3=0.5774.
+        let h = history(&[(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (2, 2)], 3);
+        let config = ItemKnnConfig {
+            shrink: 0.0,
+            k: 2,
+            ..Default::default()
+        };
+        let m = train_item_knn::<Flex>(&config, &h, 3, &Default::default()).unwrap();
+        assert_eq!(&m.neighbors[0..2], &[1, u32::MAX]);
+        assert_eq!(&m.neighbors[2..4], &[0, 2]);
+        assert!((m.similarities[2] - 2.0 / 6f32.sqrt()).abs() < 1e-5);
+        assert!((m.similarities[3] - 1.0 / 3f32.sqrt()).abs() < 1e-5);
+        // A user who saw only c gets b scored 0.5774 and a scored 0.
+        let mut out = [0.0; 3];
+        m.score(&[2], &[5.0], &mut out);
+        assert!(out[0].abs() < 1e-6 && (out[1] - 1.0 / 3f32.sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn euclidean_and_pearson_by_hand() {
+        let h = history(&[(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (2, 2)], 3);
+        // Euclidean: d(a,b)=1 → 0.5; d(b,c)=√2 → 1/(1+√2)=0.4142; d(a,c)=√3 → 0.3660.
+        let config = ItemKnnConfig {
+            similarity: Similarity::Euclidean,
+            k: 2,
+            ..Default::default()
+        };
+        let m = train_item_knn::<Flex>(&config, &h, 3, &Default::default()).unwrap();
+        assert_eq!(&m.neighbors[0..2], &[1, 2]);
+        assert!((m.similarities[0] - 0.5).abs() < 1e-5);
+        assert!((m.similarities[1] - 1.0 / (1.0 + 3f32.sqrt())).abs() < 1e-5);
+        // Pearson: a−mean=(1/3,1/3,−2/3), c−mean=(−1/3,−1/3,2/3): correlation −1, so no
+        // neighbour; b is constant, so it correlates with nothing.
+        let config = ItemKnnConfig {
+            similarity: Similarity::Pearson,
+            shrink: 0.0,
+            k: 2,
+            ..Default::default()
+        };
+        let m = train_item_knn::<Flex>(&config, &h, 3, &Default::default()).unwrap();
+        assert!(
+            m.neighbors.iter().all(|&i| i == u32::MAX),
+            "{:?} {:?}",
+            m.neighbors,
+            m.similarities
+        );
+    }
+
+    #[test]
+    fn weights_round_trip_and_bad_index_is_rejected() {
+        let h = history(&[(0, 0), (0, 1), (1, 1), (1, 2)], 2);
+        let m =
+            train_item_knn::<Flex>(&ItemKnnConfig::default(), &h, 3, &Default::default()).unwrap();
+        let mut w = m.weights();
+        assert_eq!(ItemKnn::from_weights(&m.config, 3, &mut w).unwrap(), m);
+        let mut w = m.weights();
+        w.get_mut("knn.neighbors").unwrap().1[0] = 7.0;
+        assert!(ItemKnn::from_weights(&m.config, 3, &mut w).is_err());
+    }
+}

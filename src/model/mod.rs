@@ -1,0 +1,198 @@
+//! Recommenders. Training builds a [`TrainedModel`]: plain `f32` arrays on the CPU that score a
+//! user against the whole catalog the same way on every platform, and that the bundle stores.
+//! Training itself runs on a burn device (see [`crate::device`]).
+
+mod factor;
+mod knn;
+mod popularity;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use factor::{train_factor_model, FactorConfig, FactorModel, Objective};
+pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
+pub use popularity::Popularity;
+
+use crate::data::Interaction;
+use crate::error::{Error, Result};
+
+/// Which model to train, with its hyper-parameters. Stored in the bundle manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    Popularity,
+    ItemKnn(ItemKnnConfig),
+    /// Matrix factorisation with global, user and item biases, fitted to ratings (MSE).
+    Mf(FactorConfig),
+    /// Matrix factorisation ranked with BPR and uniformly sampled negatives.
+    BprMf(FactorConfig),
+}
+
+impl ModelConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelConfig::Popularity => "popularity",
+            ModelConfig::ItemKnn(_) => "item-knn",
+            ModelConfig::Mf(_) => "mf",
+            ModelConfig::BprMf(_) => "bpr-mf",
+        }
+    }
+
+    /// The configuration with our tuned defaults for a kind name as used on the command line.
+    pub fn default_for(kind: &str) -> Result<Self> {
+        Ok(match kind {
+            "popularity" | "pop" => ModelConfig::Popularity,
+            "item-knn" | "itemknn" | "knn" => ModelConfig::ItemKnn(ItemKnnConfig::default()),
+            "mf" => ModelConfig::Mf(FactorConfig::mf_default()),
+            "bpr-mf" | "bpr" => ModelConfig::BprMf(FactorConfig::bpr_default()),
+            other => {
+                return Err(Error::Config(format!(
+                    "unknown model '{other}' (expected popularity, item-knn, mf or bpr-mf)"
+                )))
+            }
+        })
+    }
+
+    /// Whether the model predicts ratings (evaluated with RMSE/MAE as well as ranking).
+    pub fn predicts_ratings(&self) -> bool {
+        matches!(self, ModelConfig::Mf(_))
+    }
+}
+
+/// Each user's training interactions in compressed rows: the model's input for history-based
+/// scoring (item-kNN) and the "seen" set excluded from recommendations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserHistory {
+    pub offsets: Vec<u32>,
+    pub items: Vec<u32>,
+    /// The rating of each event, 1.0 where the source has none.
+    pub ratings: Vec<f32>,
+}
+
+impl UserHistory {
+    pub fn from_interactions(n_users: usize, interactions: &[Interaction]) -> Self {
+        let mut rows: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_users];
+        for x in interactions {
+            rows[x.user as usize].push((x.item, x.rating.unwrap_or(1.0)));
+        }
+        let mut out = UserHistory {
+            offsets: vec![0],
+            items: Vec::with_capacity(interactions.len()),
+            ratings: Vec::with_capacity(interactions.len()),
+        };
+        for mut row in rows {
+            row.sort_unstable_by_key(|&(i, _)| i);
+            for (i, r) in row {
+                out.items.push(i);
+                out.ratings.push(r);
+            }
+            out.offsets.push(out.items.len() as u32);
+        }
+        out
+    }
+
+    pub fn n_users(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The user's items (sorted) and their ratings.
+    pub fn user(&self, user: u32) -> (&[u32], &[f32]) {
+        let (a, b) = (
+            self.offsets[user as usize] as usize,
+            self.offsets[user as usize + 1] as usize,
+        );
+        (&self.items[a..b], &self.ratings[a..b])
+    }
+
+    /// Checks internal consistency (offsets monotone, items in range) after loading.
+    pub fn validate(&self, n_items: usize) -> Result<()> {
+        let ok = self.offsets.first() == Some(&0)
+            && self.offsets.windows(2).all(|w| w[0] <= w[1])
+            && self.offsets.last().map(|&o| o as usize) == Some(self.items.len())
+            && self.items.len() == self.ratings.len()
+            && self.items.iter().all(|&i| (i as usize) < n_items);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Bundle("user history is inconsistent".into()))
+        }
+    }
+}
+
+/// A trained model, ready to score.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainedModel {
+    Popularity(Popularity),
+    ItemKnn(ItemKnn),
+    Factor(FactorModel),
+}
+
+/// Named weight arrays, the form in which a model goes into (and comes out of) safetensors.
+pub type WeightMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+impl TrainedModel {
+    /// Writes the score of every item for `user` (with training history `items`/`ratings`) into
+    /// `out`, which has one slot per catalog item. Higher is better; for MF it is the predicted
+    /// rating.
+    pub fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]) {
+        match self {
+            TrainedModel::Popularity(m) => out.copy_from_slice(&m.counts),
+            TrainedModel::ItemKnn(m) => m.score(items, ratings, out),
+            TrainedModel::Factor(m) => m.score(user, out),
+        }
+    }
+
+    /// Predicted scores for explicit (user, item) pairs.
+    pub fn predict(&self, user: u32, item: u32) -> Option<f32> {
+        match self {
+            TrainedModel::Factor(m) => Some(m.predict(user, item)),
+            _ => None,
+        }
+    }
+
+    pub fn weights(&self) -> WeightMap {
+        match self {
+            TrainedModel::Popularity(m) => m.weights(),
+            TrainedModel::ItemKnn(m) => m.weights(),
+            TrainedModel::Factor(m) => m.weights(),
+        }
+    }
+
+    /// Rebuilds a model from its configuration and weights, checking every shape.
+    pub fn from_weights(
+        config: &ModelConfig,
+        n_users: usize,
+        n_items: usize,
+        weights: &mut WeightMap,
+    ) -> Result<Self> {
+        Ok(match config {
+            ModelConfig::Popularity => {
+                TrainedModel::Popularity(Popularity::from_weights(n_items, weights)?)
+            }
+            ModelConfig::ItemKnn(c) => {
+                TrainedModel::ItemKnn(ItemKnn::from_weights(c, n_items, weights)?)
+            }
+            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => {
+                TrainedModel::Factor(FactorModel::from_weights(c, n_users, n_items, weights)?)
+            }
+        })
+    }
+}
+
+/// Takes a weight out of `weights`, requiring the given shape.
+pub(crate) fn take_weight(
+    weights: &mut WeightMap,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>> {
+    let (got, data) = weights
+        .remove(name)
+        .ok_or_else(|| Error::Bundle(format!("missing tensor '{name}'")))?;
+    if got != shape || data.len() != shape.iter().product::<usize>() {
+        return Err(Error::Bundle(format!(
+            "tensor '{name}' has shape {got:?}, expected {shape:?}"
+        )));
+    }
+    Ok(data)
+}

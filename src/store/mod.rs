@@ -1,0 +1,304 @@
+//! The bundle: the only contract between native training and the browser.
+//!
+//! A bundle is a folder (or the same files fetched over HTTP) holding
+//! - `manifest.json`: format name and version, model kind and configuration, dimensions, id maps,
+//!   item titles, the data provenance (source, protocol, fingerprint), the metrics measured at
+//!   training time, and the size and sha256 of every other file;
+//! - `weights.safetensors`: the model's weights (`model.*`, f32) and each user's training history
+//!   (`history.*`), needed to exclude seen items and to score history-based models.
+//!
+//! safetensors because it is a flat, zero-parse-cost format with readers in every ecosystem;
+//! JSON for the manifest so that a person (and a web page) can read it without the crate.
+//! Loading checks, in order: manifest syntax and version, each file's size and sha256, tensor
+//! dtypes and shapes against the manifest. Any failure is an error, never a panic.
+
+use std::collections::BTreeMap;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::data::{DataSource, IdMap, Protocol};
+use crate::error::{Error, Result};
+use crate::eval::Metrics;
+use crate::model::{ModelConfig, TrainedModel, UserHistory, WeightMap};
+
+pub const FORMAT: &str = "fusionrec-bundle";
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub created_by: String,
+    pub model: ModelConfig,
+    pub dims: Dims,
+    pub users: IdMap,
+    pub items: IdMap,
+    pub item_titles: Vec<Option<String>>,
+    pub data: Provenance,
+    pub metrics: BundleMetrics,
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dims {
+    pub users: usize,
+    pub items: usize,
+}
+
+/// Where the training data came from, so that `eval --bundle` can rebuild the same split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub source: DataSource,
+    pub protocol: Protocol,
+    /// sha256 over the source files' names and bytes.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BundleMetrics {
+    pub valid: Metrics,
+    pub test: Metrics,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// A loaded (or freshly trained) bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    pub manifest: Manifest,
+    pub model: TrainedModel,
+    pub history: UserHistory,
+}
+
+fn le_bytes<T: Copy, const N: usize>(values: &[T], to: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+    values.iter().flat_map(|&v| to(v)).collect()
+}
+
+impl Bundle {
+    /// Serialises the bundle: `(file name, bytes)` for the weights and then the manifest, whose
+    /// `files` section is filled in with the weights' size and checksum.
+    pub fn to_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = self
+            .model
+            .weights()
+            .into_iter()
+            .map(|(name, (shape, data))| {
+                (
+                    format!("model.{name}"),
+                    Dtype::F32,
+                    shape,
+                    le_bytes(&data, f32::to_le_bytes),
+                )
+            })
+            .collect();
+        let h = &self.history;
+        buffers.push((
+            "history.offsets".into(),
+            Dtype::U32,
+            vec![h.offsets.len()],
+            le_bytes(&h.offsets, u32::to_le_bytes),
+        ));
+        buffers.push((
+            "history.items".into(),
+            Dtype::U32,
+            vec![h.items.len()],
+            le_bytes(&h.items, u32::to_le_bytes),
+        ));
+        buffers.push((
+            "history.ratings".into(),
+            Dtype::F32,
+            vec![h.ratings.len()],
+            le_bytes(&h.ratings, f32::to_le_bytes),
+        ));
+        let views = buffers
+            .iter()
+            .map(|(name, dtype, shape, bytes)| {
+                TensorView::new(*dtype, shape.clone(), bytes)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| Error::Bundle(format!("tensor {name}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let weights = safetensors::serialize(views, None)
+            .map_err(|e| Error::Bundle(format!("serialising weights: {e}")))?;
+
+        let mut manifest = self.manifest.clone();
+        manifest.files = [(
+            WEIGHTS_FILE.to_owned(),
+            FileEntry {
+                bytes: weights.len() as u64,
+                sha256: sha256_hex(&weights),
+            },
+        )]
+        .into();
+        let manifest = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Bundle(format!("serialising the manifest: {e}")))?;
+        Ok(vec![
+            (WEIGHTS_FILE.to_owned(), weights),
+            (MANIFEST_FILE.to_owned(), manifest),
+        ])
+    }
+
+    /// Parses and verifies a bundle from its manifest and a way to get each listed file.
+    pub fn from_files(
+        manifest: &[u8],
+        mut file: impl FnMut(&str) -> Result<Vec<u8>>,
+    ) -> Result<Self> {
+        // Read the version first, so that a future manifest gets a version error, not a parse one.
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            format_version: u32,
+        }
+        let header: Header = serde_json::from_slice(manifest)
+            .map_err(|e| Error::Bundle(format!("{MANIFEST_FILE} is not a bundle manifest: {e}")))?;
+        if header.format != FORMAT {
+            return Err(Error::Bundle(format!(
+                "{MANIFEST_FILE}: format is '{}', expected '{FORMAT}'",
+                header.format
+            )));
+        }
+        if header.format_version != FORMAT_VERSION {
+            return Err(Error::BundleVersion {
+                found: header.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let manifest: Manifest = serde_json::from_slice(manifest)
+            .map_err(|e| Error::Bundle(format!("{MANIFEST_FILE}: {e}")))?;
+        if manifest.users.len() != manifest.dims.users
+            || manifest.items.len() != manifest.dims.items
+            || manifest.item_titles.len() != manifest.dims.items
+        {
+            return Err(Error::Bundle(
+                "id maps do not match the manifest's dims".into(),
+            ));
+        }
+
+        let entry = manifest
+            .files
+            .get(WEIGHTS_FILE)
+            .ok_or_else(|| Error::Bundle(format!("manifest lists no {WEIGHTS_FILE}")))?;
+        let bytes = file(WEIGHTS_FILE)?;
+        let actual = sha256_hex(&bytes);
+        if bytes.len() as u64 != entry.bytes || actual != entry.sha256 {
+            return Err(Error::Checksum {
+                file: WEIGHTS_FILE.into(),
+                expected: entry.sha256.clone(),
+                actual,
+            });
+        }
+        let tensors = SafeTensors::deserialize(&bytes)
+            .map_err(|e| Error::Bundle(format!("{WEIGHTS_FILE}: {e}")))?;
+
+        let mut weights = WeightMap::new();
+        let mut u32s: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut history_ratings = None;
+        for (name, view) in tensors.tensors() {
+            let data = view.data();
+            let shape = view.shape().to_vec();
+            if data.len() % 4 != 0 {
+                return Err(Error::Bundle(format!(
+                    "tensor {name} is not 4-byte aligned"
+                )));
+            }
+            let words = data.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
+            match (view.dtype(), name.strip_prefix("model.")) {
+                (Dtype::F32, Some(weight)) => {
+                    weights.insert(
+                        weight.to_owned(),
+                        (shape, words.map(f32::from_le_bytes).collect()),
+                    );
+                }
+                (Dtype::U32, None) => {
+                    u32s.insert(name, words.map(u32::from_le_bytes).collect());
+                }
+                (Dtype::F32, None) if name == "history.ratings" => {
+                    history_ratings = Some(words.map(f32::from_le_bytes).collect());
+                }
+                (dtype, _) => {
+                    return Err(Error::Bundle(format!(
+                        "unexpected tensor {name} ({dtype:?})"
+                    )))
+                }
+            }
+        }
+        let mut take = |name: &str| {
+            u32s.remove(name)
+                .ok_or_else(|| Error::Bundle(format!("missing tensor {name}")))
+        };
+        let history = UserHistory {
+            offsets: take("history.offsets")?,
+            items: take("history.items")?,
+            ratings: history_ratings
+                .ok_or_else(|| Error::Bundle("missing tensor history.ratings".into()))?,
+        };
+        if history.n_users() != manifest.dims.users {
+            return Err(Error::Bundle("history does not cover every user".into()));
+        }
+        history.validate(manifest.dims.items)?;
+        let model = TrainedModel::from_weights(
+            &manifest.model,
+            manifest.dims.users,
+            manifest.dims.items,
+            &mut weights,
+        )?;
+        if let Some(extra) = weights.keys().next() {
+            return Err(Error::Bundle(format!("unexpected tensor model.{extra}")));
+        }
+        Ok(Self {
+            manifest,
+            model,
+            history,
+        })
+    }
+
+    /// Top-`k` unseen items for a known user: `(item id, score)`, best first.
+    pub fn recommend(&self, user_id: &str, k: usize) -> Result<Vec<(String, f32)>> {
+        let user = self
+            .manifest
+            .users
+            .get(user_id)
+            .ok_or_else(|| Error::UnknownUser(user_id.to_owned()))?;
+        let (items, ratings) = self.history.user(user);
+        let mut scores = vec![0.0f32; self.manifest.dims.items];
+        self.model.score(user, items, ratings, &mut scores);
+        Ok(crate::eval::top_k(&scores, items, k)
+            .into_iter()
+            .map(|i| (self.manifest.items.id(i).to_owned(), scores[i as usize]))
+            .collect())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Bundle {
+    /// Writes the bundle's files into `dir` (created if needed).
+    pub fn write_dir(&self, dir: &std::path::Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        for (name, bytes) in self.to_files()? {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| Error::io(&path, e))
+        };
+        let manifest = read(MANIFEST_FILE)?;
+        Self::from_files(&manifest, read)
+    }
+}

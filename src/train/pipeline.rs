@@ -1,0 +1,156 @@
+//! From a loaded dataset to a verified bundle: split by the protocol, train on the chosen device,
+//! measure validation and test metrics, and package everything the browser needs.
+
+use crate::data::{DataSource, Dataset, Protocol, Split};
+use crate::device::{run_on, BackendTask, DeviceKind};
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, Target};
+use crate::model::{
+    train_factor_model, train_item_knn, ModelConfig, Objective, Popularity, TrainedModel,
+    UserHistory,
+};
+use crate::store::{Bundle, BundleMetrics, Dims, Manifest, Provenance, FORMAT, FORMAT_VERSION};
+use crate::train::TrainObserver;
+
+/// What to train, on what.
+pub struct TrainRequest<'a> {
+    pub dataset: &'a Dataset,
+    pub source: DataSource,
+    /// Fingerprint of the source files (see [`DataSource::fingerprint`]).
+    pub fingerprint: String,
+    pub protocol: Protocol,
+    pub model: ModelConfig,
+}
+
+struct FitTask<'a> {
+    config: &'a ModelConfig,
+    split: &'a Split,
+    history: &'a UserHistory,
+    observer: &'a mut dyn TrainObserver,
+}
+
+impl BackendTask for FitTask<'_> {
+    type Output = TrainedModel;
+    fn run<B: burn::tensor::backend::AutodiffBackend>(
+        self,
+        device: B::Device,
+    ) -> Result<TrainedModel> {
+        Ok(match self.config {
+            ModelConfig::Popularity => {
+                TrainedModel::Popularity(Popularity::fit(self.split.n_items, &self.split.train))
+            }
+            ModelConfig::ItemKnn(c) => TrainedModel::ItemKnn(train_item_knn::<B>(
+                c,
+                self.history,
+                self.split.n_items,
+                &device,
+            )?),
+            ModelConfig::Mf(c) => TrainedModel::Factor(
+                train_factor_model::<B>(
+                    Objective::Mse,
+                    c,
+                    self.split,
+                    self.history,
+                    &device,
+                    self.observer,
+                )?
+                .0,
+            ),
+            ModelConfig::BprMf(c) => TrainedModel::Factor(
+                train_factor_model::<B>(
+                    Objective::Bpr,
+                    c,
+                    self.split,
+                    self.history,
+                    &device,
+                    self.observer,
+                )?
+                .0,
+            ),
+        })
+    }
+}
+
+/// Trains `request.model` under `request.protocol` on `device` and returns the bundle, with
+/// validation and test metrics measured on the exact model the bundle holds.
+pub fn train_bundle(
+    request: TrainRequest<'_>,
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<Bundle> {
+    let log = &request.dataset.log;
+    if request.model.predicts_ratings()
+        && request.protocol.feedback != crate::data::Feedback::Explicit
+    {
+        return Err(Error::Config(
+            "MF fits ratings: use the explicit protocol".into(),
+        ));
+    }
+    let split = Split::new(log, &request.protocol)?;
+    let history = UserHistory::from_interactions(split.n_users, &split.train);
+    let model = run_on(
+        device,
+        FitTask {
+            config: &request.model,
+            split: &split,
+            history: &history,
+            observer,
+        },
+    )?;
+    let metrics = BundleMetrics {
+        valid: evaluate(&model, &split, &history, Target::Valid),
+        test: evaluate(&model, &split, &history, Target::Test),
+    };
+    let titles = request.dataset.items.by_id();
+    let item_titles = log
+        .items
+        .ids()
+        .iter()
+        .map(|id| titles.get(id.as_str()).and_then(|r| r.title.clone()))
+        .collect();
+    Ok(Bundle {
+        manifest: Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            created_by: format!("fusionrec {}", env!("CARGO_PKG_VERSION")),
+            model: request.model,
+            dims: Dims {
+                users: log.users.len(),
+                items: log.items.len(),
+            },
+            users: log.users.clone(),
+            items: log.items.clone(),
+            item_titles,
+            data: Provenance {
+                source: request.source,
+                protocol: request.protocol,
+                fingerprint: request.fingerprint,
+            },
+            metrics,
+            files: Default::default(),
+        },
+        model,
+        history,
+    })
+}
+
+/// Recomputes a loaded bundle's metrics on `dataset` under the bundle's own protocol. The
+/// dataset must be the one the bundle was trained on (same ids, same training history).
+pub fn reevaluate(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
+    let m = &bundle.manifest;
+    if dataset.log.users != m.users || dataset.log.items != m.items {
+        return Err(Error::Data(
+            "this dataset's users or items differ from the bundle's".into(),
+        ));
+    }
+    let split = Split::new(&dataset.log, &m.data.protocol)?;
+    if UserHistory::from_interactions(split.n_users, &split.train) != bundle.history {
+        return Err(Error::Data(
+            "this dataset's training split differs from the bundle's history".into(),
+        ));
+    }
+    Ok(BundleMetrics {
+        valid: evaluate(&bundle.model, &split, &bundle.history, Target::Valid),
+        test: evaluate(&bundle.model, &split, &bundle.history, Target::Test),
+    })
+}
