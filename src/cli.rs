@@ -36,7 +36,7 @@ enum Command {
         data_dir: PathBuf,
     },
     /// Train a model (or all of them), evaluate it and export a bundle.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Re-evaluate a bundle on the data it was trained on.
     Eval {
         #[arg(long)]
@@ -175,7 +175,7 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Train(args) => train(args),
+        Command::Train(args) => train(*args),
         Command::Eval { bundle, data, json } => {
             let b = Bundle::read_dir(&bundle)?;
             let mut source = b.manifest.data.source.clone();

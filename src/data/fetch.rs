@@ -151,7 +151,14 @@ fn wheel_url(asset: &Asset) -> Result<String> {
 }
 
 fn download(url: &str, progress: ProgressFn<'_>) -> Result<Vec<u8>> {
-    let mut response = ureq::get(url)
+    // The system's certificate store, not a bundled one: proxies that re-sign TLS (common in
+    // companies, and on our build machines) put their CA there.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    let mut response = agent
+        .get(url)
         .call()
         .map_err(|e| Error::Network(format!("{url}: {e}")))?;
     let total = response.body().content_length();

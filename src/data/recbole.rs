@@ -1,4 +1,4 @@
-//! RecBole atomic files: tab-separated, with a typed header such as `user_id:token	rating:float`.
+//! RecBole atomic files: tab-separated, with a typed header such as `user_id:token` `rating:float`.
 //! See <https://recbole.io/docs/user_guide/data/atomic_files.html>.
 
 use std::path::Path;
@@ -124,12 +124,9 @@ pub fn load_recbole(dir: &Path, name: &str, policy: RowPolicy) -> Result<Dataset
         let title = table.column("movie_title").or(table.column("title"));
         let year_col = table.column("release_year").or(table.column("year"));
         let class = table.column("class").or(table.column("genre"));
-        for (line, f) in &table.rows {
-            let Some(year) =
-                skipped.handle(policy, parse_opt::<i32>(&table, *line, year_col, f))?
-            else {
-                continue;
-            };
+        for (_, f) in &table.rows {
+            // The year is a `token` column: ML-100K spells a missing one 'unkonwn'.
+            let year = year_col.and_then(|c| f[c].trim().parse().ok());
             let extra = table
                 .columns
                 .iter()
@@ -236,7 +233,7 @@ mod tests {
             dir.path(),
             "toy.item",
             "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n\
-             i1\tToy Story\t1995\tAnimation Children's Comedy\ni2\tHeat\t\tAction\n",
+             i1\tToy Story\t1995\tAnimation Children's Comedy\ni2\tHeat\tunkonwn\tAction\n",
         );
         write(
             dir.path(),

@@ -342,7 +342,7 @@ pub fn train_factor_model<B: AutodiffBackend>(
     );
     let mut optim = AdamConfig::new().init::<B, FactorNet<B>>();
     // A different stream from the initialisation, for shuffling and negatives.
-    let mut rng = SeededRng::new(config.seed ^ 0x5eed_0f_ba7c4);
+    let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
     let mut order: Vec<usize> = (0..split.train.len()).collect();
     let mut stopper = EarlyStopping::new(config.patience, objective == Objective::Bpr);
 

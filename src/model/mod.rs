@@ -143,10 +143,11 @@ impl TrainedModel {
         }
     }
 
-    /// Predicted scores for explicit (user, item) pairs.
+    /// The predicted rating of (user, item), for models fitted to ratings.
     pub fn predict(&self, user: u32, item: u32) -> Option<f32> {
         match self {
-            TrainedModel::Factor(m) => Some(m.predict(user, item)),
+            // Only MF (with biases) is fitted to ratings; BPR scores are not on the rating scale.
+            TrainedModel::Factor(m) if m.biases.is_some() => Some(m.predict(user, item)),
             _ => None,
         }
     }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: set up, fetch MovieLens-100K, train every model on the CPU,
+# export the bundles to models/ml100k/<model>/, print the metrics and a sample recommendation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cargo build --release --locked --bin fusionrec
+bin=target/release/fusionrec
+"$bin" fetch movielens-100k
+"$bin" train --model all --data data/ml-100k --seed 2026 --out models/ml100k
+"$bin" eval --bundle models/ml100k/bpr-mf
+"$bin" recommend --bundle models/ml100k/bpr-mf --user 196 -k 10

@@ -1,0 +1,194 @@
+//! The command-line tool end to end on real data: train → bundle → eval → recommend, and the
+//! errors a user sees for bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fusionrec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fusionrec"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn data_dir() -> String {
+    match common::ml100k_source() {
+        fusionrec::data::DataSource::Recbole { dir, .. } => dir.display().to_string(),
+        other => panic!("unexpected source {other:?}"),
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn train_eval_recommend_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("knn");
+    let out_s = out.to_str().unwrap();
+    let o = fusionrec(&[
+        "train",
+        "--data",
+        &data_dir(),
+        "--model",
+        "item-knn",
+        "--out",
+        out_s,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trained: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ndcg = trained["item-knn"]["test"]["ndcg@10"].as_f64().unwrap();
+    assert!(ndcg > 0.05 && ndcg < 1.0, "{ndcg}");
+
+    let o = fusionrec(&["eval", "--bundle", out_s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(eval["matches_training"], true);
+    assert_eq!(
+        eval["test"], trained["item-knn"]["test"],
+        "identical metrics after loading"
+    );
+
+    let o = fusionrec(&[
+        "recommend",
+        "--bundle",
+        out_s,
+        "--user",
+        "196",
+        "-k",
+        "10",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recs: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = recs.iter().map(|r| r["item"].as_str().unwrap()).collect();
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!((ids.len(), distinct.len()), (10, 10));
+    let scores: Vec<f64> = recs.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "sorted best first: {scores:?}"
+    );
+    // None of them is in user 196's training history (as stored in the bundle).
+    let bundle = fusionrec::store::Bundle::read_dir(&out).unwrap();
+    let user = bundle.manifest.users.get("196").unwrap();
+    let seen: Vec<&str> = bundle
+        .history
+        .user(user)
+        .0
+        .iter()
+        .map(|&i| bundle.manifest.items.id(i))
+        .collect();
+    assert!(ids.iter().all(|i| !seen.contains(i)));
+    assert!(recs
+        .iter()
+        .all(|r| !r["title"].as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn bad_input_gives_a_coded_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("pop");
+    let out_s = out.to_str().unwrap();
+    assert!(fusionrec(&[
+        "train",
+        "--data",
+        &data_dir(),
+        "--model",
+        "popularity",
+        "--out",
+        out_s
+    ])
+    .status
+    .success());
+
+    let o = fusionrec(&["recommend", "--bundle", out_s, "--user", "no-such-user"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("[UNKNOWN_USER]"), "{}", stderr(&o));
+
+    let manifest = out.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
+    let o = fusionrec(&["recommend", "--bundle", out_s, "--user", "196"]);
+    assert!(stderr(&o).contains("[BUNDLE_VERSION]"), "{}", stderr(&o));
+    std::fs::write(&manifest, &text[..text.len() / 2]).unwrap();
+    let o = fusionrec(&["recommend", "--bundle", out_s, "--user", "196"]);
+    assert!(stderr(&o).contains("[BUNDLE_INVALID]"), "{}", stderr(&o));
+
+    let o = fusionrec(&["train", "--data", "/nonexistent", "--out", out_s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("[IO]") && stderr(&o).contains("/nonexistent"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = fusionrec(&[
+        "train",
+        "--data",
+        &data_dir(),
+        "--device",
+        "cuda",
+        "--model",
+        "popularity",
+        "--out",
+        out_s,
+    ]);
+    if cfg!(feature = "cuda") {
+        assert!(o.status.success() || stderr(&o).contains("[DEVICE]"));
+    } else {
+        assert!(
+            stderr(&o).contains("[DEVICE]") && stderr(&o).contains("--features cuda"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn malformed_rows_fail_with_file_and_line_or_are_skipped_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("events.csv");
+    let mut body = String::from("user,item,rating\n");
+    for u in 0..30 {
+        for i in 0..12 {
+            body.push_str(&format!("u{u},i{},{}\n", (u + i) % 40, 1 + (u * i) % 5));
+        }
+    }
+    body.push_str("u1,i1,not-a-number\n");
+    std::fs::write(&csv, body).unwrap();
+    let out = tmp.path().join("m");
+    let args = [
+        "train",
+        "--interactions",
+        csv.to_str().unwrap(),
+        "--model",
+        "popularity",
+        "--threshold",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = fusionrec(&args);
+    assert!(stderr(&o).contains("events.csv:362"), "{}", stderr(&o));
+    let mut skip = args.to_vec();
+    skip.push("--skip-bad-rows");
+    let o = fusionrec(&skip);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped 1 malformed rows"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(Path::new(&out).join("manifest.json").is_file());
+}
