@@ -18,7 +18,7 @@ step "clippy (wasm32)"
 cargo clippy --locked --lib --bins --target wasm32-unknown-unknown -- -D warnings
 
 step "GPU backends compile (wgpu, cuda; no GPU needed)"
-cargo check --locked --lib --bins --features wgpu,cuda
+cargo clippy --locked --lib --bins --features wgpu,cuda -- -D warnings
 
 step "build (release)"
 cargo build --locked --release --bin fusionrec

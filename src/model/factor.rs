@@ -59,13 +59,15 @@ impl FactorConfig {
         }
     }
 
+    /// Chosen by validation NDCG@10 on ML-100K (seed 2026) over dim ∈ {64, 128, 256},
+    /// lr ∈ {1e-3, 2e-3, 5e-3}, weight_decay ∈ {1e-5 … 1e-2}.
     pub fn bpr_default() -> Self {
         Self {
-            dim: 64,
+            dim: 128,
             epochs: 200,
             batch_size: 1024,
-            lr: 2e-3,
-            weight_decay: 1e-4,
+            lr: 1e-3,
+            weight_decay: 3e-3,
             init_std: 0.1,
             eval_every: 5,
             patience: 4,
