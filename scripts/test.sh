@@ -23,8 +23,9 @@ cargo clippy --locked --lib --bins --features wgpu,cuda -- -D warnings
 step "build (release)"
 cargo build --locked --release --bin fusionrec
 
-step "fetch MovieLens-100K"
+step "fetch MovieLens-100K and MiniLM"
 target/release/fusionrec fetch movielens-100k
+target/release/fusionrec fetch minilm
 
 step "tests (release: they train real models on real data)"
 cargo test --locked --release

@@ -27,10 +27,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Download a dataset into the data folder, verifying checksums.
+    /// Download a dataset or pretrained weights into the data folder, verifying checksums.
     Fetch {
         /// What to fetch.
-        #[arg(value_parser = ["movielens-100k"])]
+        #[arg(value_parser = ["movielens-100k", "minilm"])]
         asset: String,
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,

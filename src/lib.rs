@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod device;
+pub mod encode;
 pub mod error;
 pub mod eval;
 pub mod model;

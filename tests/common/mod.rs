@@ -1,15 +1,34 @@
-//! Shared by the integration tests: the real MovieLens-100K data, fetched by the test script.
+//! Shared by the integration tests: the real data and weights, fetched by the test script into
+//! `data/` (or `FUSIONREC_DATA`). Missing files fail the test rather than skipping it.
+#![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::PathBuf;
 
 use fusionrec::data::DataSource;
 
-/// The ML-100K folder (`FUSIONREC_ML100K`, default `data/ml-100k`). The test script fetches it
-/// first; a missing folder fails the test rather than skipping it.
-pub fn ml100k_source() -> DataSource {
-    let dir = std::env::var_os("FUSIONREC_ML100K")
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("FUSIONREC_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/ml-100k"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"))
+}
+
+/// Reads a fetched file, with a message that says how to fetch it.
+pub fn fetched(asset: &str, file: &str) -> Vec<u8> {
+    let path = data_dir().join(match asset {
+        "movielens-100k" => "ml-100k",
+        other => other,
+    });
+    let path = path.join(file);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `cargo run --release -- fetch {asset}`",
+            path.display()
+        )
+    })
+}
+
+pub fn ml100k_source() -> DataSource {
+    let dir = data_dir().join("ml-100k");
     assert!(
         dir.join("ml-100k.inter").is_file(),
         "MovieLens-100K is missing from {}: run `cargo run --release -- fetch movielens-100k`",

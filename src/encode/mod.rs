@@ -1,0 +1,6 @@
+//! Encoders: raw item content of one modality in, a fixed-size vector out. Pretrained networks
+//! (text: MiniLM) are implemented with burn and run wherever burn runs, the browser included.
+
+pub mod text;
+
+pub use text::{MiniLm, MiniLmConfig, TextEncoder};

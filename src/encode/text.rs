@@ -1,0 +1,352 @@
+//! Text encoder: all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT) implemented with burn, tokenised by
+//! the `tokenizers` crate, mean-pooled over real tokens and L2-normalised — the
+//! sentence-transformers recipe, so our vectors match the published model's.
+//!
+//! The tokenizer.json shipped with the model pads and truncates to 128 tokens; we turn padding
+//! off (batches are padded here, with pads masked out of attention *and* of the mean) and truncate
+//! at 256 tokens, sentence-transformers' limit for this model.
+
+use std::collections::BTreeMap;
+
+use burn::module::{Module, Param};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+use crate::store::read_safetensors_f32;
+
+/// Shape of the network (all-MiniLM-L6-v2's values by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MiniLmConfig {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub max_positions: usize,
+}
+
+impl Default for MiniLmConfig {
+    fn default() -> Self {
+        Self {
+            vocab: 30522,
+            hidden: 384,
+            layers: 6,
+            heads: 12,
+            intermediate: 1536,
+            max_positions: 512,
+        }
+    }
+}
+
+/// Longest input in tokens (with [CLS] and [SEP]).
+pub const MAX_TOKENS: usize = 256;
+const LAYER_NORM_EPS: f64 = 1e-12;
+
+#[derive(Module, Debug)]
+struct BertLayer<B: Backend> {
+    query: Linear<B>,
+    key: Linear<B>,
+    value: Linear<B>,
+    attention_out: Linear<B>,
+    attention_norm: LayerNorm<B>,
+    intermediate: Linear<B>,
+    output: Linear<B>,
+    output_norm: LayerNorm<B>,
+}
+
+/// The BERT encoder of MiniLM.
+#[derive(Module, Debug)]
+pub struct MiniLm<B: Backend> {
+    word: Param<Tensor<B, 2>>,
+    position: Param<Tensor<B, 2>>,
+    token_type: Param<Tensor<B, 2>>,
+    embedding_norm: LayerNorm<B>,
+    layers: Vec<BertLayer<B>>,
+    heads: usize,
+}
+
+/// Pulls named tensors out of a safetensors map, checking shapes.
+struct WeightSource {
+    tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    prefix: &'static str,
+}
+
+impl WeightSource {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let full = format!("{}{name}", self.prefix);
+        let (got, data) = self
+            .tensors
+            .remove(&full)
+            .ok_or_else(|| Error::Data(format!("MiniLM weights lack '{full}'")))?;
+        if got != shape {
+            return Err(Error::Data(format!(
+                "MiniLM '{full}' has shape {got:?}, expected {shape:?}"
+            )));
+        }
+        Ok(data)
+    }
+
+    fn param2<B: Backend>(
+        &mut self,
+        name: &str,
+        shape: [usize; 2],
+        device: &B::Device,
+    ) -> Result<Param<Tensor<B, 2>>> {
+        let data = self.take(name, &shape)?;
+        Ok(Param::from_tensor(Tensor::from_data(
+            TensorData::new(data, shape),
+            device,
+        )))
+    }
+
+    fn param1<B: Backend>(
+        &mut self,
+        name: &str,
+        n: usize,
+        device: &B::Device,
+    ) -> Result<Param<Tensor<B, 1>>> {
+        let data = self.take(name, &[n])?;
+        Ok(Param::from_tensor(Tensor::from_data(
+            TensorData::new(data, [n]),
+            device,
+        )))
+    }
+
+    /// A PyTorch `nn.Linear` (weight `[out, in]`) as a burn `Linear` (weight `[in, out]`).
+    fn linear<B: Backend>(
+        &mut self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        device: &B::Device,
+    ) -> Result<Linear<B>> {
+        let w = self.take(&format!("{name}.weight"), &[d_out, d_in])?;
+        let mut transposed = vec![0.0f32; w.len()];
+        for o in 0..d_out {
+            for i in 0..d_in {
+                transposed[i * d_out + o] = w[o * d_in + i];
+            }
+        }
+        let mut linear = LinearConfig::new(d_in, d_out).init(device);
+        linear.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(transposed, [d_in, d_out]),
+            device,
+        ));
+        linear.bias = Some(self.param1(&format!("{name}.bias"), d_out, device)?);
+        Ok(linear)
+    }
+
+    fn layer_norm<B: Backend>(
+        &mut self,
+        name: &str,
+        d: usize,
+        device: &B::Device,
+    ) -> Result<LayerNorm<B>> {
+        let mut norm = LayerNormConfig::new(d)
+            .with_epsilon(LAYER_NORM_EPS)
+            .init(device);
+        norm.gamma = self.param1(&format!("{name}.weight"), d, device)?;
+        norm.beta = Some(self.param1(&format!("{name}.bias"), d, device)?);
+        Ok(norm)
+    }
+}
+
+impl<B: Backend> MiniLm<B> {
+    /// Loads the network from the model's `model.safetensors` bytes.
+    pub fn from_safetensors(
+        bytes: &[u8],
+        config: MiniLmConfig,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let tensors = read_safetensors_f32(bytes)?;
+        let prefix = if tensors.contains_key("bert.embeddings.word_embeddings.weight") {
+            "bert."
+        } else {
+            ""
+        };
+        let mut w = WeightSource { tensors, prefix };
+        let (h, c) = (config.hidden, config);
+        let word = w.param2("embeddings.word_embeddings.weight", [c.vocab, h], device)?;
+        let position = w.param2(
+            "embeddings.position_embeddings.weight",
+            [c.max_positions, h],
+            device,
+        )?;
+        let token_type = w.param2("embeddings.token_type_embeddings.weight", [2, h], device)?;
+        let embedding_norm = w.layer_norm("embeddings.LayerNorm", h, device)?;
+        let layers = (0..c.layers)
+            .map(|l| {
+                let p = format!("encoder.layer.{l}");
+                Ok(BertLayer {
+                    query: w.linear(&format!("{p}.attention.self.query"), h, h, device)?,
+                    key: w.linear(&format!("{p}.attention.self.key"), h, h, device)?,
+                    value: w.linear(&format!("{p}.attention.self.value"), h, h, device)?,
+                    attention_out: w.linear(
+                        &format!("{p}.attention.output.dense"),
+                        h,
+                        h,
+                        device,
+                    )?,
+                    attention_norm: w.layer_norm(
+                        &format!("{p}.attention.output.LayerNorm"),
+                        h,
+                        device,
+                    )?,
+                    intermediate: w.linear(
+                        &format!("{p}.intermediate.dense"),
+                        h,
+                        c.intermediate,
+                        device,
+                    )?,
+                    output: w.linear(&format!("{p}.output.dense"), c.intermediate, h, device)?,
+                    output_norm: w.layer_norm(&format!("{p}.output.LayerNorm"), h, device)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            word,
+            position,
+            token_type,
+            embedding_norm,
+            layers,
+            heads: c.heads,
+        })
+    }
+
+    /// Sentence embeddings `[batch, hidden]` (mean over real tokens, L2-normalised) of padded
+    /// token ids `[batch, tokens]` with `mask` 1.0 for real tokens and 0.0 for padding.
+    pub fn embed(&self, ids: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
+        let [b, t] = ids.dims();
+        let h = self.word.val().dims()[1];
+        let words = self
+            .word
+            .val()
+            .select(0, ids.reshape([b * t]))
+            .reshape([b, t, h]);
+        let positions = self.position.val().narrow(0, 0, t).unsqueeze_dim::<3>(0);
+        let types = self.token_type.val().narrow(0, 0, 1).unsqueeze_dim::<3>(0);
+        let mut x = self.embedding_norm.forward(words + positions + types);
+
+        // Additive attention mask: 0 for tokens, a large negative number for padding.
+        let bias = (mask.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]);
+        let (nh, hd) = (self.heads, h / self.heads);
+        let split = |y: Tensor<B, 3>| y.reshape([b, t, nh, hd]).swap_dims(1, 2);
+        for layer in &self.layers {
+            let q = split(layer.query.forward(x.clone()));
+            let k = split(layer.key.forward(x.clone()));
+            let v = split(layer.value.forward(x.clone()));
+            let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f64).sqrt()) + bias.clone();
+            let context = softmax(scores, 3)
+                .matmul(v)
+                .swap_dims(1, 2)
+                .reshape([b, t, h]);
+            x = layer
+                .attention_norm
+                .forward(x + layer.attention_out.forward(context));
+            let hidden = gelu(layer.intermediate.forward(x.clone()));
+            x = layer.output_norm.forward(x + layer.output.forward(hidden));
+        }
+
+        let m = mask.reshape([b, t, 1]);
+        let summed = (x * m.clone()).sum_dim(1).reshape([b, h]);
+        let counts = m.sum_dim(1).reshape([b, 1]).clamp_min(1.0);
+        let mean = summed / counts;
+        let norm = mean
+            .clone()
+            .powi_scalar(2)
+            .sum_dim(1)
+            .sqrt()
+            .clamp_min(1e-12);
+        mean / norm
+    }
+}
+
+/// Tokenizer + network: text in, unit vectors out.
+pub struct TextEncoder<B: Backend> {
+    tokenizer: Tokenizer,
+    model: MiniLm<B>,
+    device: B::Device,
+}
+
+/// Token ids and mask of a padded batch.
+pub struct TokenBatch {
+    pub ids: Vec<i64>,
+    pub mask: Vec<f32>,
+    pub batch: usize,
+    pub tokens: usize,
+}
+
+impl<B: Backend> TextEncoder<B> {
+    /// From the bytes of `tokenizer.json` and `model.safetensors`.
+    pub fn from_bytes(
+        tokenizer_json: &[u8],
+        safetensors: &[u8],
+        device: &B::Device,
+    ) -> Result<Self> {
+        let mut tokenizer = Tokenizer::from_bytes(tokenizer_json)
+            .map_err(|e| Error::Data(format!("tokenizer.json: {e}")))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..Default::default()
+            }))
+            .map_err(|e| Error::Data(format!("tokenizer truncation: {e}")))?;
+        let model = MiniLm::from_safetensors(safetensors, MiniLmConfig::default(), device)?;
+        Ok(Self {
+            tokenizer,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    /// Token ids of one text, with [CLS] and [SEP].
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| Error::Data(format!("tokenizing '{text}': {e}")))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Pads the token ids of `texts` into one batch.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<TokenBatch> {
+        let rows = texts
+            .iter()
+            .map(|t| self.token_ids(t))
+            .collect::<Result<Vec<_>>>()?;
+        let tokens = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; rows.len() * tokens];
+        let mut mask = vec![0.0f32; rows.len() * tokens];
+        for (r, row) in rows.iter().enumerate() {
+            for (c, &id) in row.iter().enumerate() {
+                ids[r * tokens + c] = i64::from(id);
+                mask[r * tokens + c] = 1.0;
+            }
+        }
+        Ok(TokenBatch {
+            ids,
+            mask,
+            batch: rows.len(),
+            tokens,
+        })
+    }
+
+    /// Embeddings `[texts, 384]` as a tensor on the encoder's device (read it back with
+    /// `into_data_async` in the browser).
+    pub fn embed(&self, texts: &[&str]) -> Result<Tensor<B, 2>> {
+        let batch = self.tokenize(texts)?;
+        let shape = [batch.batch, batch.tokens];
+        let ids = Tensor::from_data(TensorData::new(batch.ids, shape), &self.device);
+        let mask = Tensor::from_data(TensorData::new(batch.mask, shape), &self.device);
+        Ok(self.model.embed(ids, mask))
+    }
+
+    pub fn dim(&self) -> usize {
+        MiniLmConfig::default().hidden
+    }
+}
