@@ -9,6 +9,7 @@ pub mod device;
 pub mod encode;
 pub mod error;
 pub mod eval;
+pub mod fuse;
 pub mod model;
 pub mod rng;
 pub mod store;

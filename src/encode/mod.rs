@@ -1,6 +1,8 @@
 //! Encoders: raw item content of one modality in, a fixed-size vector out. Pretrained networks
 //! (text: MiniLM) are implemented with burn and run wherever burn runs, the browser included.
 
+pub mod features;
 pub mod text;
+pub mod tfidf;
 
 pub use text::{MiniLm, MiniLmConfig, TextEncoder};

@@ -3,6 +3,7 @@
 //! Training itself runs on a burn device (see [`crate::device`]).
 
 mod factor;
+pub mod hybrid;
 mod knn;
 mod popularity;
 
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use factor::{train_factor_model, FactorConfig, FactorModel, Objective};
+pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
 pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
 pub use popularity::Popularity;
 

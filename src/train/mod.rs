@@ -1,6 +1,8 @@
 //! What every training loop shares: progress reports, early stopping and negative sampling;
 //! and the pipeline from a dataset to a bundle.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod experiment;
 mod pipeline;
 
 pub use pipeline::{reevaluate, train_bundle, TrainRequest};

@@ -1,0 +1,364 @@
+//! Item and user features for the hybrid models: one dense matrix per modality, with a presence
+//! flag per item (a missing modality is masked downstream, never a zero vector posing as data).
+//!
+//! Modalities built here from a [`Dataset`]:
+//! - `text`: MiniLM embedding (384-d) of "title (year). genres. other text";
+//! - `tfidf`: TF-IDF of the same text (the cheap text encoder);
+//! - `tabular`: genre multi-hot + release decade one-hot + normalised year;
+//! - `kg`: the item's Freebase neighbourhood — relation:entity pairs, kept when shared by at least
+//!   three items, TF-IDF weighted (a fixed neighbour aggregation; the model learns its projection).
+
+use std::collections::HashMap;
+
+use burn::tensor::backend::Backend;
+
+use super::tfidf::TfIdf;
+use super::TextEncoder;
+use crate::data::{Dataset, ItemRecord};
+use crate::error::{Error, Result};
+
+/// One modality for every item of the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Modality {
+    pub name: String,
+    pub dim: usize,
+    /// `n_items × dim`, row-major; rows of absent items are zero and must be masked.
+    pub values: Vec<f32>,
+    pub present: Vec<bool>,
+}
+
+impl Modality {
+    pub fn n_items(&self) -> usize {
+        self.present.len()
+    }
+
+    pub fn row(&self, item: usize) -> &[f32] {
+        &self.values[item * self.dim..(item + 1) * self.dim]
+    }
+
+    fn from_rows(name: &str, dim: usize, rows: Vec<Option<Vec<f32>>>) -> Self {
+        let mut values = vec![0.0; rows.len() * dim];
+        let present = rows.iter().map(Option::is_some).collect();
+        for (i, row) in rows.into_iter().enumerate() {
+            if let Some(r) = row {
+                values[i * dim..(i + 1) * dim].copy_from_slice(&r);
+            }
+        }
+        Self {
+            name: name.to_owned(),
+            dim,
+            values,
+            present,
+        }
+    }
+}
+
+/// The text an item is described by, for both text encoders.
+pub fn item_text(record: &ItemRecord) -> Option<String> {
+    let mut parts = Vec::new();
+    match (&record.title, record.year) {
+        (Some(t), Some(y)) if !t.contains(&format!("({y})")) => parts.push(format!("{t} ({y}).")),
+        (Some(t), _) => parts.push(format!("{t}.")),
+        (None, _) => {}
+    }
+    if !record.categories.is_empty() {
+        parts.push(format!("{}.", record.categories.join(", ")));
+    }
+    for key in ["description", "overview", "summary", "plot", "text"] {
+        if let Some(v) = record.extra.get(key) {
+            parts.push(v.clone());
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// Item records in catalog (index) order.
+fn records(dataset: &Dataset) -> Vec<Option<&ItemRecord>> {
+    let by_id = dataset.items.by_id();
+    dataset
+        .log
+        .items
+        .ids()
+        .iter()
+        .map(|id| by_id.get(id.as_str()).copied())
+        .collect()
+}
+
+/// MiniLM embeddings of every item's text, encoded in batches of `batch` texts.
+pub fn text_modality<B: Backend>(
+    dataset: &Dataset,
+    encoder: &TextEncoder<B>,
+    batch: usize,
+) -> Result<Modality> {
+    let texts: Vec<Option<String>> = records(dataset)
+        .into_iter()
+        .map(|r| r.and_then(item_text))
+        .collect();
+    let present: Vec<(usize, &str)> = texts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, t.as_deref()?)))
+        .collect();
+    let mut rows: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    let dim = encoder.dim();
+    for chunk in present.chunks(batch.max(1)) {
+        let batch_texts: Vec<&str> = chunk.iter().map(|&(_, t)| t).collect();
+        let values: Vec<f32> = encoder
+            .embed(&batch_texts)?
+            .try_into_data()
+            .map_err(|e| Error::Device(format!("{e:?}")))?
+            .to_vec()
+            .map_err(|e| Error::Device(format!("{e:?}")))?;
+        for (&(i, _), v) in chunk.iter().zip(values.chunks(dim)) {
+            rows[i] = Some(v.to_vec());
+        }
+    }
+    Ok(Modality::from_rows("text", dim, rows))
+}
+
+/// TF-IDF of every item's text (words in at least two items).
+pub fn tfidf_modality(dataset: &Dataset) -> Modality {
+    let texts: Vec<Option<String>> = records(dataset)
+        .into_iter()
+        .map(|r| r.and_then(item_text))
+        .collect();
+    let docs: Vec<&str> = texts.iter().flatten().map(String::as_str).collect();
+    let tfidf = TfIdf::fit(&docs, 2);
+    let rows = texts
+        .iter()
+        .map(|t| {
+            let sparse = tfidf.transform(t.as_deref()?);
+            if sparse.is_empty() {
+                return None;
+            }
+            let mut dense = vec![0.0; tfidf.dim()];
+            sparse.into_iter().for_each(|(i, x)| dense[i] = x);
+            Some(dense)
+        })
+        .collect();
+    Modality::from_rows("tfidf", tfidf.dim(), rows)
+}
+
+/// Genre multi-hot, release decade one-hot and the year scaled to about [-1, 1].
+pub fn tabular_modality(dataset: &Dataset) -> Modality {
+    let recs = records(dataset);
+    let mut genres: Vec<&str> = recs
+        .iter()
+        .flatten()
+        .flat_map(|r| r.categories.iter().map(String::as_str))
+        .collect();
+    genres.sort_unstable();
+    genres.dedup();
+    let years: Vec<i32> = recs.iter().flatten().filter_map(|r| r.year).collect();
+    let (lo, hi) = (
+        years.iter().min().copied().unwrap_or(0),
+        years.iter().max().copied().unwrap_or(0),
+    );
+    let decades: Vec<i32> = {
+        let mut d: Vec<i32> = years.iter().map(|y| y / 10).collect();
+        d.sort_unstable();
+        d.dedup();
+        d
+    };
+    let dim = genres.len() + decades.len() + 1;
+    let rows = recs
+        .iter()
+        .map(|r| {
+            let r = (*r)?;
+            if r.categories.is_empty() && r.year.is_none() {
+                return None;
+            }
+            let mut v = vec![0.0f32; dim];
+            for g in &r.categories {
+                if let Ok(i) = genres.binary_search(&g.as_str()) {
+                    v[i] = 1.0;
+                }
+            }
+            if let Some(y) = r.year {
+                if let Ok(d) = decades.binary_search(&(y / 10)) {
+                    v[genres.len() + d] = 1.0;
+                }
+                v[dim - 1] = if hi > lo {
+                    2.0 * (y - lo) as f32 / (hi - lo) as f32 - 1.0
+                } else {
+                    0.0
+                };
+            }
+            Some(v)
+        })
+        .collect();
+    Modality::from_rows("tabular", dim, rows)
+}
+
+/// Knowledge-graph neighbourhood of each linked item (see the module docs); `None` when the
+/// dataset has no graph.
+pub fn kg_modality(dataset: &Dataset) -> Option<Modality> {
+    let kg = dataset.kg.as_ref()?;
+    let entity_item: HashMap<&str, usize> = dataset
+        .log
+        .items
+        .ids()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| Some((kg.item_entities.get(id)?.as_str(), i)))
+        .collect();
+    let n = dataset.log.items.len();
+    let mut docs: Vec<Vec<String>> = vec![Vec::new(); n];
+    for (h, r, t) in &kg.triples {
+        if let Some(&i) = entity_item.get(h.as_str()) {
+            docs[i].push(format!("{r}>{t}"));
+        }
+        if let Some(&i) = entity_item.get(t.as_str()) {
+            docs[i].push(format!("{h}>{r}"));
+        }
+    }
+    let mut df: HashMap<&str, usize> = HashMap::new();
+    for d in &docs {
+        let mut u: Vec<&str> = d.iter().map(String::as_str).collect();
+        u.sort_unstable();
+        u.dedup();
+        u.into_iter().for_each(|f| *df.entry(f).or_default() += 1);
+    }
+    let mut vocab: Vec<&str> = df
+        .iter()
+        .filter(|(_, &c)| c >= 3)
+        .map(|(f, _)| *f)
+        .collect();
+    vocab.sort_unstable();
+    let index: HashMap<&str, usize> = vocab.iter().enumerate().map(|(i, f)| (*f, i)).collect();
+    let n_docs = docs.iter().filter(|d| !d.is_empty()).count() as f32;
+    let idf: Vec<f32> = vocab
+        .iter()
+        .map(|f| ((1.0 + n_docs) / (1.0 + df[f] as f32)).ln() + 1.0)
+        .collect();
+    let rows = docs
+        .iter()
+        .map(|d| {
+            let mut v = vec![0.0f32; vocab.len()];
+            for f in d {
+                if let Some(&i) = index.get(f.as_str()) {
+                    v[i] = idf[i];
+                }
+            }
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            (norm > 0.0).then(|| v.into_iter().map(|x| x / norm).collect())
+        })
+        .collect();
+    Some(Modality::from_rows("kg", vocab.len(), rows))
+}
+
+/// User features: age bucket, gender and occupation one-hot (MovieLens demographics; other
+/// sources contribute what they have). Users without a record get an all-zero row.
+pub fn user_features(dataset: &Dataset) -> (usize, Vec<f32>) {
+    const AGE_EDGES: [f32; 6] = [18.0, 25.0, 35.0, 45.0, 50.0, 56.0];
+    let mut genders: Vec<&str> = dataset
+        .users
+        .iter()
+        .filter_map(|u| u.gender.as_deref())
+        .collect();
+    let mut jobs: Vec<&str> = dataset
+        .users
+        .iter()
+        .filter_map(|u| u.occupation.as_deref())
+        .collect();
+    for v in [&mut genders, &mut jobs] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    let dim = AGE_EDGES.len() + 1 + genders.len() + jobs.len();
+    let by_id: HashMap<&str, usize> = dataset
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.as_str(), i))
+        .collect();
+    let mut values = vec![0.0f32; dataset.log.users.len() * dim];
+    for (u, id) in dataset.log.users.ids().iter().enumerate() {
+        let Some(&r) = by_id.get(id.as_str()) else {
+            continue;
+        };
+        let rec = &dataset.users[r];
+        let row = &mut values[u * dim..(u + 1) * dim];
+        if let Some(age) = rec.age {
+            row[AGE_EDGES.iter().filter(|&&e| age >= e).count()] = 1.0;
+        }
+        if let Some(g) = rec
+            .gender
+            .as_deref()
+            .and_then(|g| genders.binary_search(&g).ok())
+        {
+            row[AGE_EDGES.len() + 1 + g] = 1.0;
+        }
+        if let Some(j) = rec
+            .occupation
+            .as_deref()
+            .and_then(|j| jobs.binary_search(&j).ok())
+        {
+            row[AGE_EDGES.len() + 1 + genders.len() + j] = 1.0;
+        }
+    }
+    (dim, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{ItemCatalog, UserRecord};
+
+    fn dataset() -> Dataset {
+        let mut ds = Dataset::default();
+        ds.log.push("u1", "a", Some(5.0), None);
+        ds.log.push("u2", "b", Some(5.0), None);
+        ds.log.push("u2", "c", Some(5.0), None);
+        let rec = |id: &str, title: &str, year, cats: &[&str]| ItemRecord {
+            id: id.into(),
+            title: Some(title.into()),
+            year,
+            categories: cats.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        };
+        ds.items = ItemCatalog {
+            records: vec![
+                rec("a", "Toy Story", Some(1995), &["Animation", "Comedy"]),
+                rec("b", "Heat", Some(1975), &["Action"]),
+            ],
+        };
+        ds.users = vec![UserRecord {
+            id: "u2".into(),
+            age: Some(30.0),
+            gender: Some("F".into()),
+            occupation: Some("writer".into()),
+            ..Default::default()
+        }];
+        ds
+    }
+
+    #[test]
+    fn item_text_reads_like_a_description() {
+        let ds = dataset();
+        assert_eq!(
+            item_text(&ds.items.records[0]).unwrap(),
+            "Toy Story (1995). Animation, Comedy."
+        );
+    }
+
+    #[test]
+    fn tabular_by_hand_and_missing_items_are_masked() {
+        let m = tabular_modality(&dataset());
+        // Genres [Action, Animation, Comedy], decades [197, 199], year scaled to [-1, 1].
+        assert_eq!(m.dim, 3 + 2 + 1);
+        assert_eq!(m.row(0), &[0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+        assert_eq!(m.row(1), &[1.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
+        assert_eq!(m.present, [true, true, false], "item c has no record");
+        assert!(m.row(2).iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn user_features_one_hot() {
+        let (dim, v) = user_features(&dataset());
+        assert_eq!(dim, 7 + 1 + 1);
+        assert!(v[..dim].iter().all(|&x| x == 0.0), "u1 has no record");
+        // Age 30 → bucket 2 (≥18, ≥25); gender F; occupation writer.
+        assert_eq!(&v[dim..], &[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
+    }
+}
