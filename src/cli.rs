@@ -47,6 +47,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The multimodal experiments: ablation (3 seeds), missing text, cold start.
+    Experiment(ExperimentArgs),
     /// Top-k recommendations for a known user from a bundle.
     Recommend {
         #[arg(long)]
@@ -60,13 +62,36 @@ enum Command {
     },
 }
 
+#[derive(Args)]
+struct ExperimentArgs {
+    #[arg(long, default_value = "data/ml-100k")]
+    data: PathBuf,
+    /// Folder with MiniLM's tokenizer.json and model.safetensors (`fetch minilm`).
+    #[arg(long, default_value = "data/minilm")]
+    minilm: PathBuf,
+    /// Model seeds per configuration (2026, 2027, …); the split always uses seed 2026.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Run only the configurations whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    #[arg(long, default_value = "flex")]
+    device: String,
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ModelArg {
     Popularity,
     ItemKnn,
     Mf,
     BprMf,
-    /// popularity, item-knn and bpr-mf (implicit) and mf (explicit), each into <out>/<kind>/.
+    /// The multimodal two-tower model (needs `fetch minilm`).
+    Hybrid,
+    /// popularity, item-knn, bpr-mf, hybrid (implicit) and mf (explicit), each into <out>/<kind>/.
     All,
 }
 
@@ -130,6 +155,15 @@ struct TrainArgs {
     batch_size: Option<usize>,
     #[arg(long)]
     patience: Option<usize>,
+    /// Hybrid: content modalities of the item tower (text, tfidf, tabular, kg).
+    #[arg(long, value_delimiter = ',', default_value = "text,tabular,kg")]
+    modalities: Vec<String>,
+    /// Hybrid: concat, gated or attention.
+    #[arg(long, default_value = "gated")]
+    fusion: String,
+    /// Hybrid: folder with MiniLM's tokenizer.json and model.safetensors.
+    #[arg(long, default_value = "data/minilm")]
+    minilm: PathBuf,
     /// Where the bundle goes (with --model all: one sub-folder per model).
     #[arg(long)]
     out: PathBuf,
@@ -176,6 +210,7 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Train(args) => train(*args),
+        Command::Experiment(args) => experiment(args),
         Command::Eval { bundle, data, json } => {
             let b = Bundle::read_dir(&bundle)?;
             let mut source = b.manifest.data.source.clone();
@@ -266,6 +301,7 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelArg::ItemKnn => "item-knn",
         ModelArg::Mf => "mf",
         ModelArg::BprMf | ModelArg::All => "bpr-mf",
+        ModelArg::Hybrid => "hybrid",
     };
     let mut config = ModelConfig::default_for(name)?;
     match &mut config {
@@ -278,6 +314,17 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         }
         ModelConfig::Mf(c) | ModelConfig::BprMf(c) => {
             c.seed = args.seed;
+            c.dim = args.dim.unwrap_or(c.dim);
+            c.epochs = args.epochs.unwrap_or(c.epochs);
+            c.lr = args.lr.unwrap_or(c.lr);
+            c.weight_decay = args.weight_decay.unwrap_or(c.weight_decay);
+            c.batch_size = args.batch_size.unwrap_or(c.batch_size);
+            c.patience = args.patience.unwrap_or(c.patience);
+        }
+        ModelConfig::Hybrid(c) => {
+            c.seed = args.seed;
+            c.modalities = args.modalities.clone();
+            c.fusion = args.fusion.parse()?;
             c.dim = args.dim.unwrap_or(c.dim);
             c.epochs = args.epochs.unwrap_or(c.epochs);
             c.lr = args.lr.unwrap_or(c.lr);
@@ -345,8 +392,18 @@ fn train(args: TrainArgs) -> Result<()> {
             ModelArg::ItemKnn,
             ModelArg::BprMf,
             ModelArg::Mf,
+            ModelArg::Hybrid,
         ],
         one => vec![one],
+    };
+    let content = match kinds.contains(&ModelArg::Hybrid) {
+        true => {
+            eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
+            let text = args.modalities.iter().any(|m| m == "text");
+            let minilm = text.then_some(args.minilm.as_path());
+            Some(crate::train::experiment::Content::build(&dataset, minilm)?)
+        }
+        false => None,
     };
     let mut rows = Vec::new();
     let mut json = serde_json::Map::new();
@@ -363,12 +420,10 @@ fn train(args: TrainArgs) -> Result<()> {
                 .expect("static template"),
         );
         bar.set_prefix(name.clone());
-        let mut best = f64::NAN;
         let mut observer = |r: &EpochReport| {
             bar.set_length(r.epochs as u64);
             bar.set_position(r.epoch as u64);
             if let Some(v) = r.valid {
-                best = if best.is_nan() { v } else { best.max(v) };
                 bar.set_message(format!("loss {:.4}  valid {:.4}", r.loss, v));
             }
         };
@@ -378,6 +433,7 @@ fn train(args: TrainArgs) -> Result<()> {
             fingerprint: fingerprint.clone(),
             protocol: protocol(kind, &args),
             model: config,
+            content: content.as_ref(),
         };
         let bundle = train_bundle(request, device, &mut observer)?;
         bar.finish_and_clear();
@@ -428,4 +484,179 @@ fn print_table(rows: &[(String, Metrics)]) {
         }
         println!();
     }
+}
+
+fn experiment(args: ExperimentArgs) -> Result<()> {
+    use crate::model::HybridConfig;
+    use crate::train::experiment::{
+        ablation_configs, averaged, cold_start_split, degraded_mean, tfidf_knn, Content, Row,
+    };
+
+    let device: DeviceKind = args.device.parse()?;
+    let source = DataSource::detect(&args.data)?;
+    let dataset = source.load(RowPolicy::Strict)?;
+    let protocol = Protocol::implicit_811(2026);
+    let split = crate::data::Split::new(&dataset.log, &protocol)?;
+    eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
+    let content = Content::build(&dataset, Some(&args.minilm))?;
+    let seeds: Vec<u64> = (0..args.seeds).map(|s| 2026 + s).collect();
+    let mut base = HybridConfig::default();
+    base.epochs = args.epochs.unwrap_or(base.epochs);
+    let wanted = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{prefix:>20} epoch {pos}/{len} {msg}")
+            .expect("static template"),
+    );
+    let mut observer = |r: &EpochReport| {
+        bar.set_length(r.epochs as u64);
+        bar.set_position(r.epoch as u64);
+        if let Some(v) = r.valid {
+            bar.set_message(format!("loss {:.4} valid ndcg@10 {v:.4}", r.loss));
+        }
+    };
+    let mut rows: Vec<Row> = Vec::new();
+
+    if wanted("bpr-mf") {
+        bar.set_prefix("bpr-mf");
+        let mut runs = Vec::new();
+        for &seed in &seeds {
+            let mut config = ModelConfig::default_for("bpr-mf")?;
+            if let ModelConfig::BprMf(c) = &mut config {
+                c.seed = seed;
+            }
+            let request = TrainRequest {
+                dataset: &dataset,
+                source: source.clone(),
+                fingerprint: String::new(),
+                protocol,
+                model: config,
+                content: None,
+            };
+            runs.push(
+                train_bundle(request, device, &mut observer)?
+                    .manifest
+                    .metrics
+                    .test,
+            );
+        }
+        let mut metrics = Metrics::new();
+        for m in &runs {
+            m.iter()
+                .for_each(|(k, v)| *metrics.entry(k.clone()).or_default() += v / runs.len() as f64);
+        }
+        rows.push(Row {
+            name: "BPR-MF".into(),
+            seeds: seeds.len(),
+            metrics,
+            shares: vec![],
+        });
+    }
+    let mut missing = None;
+    for (name, config) in ablation_configs(&base) {
+        if !wanted(&name) {
+            continue;
+        }
+        bar.set_prefix(name.clone());
+        let uses_text = config.modalities.iter().any(|m| m == "text");
+        let hide = uses_text.then_some(("text", 0.5));
+        let (row, runs) = averaged(
+            &name,
+            &config,
+            &seeds,
+            &split,
+            &content,
+            &vec![false; split.n_items],
+            hide,
+            device,
+            &mut observer,
+        )?;
+        if name == "all, gated" {
+            missing = degraded_mean(&runs).map(|m| (row.metrics.clone(), m));
+        }
+        rows.push(row);
+    }
+    let mut cold_rows = Vec::new();
+    if wanted("cold") {
+        let (cold_split, cold) = cold_start_split(&split, 0.1, 2026);
+        let history =
+            crate::model::UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
+        let tfidf = crate::eval::evaluate(
+            &tfidf_knn(&dataset),
+            &cold_split,
+            &history,
+            crate::eval::Target::Test,
+        );
+        let config = HybridConfig {
+            modalities: vec!["text".into(), "tabular".into(), "kg".into()],
+            ..base.clone()
+        };
+        bar.set_prefix("cold start");
+        // Content alone for every item (the id token hidden everywhere), so that cold and warm
+        // items are scored alike; a stronger id dropout teaches the tower to work without it.
+        let config = HybridConfig {
+            id_dropout: 0.5,
+            ..config
+        };
+        let (_, runs) = averaged(
+            "cold",
+            &config,
+            &seeds,
+            &cold_split,
+            &content,
+            &cold,
+            Some(("id", 1.0)),
+            device,
+            &mut observer,
+        )?;
+        let fused =
+            degraded_mean(&runs).ok_or_else(|| Error::Data("no cold-start measurement".into()))?;
+        let n_cold = cold.iter().filter(|&&c| c).count();
+        cold_rows.push(("random (20/N)".to_owned(), 20.0 / split.n_items as f64));
+        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
+        cold_rows.push((
+            format!("fused, content only ({n_cold} cold items)"),
+            fused["recall@20"],
+        ));
+    }
+    bar.finish_and_clear();
+
+    if args.json {
+        let out = serde_json::json!({
+            "rows": rows,
+            "missing_text_50pct": missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
+            "cold_start_recall@20": cold_rows,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("ML-100K, implicit (rating ≥ 4), per-user 8:1:1 split seed 2026, test metrics averaged over model seeds {seeds:?}:");
+    println!(
+        "{:<22}{:>10}{:>11}   modality shares",
+        "model", "NDCG@10", "Recall@20"
+    );
+    for r in &rows {
+        let shares: Vec<String> = r
+            .shares
+            .iter()
+            .map(|(n, s)| format!("{n} {s:.2}"))
+            .collect();
+        println!(
+            "{:<22}{:>10.4}{:>11.4}   {}",
+            r.name,
+            r.metrics["ndcg@10"],
+            r.metrics["recall@20"],
+            shares.join(", ")
+        );
+    }
+    if let Some((full, m)) = &missing {
+        let (a, b) = (full["ndcg@10"], m["ndcg@10"]);
+        println!("\nmissing modality (all, gated): NDCG@10 {a:.4} with text, {b:.4} with text hidden for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
+    }
+    if !cold_rows.is_empty() {
+        println!("\ncold start (10% of items never seen in training), Recall@20 of their interactions ranked among all items:");
+        for (name, v) in &cold_rows {
+            println!("  {name:<40}{v:.4}");
+        }
+    }
+    Ok(())
 }

@@ -26,6 +26,7 @@ fn train(model: &str, protocol: Protocol) -> (fusionrec::data::Dataset, Bundle) 
         source,
         protocol,
         model: ModelConfig::default_for(model).unwrap(),
+        content: None,
     };
     let bundle = train_bundle(request, DeviceKind::Flex, &mut ()).unwrap();
     (dataset, bundle)

@@ -6,7 +6,7 @@
 //! - `tfidf`: TF-IDF of the same text (the cheap text encoder);
 //! - `tabular`: genre multi-hot + release decade one-hot + normalised year;
 //! - `kg`: the item's Freebase neighbourhood — relation:entity pairs, kept when shared by at least
-//!   three items, TF-IDF weighted (a fixed neighbour aggregation; the model learns its projection).
+//!   five items, TF-IDF weighted (a fixed neighbour aggregation; the model learns its projection).
 
 use std::collections::HashMap;
 
@@ -221,7 +221,7 @@ pub fn kg_modality(dataset: &Dataset) -> Option<Modality> {
     }
     let mut vocab: Vec<&str> = df
         .iter()
-        .filter(|(_, &c)| c >= 3)
+        .filter(|(_, &c)| c >= 5)
         .map(|(f, _)| *f)
         .collect();
     vocab.sort_unstable();

@@ -169,12 +169,11 @@ impl FactorModel {
     }
 
     pub(super) fn from_weights(
-        config: &FactorConfig,
+        d: usize,
         n_users: usize,
         n_items: usize,
         w: &mut WeightMap,
     ) -> Result<Self> {
-        let d = config.dim;
         let biases = if w.contains_key("global_bias") {
             Some(Biases {
                 global: take_weight(w, "global_bias", &[1])?[0],

@@ -64,6 +64,9 @@ pub struct HybridConfig {
     pub cosine: bool,
     /// Probability of hiding each present modality of each item at each step.
     pub modality_dropout: f64,
+    /// Probability of hiding the id token in particular (on top of `modality_dropout`): how
+    /// often the item tower must work from content alone, as it must for cold items.
+    pub id_dropout: f64,
     /// Probability of hiding each history item from the user tower at each step (denoising, as
     /// in Mult-DAE): without it the history path memorises the training pairs.
     pub history_dropout: f64,
@@ -77,22 +80,25 @@ impl Default for HybridConfig {
         Self {
             modalities: vec!["text".into(), "tabular".into(), "kg".into()],
             item_id: true,
-            user_id: true,
+            // A user id embedding next to the history lets the model memorise training pairs
+            // (validation NDCG@10 fell from 0.13 to 0.07 within 10 epochs): off by default.
+            user_id: false,
             user_features: true,
             user_history: true,
             fusion: FusionKind::Gated,
             loss: Loss::Softmax,
             dim: 64,
-            epochs: 60,
+            epochs: 30,
             batch_size: 1024,
-            lr: 2e-3,
+            lr: 1e-2,
             weight_decay: 1e-4,
             temperature: 0.1,
             cosine: true,
             modality_dropout: 0.1,
+            id_dropout: 0.2,
             history_dropout: 0.5,
             eval_every: 2,
-            patience: 4,
+            patience: 3,
             seed: 2026,
         }
     }
@@ -113,6 +119,7 @@ impl HybridConfig {
             return bad("lr and temperature must be > 0, weight_decay ≥ 0");
         }
         if !(0.0..1.0).contains(&self.modality_dropout)
+            || !(0.0..1.0).contains(&self.id_dropout)
             || !(0.0..1.0).contains(&self.history_dropout)
         {
             return bad("modality_dropout and history_dropout must be in [0, 1)");
@@ -470,12 +477,19 @@ pub fn train_hybrid<B: AutodiffBackend>(
             let users: Vec<u32> = chunk.iter().map(|&k| train[k].user).collect();
             let targets: Vec<u32> = chunk.iter().map(|&k| train[k].item).collect();
             let mut mask = presence.clone();
-            if config.modality_dropout > 0.0 {
+            if config.modality_dropout > 0.0 || config.id_dropout > 0.0 {
                 for row in mask.chunks_mut(n_tokens) {
                     let kept: Vec<f32> = row
                         .iter()
-                        .map(|&p| {
-                            if p > 0.0 && rng.unit_f64() >= config.modality_dropout {
+                        .enumerate()
+                        .map(|(t, &p)| {
+                            let extra = if config.item_id && t == 0 {
+                                config.id_dropout
+                            } else {
+                                0.0
+                            };
+                            let keep = (1.0 - config.modality_dropout) * (1.0 - extra);
+                            if p > 0.0 && rng.unit_f64() < keep {
                                 1.0
                             } else {
                                 0.0

@@ -29,6 +29,8 @@ pub enum ModelConfig {
     Mf(FactorConfig),
     /// Matrix factorisation ranked with BPR and uniformly sampled negatives.
     BprMf(FactorConfig),
+    /// The multimodal two-tower model; the bundle holds its precomputed user and item vectors.
+    Hybrid(HybridConfig),
 }
 
 impl ModelConfig {
@@ -38,6 +40,7 @@ impl ModelConfig {
             ModelConfig::ItemKnn(_) => "item-knn",
             ModelConfig::Mf(_) => "mf",
             ModelConfig::BprMf(_) => "bpr-mf",
+            ModelConfig::Hybrid(_) => "hybrid",
         }
     }
 
@@ -48,9 +51,10 @@ impl ModelConfig {
             "item-knn" | "itemknn" | "knn" => ModelConfig::ItemKnn(ItemKnnConfig::default()),
             "mf" => ModelConfig::Mf(FactorConfig::mf_default()),
             "bpr-mf" | "bpr" => ModelConfig::BprMf(FactorConfig::bpr_default()),
+            "hybrid" => ModelConfig::Hybrid(HybridConfig::default()),
             other => {
                 return Err(Error::Config(format!(
-                    "unknown model '{other}' (expected popularity, item-knn, mf or bpr-mf)"
+                    "unknown model '{other}' (expected popularity, item-knn, mf, bpr-mf or hybrid)"
                 )))
             }
         })
@@ -177,7 +181,10 @@ impl TrainedModel {
                 TrainedModel::ItemKnn(ItemKnn::from_weights(c, n_items, weights)?)
             }
             ModelConfig::Mf(c) | ModelConfig::BprMf(c) => {
-                TrainedModel::Factor(FactorModel::from_weights(c, n_users, n_items, weights)?)
+                TrainedModel::Factor(FactorModel::from_weights(c.dim, n_users, n_items, weights)?)
+            }
+            ModelConfig::Hybrid(c) => {
+                TrainedModel::Factor(FactorModel::from_weights(c.dim, n_users, n_items, weights)?)
             }
         })
     }

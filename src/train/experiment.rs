@@ -22,29 +22,45 @@ pub struct Content {
 }
 
 impl Content {
-    /// Builds all modalities; MiniLM weights are read from `minilm_dir` (see `fetch minilm`).
-    pub fn build(dataset: &Dataset, minilm_dir: &Path) -> Result<Self> {
-        let read = |f: &str| {
-            let p = minilm_dir.join(f);
-            std::fs::read(&p).map_err(|e| Error::io(&p, e))
-        };
-        let device = Default::default();
-        let encoder = TextEncoder::<burn::backend::Flex>::from_bytes(
-            &read("tokenizer.json")?,
-            &read("model.safetensors")?,
-            &device,
-        )?;
-        let mut modalities = vec![
-            text_modality(dataset, &encoder, 64)?,
-            tfidf_modality(dataset),
-            tabular_modality(dataset),
-        ];
+    /// Builds every modality; the MiniLM `text` one only when `minilm_dir` (holding
+    /// `tokenizer.json` and `model.safetensors`, see `fetch minilm`) is given.
+    pub fn build(dataset: &Dataset, minilm_dir: Option<&Path>) -> Result<Self> {
+        let mut modalities = vec![tfidf_modality(dataset), tabular_modality(dataset)];
         modalities.extend(kg_modality(dataset));
+        if let Some(dir) = minilm_dir {
+            let read = |f: &str| {
+                let p = dir.join(f);
+                std::fs::read(&p).map_err(|e| Error::io(&p, e))
+            };
+            let encoder = TextEncoder::<burn::backend::Flex>::from_bytes(
+                &read("tokenizer.json")?,
+                &read("model.safetensors")?,
+                &Default::default(),
+            )?;
+            modalities.push(text_modality(dataset, &encoder, 64)?);
+        }
         let (user_dim, user_values) = user_features(dataset);
         Ok(Self {
             modalities,
             user_dim,
             user_values,
+        })
+    }
+
+    /// The hybrid model's inputs for `config`, with `cold` items (no id, not trained on).
+    pub fn inputs<'a>(
+        &'a self,
+        config: &HybridConfig,
+        cold: &'a [bool],
+    ) -> Result<HybridInputs<'a>> {
+        Ok(HybridInputs {
+            modalities: config
+                .modalities
+                .iter()
+                .map(|m| self.get(m))
+                .collect::<Result<Vec<_>>>()?,
+            user_features: (self.user_dim, &self.user_values),
+            cold_items: cold,
         })
     }
 
@@ -83,17 +99,7 @@ impl BackendTask for HybridTask<'_> {
         device: B::Device,
     ) -> Result<HybridRun> {
         let history = UserHistory::from_interactions(self.split.n_users, &self.split.train);
-        let modalities = self
-            .config
-            .modalities
-            .iter()
-            .map(|m| self.content.get(m))
-            .collect::<Result<Vec<_>>>()?;
-        let inputs = HybridInputs {
-            modalities,
-            user_features: (self.content.user_dim, &self.content.user_values),
-            cold_items: self.cold,
-        };
+        let inputs = self.content.inputs(self.config, self.cold)?;
         let (trained, valid_ndcg) = train_hybrid::<B>(
             self.config,
             self.split,
@@ -156,4 +162,195 @@ pub fn run_hybrid(
             observer,
         },
     )
+}
+
+/// One row of a results table: a name and metrics averaged over seeds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub name: String,
+    pub seeds: usize,
+    pub metrics: Metrics,
+    /// Mean modality shares (fused models only).
+    pub shares: Vec<(String, f64)>,
+}
+
+fn mean_metrics(runs: &[Metrics]) -> Metrics {
+    let mut out = Metrics::new();
+    for m in runs {
+        for (k, v) in m {
+            *out.entry(k.clone()).or_default() += v / runs.len() as f64;
+        }
+    }
+    out
+}
+
+/// The ablation's configurations: (name, config) on top of `base`.
+pub fn ablation_configs(base: &HybridConfig) -> Vec<(String, HybridConfig)> {
+    use crate::fuse::FusionKind;
+    let with = |modalities: &[&str], fusion: FusionKind| HybridConfig {
+        modalities: modalities.iter().map(|m| m.to_string()).collect(),
+        fusion,
+        ..base.clone()
+    };
+    vec![
+        (
+            "two-tower id-only".into(),
+            HybridConfig {
+                user_features: false,
+                ..with(&[], FusionKind::Gated)
+            },
+        ),
+        ("+text (MiniLM)".into(), with(&["text"], FusionKind::Gated)),
+        (
+            "+graph/tabular".into(),
+            with(&["tabular", "kg"], FusionKind::Gated),
+        ),
+        (
+            "all, concat".into(),
+            with(&["text", "tabular", "kg"], FusionKind::Concat),
+        ),
+        (
+            "all, gated".into(),
+            with(&["text", "tabular", "kg"], FusionKind::Gated),
+        ),
+        (
+            "all, attention".into(),
+            with(&["text", "tabular", "kg"], FusionKind::Attention),
+        ),
+    ]
+}
+
+/// Runs `config` with model seeds `seeds` on `split` and averages the test metrics. With
+/// `hide = (token, share)`, each run also measures test metrics with that token hidden for that
+/// share of items (see [`degraded_mean`]).
+#[allow(clippy::too_many_arguments)]
+pub fn averaged(
+    name: &str,
+    config: &HybridConfig,
+    seeds: &[u64],
+    split: &Split,
+    content: &Content,
+    cold: &[bool],
+    hide: Option<(&str, f64)>,
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Row, Vec<HybridRun>)> {
+    let mut runs = Vec::new();
+    for &seed in seeds {
+        let c = HybridConfig {
+            seed,
+            ..config.clone()
+        };
+        runs.push(run_hybrid(
+            &c, split, content, cold, hide, device, observer,
+        )?);
+    }
+    let metrics = mean_metrics(&runs.iter().map(|r| r.test.clone()).collect::<Vec<_>>());
+    let mut shares = runs[0].shares.clone();
+    for (k, s) in shares.iter_mut().enumerate() {
+        s.1 = runs.iter().map(|r| r.shares[k].1).sum::<f64>() / runs.len() as f64;
+    }
+    Ok((
+        Row {
+            name: name.into(),
+            seeds: seeds.len(),
+            metrics,
+            shares,
+        },
+        runs,
+    ))
+}
+
+/// Mean test metrics of the runs' hidden-token measurements.
+pub fn degraded_mean(runs: &[HybridRun]) -> Option<Metrics> {
+    let d: Vec<Metrics> = runs.iter().filter_map(|r| r.degraded.clone()).collect();
+    (!d.is_empty()).then(|| mean_metrics(&d))
+}
+
+/// Cold start: `share` of the items (seeded, among items with positive feedback) leave training
+/// entirely. Returns the modified split (train/valid without them; test = every positive
+/// interaction with them) and the cold mask.
+pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<bool>) {
+    let mut items: Vec<u32> = split
+        .train
+        .iter()
+        .chain(&split.valid)
+        .chain(&split.test)
+        .map(|x| x.item)
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    let mut rng = crate::rng::SeededRng::new(seed);
+    rng.shuffle(&mut items);
+    let mut cold = vec![false; split.n_items];
+    let n_cold = (items.len() as f64 * share).round() as usize;
+    items[..n_cold]
+        .iter()
+        .for_each(|&i| cold[i as usize] = true);
+    let warm = |x: &&crate::data::Interaction| !cold[x.item as usize];
+    let test = split
+        .train
+        .iter()
+        .chain(&split.valid)
+        .chain(&split.test)
+        .filter(|x| cold[x.item as usize])
+        .copied()
+        .collect();
+    let out = Split {
+        n_users: split.n_users,
+        n_items: split.n_items,
+        train: split.train.iter().filter(warm).copied().collect(),
+        valid: split.valid.iter().filter(warm).copied().collect(),
+        test,
+    };
+    (out, cold)
+}
+
+/// The content baseline for cold start: item-kNN whose similarities are TF-IDF cosines of the
+/// items' text (title, year, genres), 100 neighbours per item.
+pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
+    use crate::encode::features::item_text;
+    use crate::encode::tfidf::{sparse_dot, TfIdf};
+    use crate::model::{ItemKnn, ItemKnnConfig};
+    let by_id = dataset.items.by_id();
+    let texts: Vec<String> = dataset
+        .log
+        .items
+        .ids()
+        .iter()
+        .map(|id| {
+            by_id
+                .get(id.as_str())
+                .and_then(|r| item_text(r))
+                .unwrap_or_default()
+        })
+        .collect();
+    let tfidf = TfIdf::fit(&texts, 1);
+    let vectors: Vec<_> = texts.iter().map(|t| tfidf.transform(t)).collect();
+    let n = vectors.len();
+    let config = ItemKnnConfig {
+        k: 100.min(n.saturating_sub(1)).max(1),
+        shrink: 0.0,
+        ..Default::default()
+    };
+    let k = config.k;
+    let mut neighbors = vec![u32::MAX; n * k];
+    let mut similarities = vec![0.0; n * k];
+    for i in 0..n {
+        let mut row: Vec<(f32, u32)> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| (sparse_dot(&vectors[i], &vectors[j]), j as u32))
+            .filter(|(s, _)| *s > 0.0)
+            .collect();
+        row.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for (slot, (s, j)) in row.into_iter().take(k).enumerate() {
+            neighbors[i * k + slot] = j;
+            similarities[i * k + slot] = s;
+        }
+    }
+    TrainedModel::ItemKnn(ItemKnn {
+        config,
+        neighbors,
+        similarities,
+    })
 }

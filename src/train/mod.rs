@@ -1,7 +1,6 @@
 //! What every training loop shares: progress reports, early stopping and negative sampling;
 //! and the pipeline from a dataset to a bundle.
 
-#[cfg(not(target_arch = "wasm32"))]
 pub mod experiment;
 mod pipeline;
 

@@ -6,10 +6,11 @@ use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::model::{
-    train_factor_model, train_item_knn, ModelConfig, Objective, Popularity, TrainedModel,
-    UserHistory,
+    train_factor_model, train_hybrid, train_item_knn, ModelConfig, Objective, Popularity,
+    TrainedModel, UserHistory,
 };
 use crate::store::{Bundle, BundleMetrics, Dims, Manifest, Provenance, FORMAT, FORMAT_VERSION};
+use crate::train::experiment::Content;
 use crate::train::TrainObserver;
 
 /// What to train, on what.
@@ -20,10 +21,13 @@ pub struct TrainRequest<'a> {
     pub fingerprint: String,
     pub protocol: Protocol,
     pub model: ModelConfig,
+    /// Item and user content; required by the hybrid model.
+    pub content: Option<&'a Content>,
 }
 
 struct FitTask<'a> {
     config: &'a ModelConfig,
+    content: Option<&'a Content>,
     split: &'a Split,
     history: &'a UserHistory,
     observer: &'a mut dyn TrainObserver,
@@ -36,6 +40,22 @@ impl BackendTask for FitTask<'_> {
         device: B::Device,
     ) -> Result<TrainedModel> {
         Ok(match self.config {
+            ModelConfig::Hybrid(c) => {
+                let content = self
+                    .content
+                    .ok_or_else(|| Error::Config("the hybrid model needs item content".into()))?;
+                let cold = vec![false; self.split.n_items];
+                let inputs = content.inputs(c, &cold)?;
+                let (trained, _) = train_hybrid::<B>(
+                    c,
+                    self.split,
+                    self.history,
+                    &inputs,
+                    &device,
+                    self.observer,
+                )?;
+                TrainedModel::Factor(trained.factors(self.history, &trained.presence())?)
+            }
             ModelConfig::Popularity => {
                 TrainedModel::Popularity(Popularity::fit(self.split.n_items, &self.split.train))
             }
@@ -92,6 +112,7 @@ pub fn train_bundle(
         device,
         FitTask {
             config: &request.model,
+            content: request.content,
             split: &split,
             history: &history,
             observer,
