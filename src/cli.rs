@@ -489,7 +489,8 @@ fn print_table(rows: &[(String, Metrics)]) {
 fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
-        ablation_configs, averaged, cold_start_split, degraded_mean, tfidf_knn, Content, Row,
+        ablation_configs, averaged, cold_start_config, cold_start_split, degraded_mean, tfidf_knn,
+        Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -586,35 +587,25 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             &history,
             crate::eval::Target::Test,
         );
-        let config = HybridConfig {
-            modalities: vec!["text".into(), "tabular".into(), "kg".into()],
-            ..base.clone()
-        };
+        let config = cold_start_config(&base);
         bar.set_prefix("cold start");
-        // Content alone for every item (the id token hidden everywhere), so that cold and warm
-        // items are scored alike; a stronger id dropout teaches the tower to work without it.
-        let config = HybridConfig {
-            id_dropout: 0.5,
-            ..config
-        };
-        let (_, runs) = averaged(
+        let (row, _) = averaged(
             "cold",
             &config,
             &seeds,
             &cold_split,
             &content,
             &cold,
-            Some(("id", 1.0)),
+            None,
             device,
             &mut observer,
         )?;
-        let fused =
-            degraded_mean(&runs).ok_or_else(|| Error::Data("no cold-start measurement".into()))?;
+        let fused = row.metrics;
         let n_cold = cold.iter().filter(|&&c| c).count();
         cold_rows.push(("random (20/N)".to_owned(), 20.0 / split.n_items as f64));
         cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
         cold_rows.push((
-            format!("fused, content only ({n_cold} cold items)"),
+            format!("fused text+tabular tower ({n_cold} cold items)"),
             fused["recall@20"],
         ));
     }

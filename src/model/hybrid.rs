@@ -95,7 +95,7 @@ impl Default for HybridConfig {
             temperature: 0.1,
             cosine: true,
             modality_dropout: 0.1,
-            id_dropout: 0.2,
+            id_dropout: 0.0,
             history_dropout: 0.5,
             eval_every: 2,
             patience: 3,
@@ -489,7 +489,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
                                 0.0
                             };
                             let keep = (1.0 - config.modality_dropout) * (1.0 - extra);
-                            if p > 0.0 && rng.unit_f64() < keep {
+                            if p > 0.0 && rng.unit_f64() >= 1.0 - keep {
                                 1.0
                             } else {
                                 0.0

@@ -306,6 +306,19 @@ pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<boo
     (out, cold)
 }
 
+/// The model for cold start: an item tower of content alone (MiniLM text and tabular features),
+/// so that warm and cold items are represented the same way. TF-IDF and KG features are left
+/// out on purpose: most of their dimensions belong to a handful of items, so the tower uses them
+/// to memorise the training items (a tower with them ranked cold items below random, Recall@20
+/// 0.005–0.012, while this one reached 0.078 in a first single-seed run).
+pub fn cold_start_config(base: &HybridConfig) -> HybridConfig {
+    HybridConfig {
+        modalities: vec!["text".into(), "tabular".into()],
+        item_id: false,
+        ..base.clone()
+    }
+}
+
 /// The content baseline for cold start: item-kNN whose similarities are TF-IDF cosines of the
 /// items' text (title, year, genres), 100 neighbours per item.
 pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
