@@ -3,7 +3,8 @@
 //! libraries are loaded at run time, so building needs no GPU). Code that trains is generic over
 //! the backend and runs through [`run_on`].
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 
@@ -59,4 +60,18 @@ pub fn run_on<T: BackendTask>(kind: DeviceKind, task: T) -> Result<T::Output> {
             "this build has no {other} backend: rebuild with `--features {other}`"
         ))),
     }
+}
+
+/// Reads a float tensor back to the CPU (natively; the browser must use `into_data_async`).
+pub fn read_floats<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
+    t.try_into_data()
+        .map_err(|e| Error::Device(format!("reading a tensor failed: {e:?}")))?
+        .to_vec()
+        .map_err(|e| Error::Device(format!("unexpected tensor type: {e:?}")))
+}
+
+/// A 1-D integer tensor of indices.
+pub fn int_tensor<B: Backend>(v: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
+    let data: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
+    Tensor::from_data(TensorData::new(data, [v.len()]), device)
 }

@@ -15,7 +15,7 @@ use burn::tensor::backend::Backend;
 use super::tfidf::TfIdf;
 use super::TextEncoder;
 use crate::data::{Dataset, ItemRecord};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// One modality for every item of the catalog.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,12 +103,7 @@ pub fn text_modality<B: Backend>(
     let dim = encoder.dim();
     for chunk in present.chunks(batch.max(1)) {
         let batch_texts: Vec<&str> = chunk.iter().map(|&(_, t)| t).collect();
-        let values: Vec<f32> = encoder
-            .embed(&batch_texts)?
-            .try_into_data()
-            .map_err(|e| Error::Device(format!("{e:?}")))?
-            .to_vec()
-            .map_err(|e| Error::Device(format!("{e:?}")))?;
+        let values = crate::device::read_floats(encoder.embed(&batch_texts)?)?;
         for (&(i, _), v) in chunk.iter().zip(values.chunks(dim)) {
             rows[i] = Some(v.to_vec());
         }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{take_weight, TrainedModel, UserHistory, WeightMap};
 use crate::data::Split;
+use crate::device::{int_tensor as ints, read_floats as read};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::rng::SeededRng;
@@ -221,18 +222,6 @@ fn param2<B: Backend>(
 fn param1<B: Backend>(data: Vec<f32>, device: &B::Device) -> Param<Tensor<B, 1>> {
     let n = data.len();
     Param::from_tensor(Tensor::from_data(TensorData::new(data, [n]), device))
-}
-
-fn ints<B: Backend>(v: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
-    let data: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
-    Tensor::from_data(TensorData::new(data, [v.len()]), device)
-}
-
-fn read<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
-    t.try_into_data()
-        .map_err(|e| Error::Device(format!("reading a tensor failed: {e:?}")))?
-        .to_vec()
-        .map_err(|e| Error::Device(format!("unexpected tensor type: {e:?}")))
 }
 
 impl<B: Backend> FactorNet<B> {

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::factor::FactorModel;
 use super::{TrainedModel, UserHistory};
 use crate::data::Split;
+use crate::device::{int_tensor as ints, read_floats as read};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
@@ -175,16 +176,6 @@ fn tensor2<B: Backend>(v: Vec<f32>, shape: [usize; 2], device: &B::Device) -> Te
     Tensor::from_data(TensorData::new(v, shape), device)
 }
 
-fn ints<B: Backend>(v: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
-    Tensor::from_data(
-        TensorData::new(
-            v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>(),
-            [v.len()],
-        ),
-        device,
-    )
-}
-
 impl<B: Backend> HybridNet<B> {
     fn new(
         c: &HybridConfig,
@@ -319,13 +310,6 @@ pub struct TrainedHybrid<B: Backend> {
     inputs: DeviceInputs<B>,
     config: HybridConfig,
     device: B::Device,
-}
-
-fn read<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
-    t.try_into_data()
-        .map_err(|e| Error::Device(format!("reading a tensor failed: {e:?}")))?
-        .to_vec()
-        .map_err(|e| Error::Device(format!("unexpected tensor type: {e:?}")))
 }
 
 impl<B: Backend> TrainedHybrid<B> {

@@ -108,11 +108,7 @@ pub fn train_item_knn<B: Backend>(
             (d2.sqrt() + 1.0).recip()
         }
     };
-    let sim: Vec<f32> = sim
-        .try_into_data()
-        .map_err(|e| Error::Device(format!("{e:?}")))?
-        .to_vec()
-        .map_err(|e| Error::Device(format!("{e:?}")))?;
+    let sim = crate::device::read_floats(sim)?;
 
     let k = config.k.min(n_items.saturating_sub(1)).max(1);
     let mut neighbors = vec![u32::MAX; n_items * k];
