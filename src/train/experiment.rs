@@ -74,12 +74,10 @@ impl Content {
 
 /// Result of one hybrid run.
 pub struct HybridRun {
-    pub valid_ndcg: f64,
     pub test: Metrics,
     /// Test metrics with the named modality hidden for a share of items (missing-modality run).
     pub degraded: Option<Metrics>,
     pub shares: Vec<(String, f64)>,
-    pub model: TrainedModel,
 }
 
 struct HybridTask<'a> {
@@ -100,7 +98,7 @@ impl BackendTask for HybridTask<'_> {
     ) -> Result<HybridRun> {
         let history = UserHistory::from_interactions(self.split.n_users, &self.split.train);
         let inputs = self.content.inputs(self.config, self.cold)?;
-        let (trained, valid_ndcg) = train_hybrid::<B>(
+        let (trained, _) = train_hybrid::<B>(
             self.config,
             self.split,
             &history,
@@ -132,11 +130,9 @@ impl BackendTask for HybridTask<'_> {
         };
         let shares = names.into_iter().zip(trained.mean_shares()?).collect();
         Ok(HybridRun {
-            valid_ndcg,
             test,
             degraded,
             shares,
-            model,
         })
     }
 }
