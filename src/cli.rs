@@ -489,8 +489,8 @@ fn print_table(rows: &[(String, Metrics)]) {
 fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
-        ablation_configs, averaged, cold_start_config, cold_start_split, degraded_mean, tfidf_knn,
-        Content, Row,
+        ablation_configs, averaged, cold_start_config, cold_start_split, degraded_mean,
+        mean_metrics, tfidf_knn, Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -540,11 +540,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
                     .test,
             );
         }
-        let mut metrics = Metrics::new();
-        for m in &runs {
-            m.iter()
-                .for_each(|(k, v)| *metrics.entry(k.clone()).or_default() += v / runs.len() as f64);
-        }
+        let metrics = mean_metrics(&runs);
         rows.push(Row {
             name: "BPR-MF".into(),
             seeds: seeds.len(),

@@ -170,7 +170,8 @@ pub struct Row {
     pub shares: Vec<(String, f64)>,
 }
 
-fn mean_metrics(runs: &[Metrics]) -> Metrics {
+/// Metric-wise mean over runs.
+pub fn mean_metrics(runs: &[Metrics]) -> Metrics {
     let mut out = Metrics::new();
     for m in runs {
         for (k, v) in m {
