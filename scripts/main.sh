@@ -10,6 +10,7 @@ cargo build --release --locked --bin fusionrec
 bin=target/release/fusionrec
 "$bin" fetch movielens-100k
 "$bin" fetch minilm
-"$bin" train --model all --data data/ml-100k --seed 2026 --out models/ml100k
+# The hybrid uses concat fusion: the best multimodal row of the ablation in README.md.
+"$bin" train --model all --fusion concat --data data/ml-100k --seed 2026 --out models/ml100k
 "$bin" eval --bundle models/ml100k/hybrid
 "$bin" recommend --bundle models/ml100k/hybrid --user 196 -k 10
