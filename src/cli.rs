@@ -295,6 +295,20 @@ fn relocate(source: &DataSource, dir: &Path) -> Result<DataSource> {
     })
 }
 
+/// Applies the command line's seed and training knobs to a factor or hybrid configuration
+/// (two config types with the same fields, hence a macro rather than a function).
+macro_rules! override_training {
+    ($c:expr, $args:expr) => {{
+        $c.seed = $args.seed;
+        $c.dim = $args.dim.unwrap_or($c.dim);
+        $c.epochs = $args.epochs.unwrap_or($c.epochs);
+        $c.lr = $args.lr.unwrap_or($c.lr);
+        $c.weight_decay = $args.weight_decay.unwrap_or($c.weight_decay);
+        $c.batch_size = $args.batch_size.unwrap_or($c.batch_size);
+        $c.patience = $args.patience.unwrap_or($c.patience);
+    }};
+}
+
 fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
     let name = match kind {
         ModelArg::Popularity => "popularity",
@@ -312,25 +326,11 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
                 ..c.clone()
             };
         }
-        ModelConfig::Mf(c) | ModelConfig::BprMf(c) => {
-            c.seed = args.seed;
-            c.dim = args.dim.unwrap_or(c.dim);
-            c.epochs = args.epochs.unwrap_or(c.epochs);
-            c.lr = args.lr.unwrap_or(c.lr);
-            c.weight_decay = args.weight_decay.unwrap_or(c.weight_decay);
-            c.batch_size = args.batch_size.unwrap_or(c.batch_size);
-            c.patience = args.patience.unwrap_or(c.patience);
-        }
+        ModelConfig::Mf(c) | ModelConfig::BprMf(c) => override_training!(c, args),
         ModelConfig::Hybrid(c) => {
-            c.seed = args.seed;
+            override_training!(c, args);
             c.modalities = args.modalities.clone();
             c.fusion = args.fusion.parse()?;
-            c.dim = args.dim.unwrap_or(c.dim);
-            c.epochs = args.epochs.unwrap_or(c.epochs);
-            c.lr = args.lr.unwrap_or(c.lr);
-            c.weight_decay = args.weight_decay.unwrap_or(c.weight_decay);
-            c.batch_size = args.batch_size.unwrap_or(c.batch_size);
-            c.patience = args.patience.unwrap_or(c.patience);
         }
         ModelConfig::Popularity => {}
     }
