@@ -91,7 +91,18 @@ enum ModelArg {
     BprMf,
     /// The multimodal two-tower model (needs `fetch minilm`).
     Hybrid,
-    /// popularity, item-knn, bpr-mf, hybrid (implicit) and mf (explicit), each into <out>/<kind>/.
+    /// LightGCN over the user–item graph.
+    Lightgcn,
+    /// LightGCN plus a frozen item–item kNN graph from content (needs `fetch minilm` for text).
+    Graph,
+    /// VBPR-style: collaborative factors plus preferences over fused content.
+    Vbpr,
+    /// EASE, the closed-form item–item model.
+    Ease,
+    /// EASE with content Gram matrices (text, tabular, KG) added as pseudo-users.
+    EaseMm,
+    /// popularity, item-knn, bpr-mf, lightgcn, hybrid, graph, vbpr, ease, ease-mm (implicit)
+    /// and mf (explicit), each into <out>/<kind>/.
     All,
 }
 
@@ -155,9 +166,28 @@ struct TrainArgs {
     batch_size: Option<usize>,
     #[arg(long)]
     patience: Option<usize>,
-    /// Hybrid: content modalities of the item tower (text, tfidf, tabular, kg).
+    /// Hybrid and graph: content modalities of the item tower / content graph (text, tfidf,
+    /// tabular, kg).
     #[arg(long, value_delimiter = ',', default_value = "text,tabular,kg")]
     modalities: Vec<String>,
+    /// Hybrid and graph: ranking loss, softmax (full, over the catalog) or bpr.
+    #[arg(long)]
+    loss: Option<String>,
+    /// Hybrid and graph: softmax temperature.
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Graph models: propagation layers over the user–item graph.
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Graph: neighbours per item in each modality's kNN graph.
+    #[arg(long)]
+    knn: Option<usize>,
+    /// EASE: L2 regularisation λ.
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// EASE with content: weight α of the content Gram matrix.
+    #[arg(long)]
+    content_weight: Option<f64>,
     /// Hybrid: concat, gated or attention.
     #[arg(long, default_value = "gated")]
     fusion: String,
@@ -295,8 +325,8 @@ fn relocate(source: &DataSource, dir: &Path) -> Result<DataSource> {
     })
 }
 
-/// Applies the command line's seed and training knobs to a factor or hybrid configuration
-/// (two config types with the same fields, hence a macro rather than a function).
+/// Applies the command line's seed and training knobs to a factor, hybrid or graph configuration
+/// (config types with the same fields, hence a macro rather than a function).
 macro_rules! override_training {
     ($c:expr, $args:expr) => {{
         $c.seed = $args.seed;
@@ -307,6 +337,13 @@ macro_rules! override_training {
         $c.batch_size = $args.batch_size.unwrap_or($c.batch_size);
         $c.patience = $args.patience.unwrap_or($c.patience);
     }};
+    ($c:expr, $args:expr, ranking) => {{
+        override_training!($c, $args);
+        if let Some(loss) = &$args.loss {
+            $c.loss = loss.parse()?;
+        }
+        $c.temperature = $args.temperature.unwrap_or($c.temperature);
+    }};
 }
 
 fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
@@ -316,6 +353,11 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelArg::Mf => "mf",
         ModelArg::BprMf | ModelArg::All => "bpr-mf",
         ModelArg::Hybrid => "hybrid",
+        ModelArg::Lightgcn => "lightgcn",
+        ModelArg::Graph => "graph",
+        ModelArg::Vbpr => "vbpr",
+        ModelArg::Ease => "ease",
+        ModelArg::EaseMm => "ease-mm",
     };
     let mut config = ModelConfig::default_for(name)?;
     match &mut config {
@@ -328,9 +370,32 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         }
         ModelConfig::Mf(c) | ModelConfig::BprMf(c) => override_training!(c, args),
         ModelConfig::Hybrid(c) => {
+            override_training!(c, args, ranking);
+            c.modalities = args.modalities.clone();
+            c.fusion = args.fusion.parse()?;
+        }
+        ModelConfig::LightGcn(c) => {
+            override_training!(c, args, ranking);
+            c.layers = args.layers.unwrap_or(c.layers);
+        }
+        ModelConfig::Graph(c) => {
+            override_training!(c, args, ranking);
+            c.layers = args.layers.unwrap_or(c.layers);
+            c.knn = args.knn.unwrap_or(c.knn);
+            c.modalities = args.modalities.clone();
+        }
+        ModelConfig::Vbpr(c) => {
             override_training!(c, args);
             c.modalities = args.modalities.clone();
             c.fusion = args.fusion.parse()?;
+        }
+        ModelConfig::Ease(c) => {
+            c.lambda = args.lambda.unwrap_or(c.lambda);
+        }
+        ModelConfig::EaseMm(c) => {
+            c.lambda = args.lambda.unwrap_or(c.lambda);
+            c.content_weight = args.content_weight.unwrap_or(c.content_weight);
+            c.modalities = args.modalities.clone();
         }
         ModelConfig::Popularity => {}
     }
@@ -392,11 +457,22 @@ fn train(args: TrainArgs) -> Result<()> {
             ModelArg::ItemKnn,
             ModelArg::BprMf,
             ModelArg::Mf,
+            ModelArg::Lightgcn,
             ModelArg::Hybrid,
+            ModelArg::Graph,
+            ModelArg::Vbpr,
+            ModelArg::Ease,
+            ModelArg::EaseMm,
         ],
         one => vec![one],
     };
-    let content = match kinds.contains(&ModelArg::Hybrid) {
+    let needs_content = [
+        ModelArg::Hybrid,
+        ModelArg::Graph,
+        ModelArg::Vbpr,
+        ModelArg::EaseMm,
+    ];
+    let content = match kinds.iter().any(|k| needs_content.contains(k)) {
         true => {
             eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
             let text = args.modalities.iter().any(|m| m == "text");
@@ -425,6 +501,13 @@ fn train(args: TrainArgs) -> Result<()> {
             bar.set_position(r.epoch as u64);
             if let Some(v) = r.valid {
                 bar.set_message(format!("loss {:.4}  valid {:.4}", r.loss, v));
+                // Without a terminal (logs, CI) the bar is hidden: print the line instead.
+                if bar.is_hidden() {
+                    eprintln!(
+                        "{name} epoch {}: loss {:.4}  valid ndcg@10 {v:.4}",
+                        r.epoch, r.loss
+                    );
+                }
             }
         };
         let request = TrainRequest {
@@ -517,21 +600,30 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     };
     let mut rows: Vec<Row> = Vec::new();
 
-    if wanted("bpr-mf") {
-        bar.set_prefix("bpr-mf");
+    // Models trained through the bundle pipeline: the ID-only baselines and the graph models.
+    for (name, kind) in [
+        ("BPR-MF", "bpr-mf"),
+        ("LightGCN", "lightgcn"),
+        ("graph (LightGCN + content kNN)", "graph"),
+        ("VBPR (gated content)", "vbpr"),
+        ("EASE", "ease"),
+        ("EASE + content", "ease-mm"),
+    ] {
+        if !wanted(kind) {
+            continue;
+        }
+        bar.set_prefix(kind);
         let mut runs = Vec::new();
         for &seed in &seeds {
-            let mut config = ModelConfig::default_for("bpr-mf")?;
-            if let ModelConfig::BprMf(c) = &mut config {
-                c.seed = seed;
-            }
+            let mut config = ModelConfig::default_for(kind)?;
+            config.set_seed(seed);
             let request = TrainRequest {
                 dataset: &dataset,
                 source: source.clone(),
                 fingerprint: String::new(),
                 protocol,
                 model: config,
-                content: None,
+                content: Some(&content),
             };
             runs.push(
                 train_bundle(request, device, &mut observer)?
@@ -540,11 +632,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
                     .test,
             );
         }
-        let metrics = mean_metrics(&runs);
         rows.push(Row {
-            name: "BPR-MF".into(),
+            name: name.into(),
             seeds: seeds.len(),
-            metrics,
+            metrics: mean_metrics(&runs),
             shares: vec![],
         });
     }

@@ -43,6 +43,19 @@ pub enum Loss {
     Softmax,
 }
 
+impl std::str::FromStr for Loss {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "bpr" => Ok(Loss::Bpr),
+            "softmax" => Ok(Loss::Softmax),
+            other => Err(Error::Config(format!(
+                "unknown loss '{other}' (softmax or bpr)"
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HybridConfig {
     /// Content modalities used by the item tower, by name (`text`, `tfidf`, `tabular`, `kg`).

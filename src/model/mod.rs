@@ -2,19 +2,25 @@
 //! user against the whole catalog the same way on every platform, and that the bundle stores.
 //! Training itself runs on a burn device (see [`crate::device`]).
 
+mod ease;
 mod factor;
+pub mod graph;
 pub mod hybrid;
 mod knn;
 mod popularity;
+pub mod vbpr;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use ease::{train_ease, EaseConfig};
 pub use factor::{train_factor_model, FactorConfig, FactorModel, Objective};
+pub use graph::{content_graph, train_graph, GraphConfig};
 pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
 pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
 pub use popularity::Popularity;
+pub use vbpr::{train_vbpr, VbprConfig};
 
 use crate::data::Interaction;
 use crate::error::{Error, Result};
@@ -31,6 +37,16 @@ pub enum ModelConfig {
     BprMf(FactorConfig),
     /// The multimodal two-tower model; the bundle holds its precomputed user and item vectors.
     Hybrid(HybridConfig),
+    /// LightGCN over the user–item graph; the bundle holds its propagated vectors.
+    LightGcn(GraphConfig),
+    /// LightGCN plus a frozen item–item graph from content (FREEDOM-style).
+    Graph(GraphConfig),
+    /// EASE, the closed-form item–item model; stored as item–item weights.
+    Ease(EaseConfig),
+    /// EASE with content Gram matrices added (text, tabular, KG as pseudo-users).
+    EaseMm(EaseConfig),
+    /// VBPR-style: collaborative factors plus user preferences over fused item content.
+    Vbpr(VbprConfig),
 }
 
 impl ModelConfig {
@@ -41,6 +57,11 @@ impl ModelConfig {
             ModelConfig::Mf(_) => "mf",
             ModelConfig::BprMf(_) => "bpr-mf",
             ModelConfig::Hybrid(_) => "hybrid",
+            ModelConfig::LightGcn(_) => "lightgcn",
+            ModelConfig::Graph(_) => "graph",
+            ModelConfig::Vbpr(_) => "vbpr",
+            ModelConfig::Ease(_) => "ease",
+            ModelConfig::EaseMm(_) => "ease-mm",
         }
     }
 
@@ -52,12 +73,32 @@ impl ModelConfig {
             "mf" => ModelConfig::Mf(FactorConfig::mf_default()),
             "bpr-mf" | "bpr" => ModelConfig::BprMf(FactorConfig::bpr_default()),
             "hybrid" => ModelConfig::Hybrid(HybridConfig::default()),
+            "lightgcn" => ModelConfig::LightGcn(GraphConfig::lightgcn_default()),
+            "graph" => ModelConfig::Graph(GraphConfig::multimodal_default()),
+            "vbpr" => ModelConfig::Vbpr(VbprConfig::default()),
+            "ease" => ModelConfig::Ease(EaseConfig::plain_default()),
+            "ease-mm" => ModelConfig::EaseMm(EaseConfig::multimodal_default()),
             other => {
                 return Err(Error::Config(format!(
-                    "unknown model '{other}' (expected popularity, item-knn, mf, bpr-mf or hybrid)"
+                    "unknown model '{other}' (expected popularity, item-knn, mf, bpr-mf, hybrid, \
+                     lightgcn, graph, vbpr, ease or ease-mm)"
                 )))
             }
         })
+    }
+
+    /// Sets the seed of models that have one (initial weights, shuffling, negatives).
+    pub fn set_seed(&mut self, seed: u64) {
+        match self {
+            ModelConfig::Popularity
+            | ModelConfig::ItemKnn(_)
+            | ModelConfig::Ease(_)
+            | ModelConfig::EaseMm(_) => {}
+            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.seed = seed,
+            ModelConfig::Hybrid(c) => c.seed = seed,
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.seed = seed,
+            ModelConfig::Vbpr(c) => c.seed = seed,
+        }
     }
 
     /// Whether the model predicts ratings (evaluated with RMSE/MAE as well as ranking).
@@ -183,9 +224,25 @@ impl TrainedModel {
             ModelConfig::Mf(c) | ModelConfig::BprMf(c) => {
                 TrainedModel::Factor(FactorModel::from_weights(c.dim, n_users, n_items, weights)?)
             }
-            ModelConfig::Hybrid(c) => {
-                TrainedModel::Factor(FactorModel::from_weights(c.dim, n_users, n_items, weights)?)
+            ModelConfig::Hybrid(HybridConfig { dim, .. })
+            | ModelConfig::LightGcn(GraphConfig { dim, .. })
+            | ModelConfig::Graph(GraphConfig { dim, .. }) => {
+                TrainedModel::Factor(FactorModel::from_weights(*dim, n_users, n_items, weights)?)
             }
+            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => {
+                TrainedModel::ItemKnn(ItemKnn::from_weights(
+                    &ease::stored_config(c.k.min(n_items.saturating_sub(1)).max(1)),
+                    n_items,
+                    weights,
+                )?)
+            }
+            // Users [γ_u, θ_u, 1], items [γ_i, c_i, β_i]: see `vbpr`.
+            ModelConfig::Vbpr(c) => TrainedModel::Factor(FactorModel::from_weights(
+                2 * c.dim + 1,
+                n_users,
+                n_items,
+                weights,
+            )?),
         })
     }
 }

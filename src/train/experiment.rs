@@ -54,14 +54,15 @@ impl Content {
         cold: &'a [bool],
     ) -> Result<HybridInputs<'a>> {
         Ok(HybridInputs {
-            modalities: config
-                .modalities
-                .iter()
-                .map(|m| self.get(m))
-                .collect::<Result<Vec<_>>>()?,
+            modalities: self.select(&config.modalities)?,
             user_features: (self.user_dim, &self.user_values),
             cold_items: cold,
         })
+    }
+
+    /// The named modalities, in the order given.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&Modality>> {
+        names.iter().map(|m| self.get(m)).collect()
     }
 
     pub fn get(&self, name: &str) -> Result<&Modality> {

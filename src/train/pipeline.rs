@@ -6,8 +6,8 @@ use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::model::{
-    train_factor_model, train_hybrid, train_item_knn, ModelConfig, Objective, Popularity,
-    TrainedModel, UserHistory,
+    train_ease, train_factor_model, train_graph, train_hybrid, train_item_knn, train_vbpr,
+    ModelConfig, Objective, Popularity, TrainedModel, UserHistory,
 };
 use crate::store::{Bundle, BundleMetrics, Dims, Manifest, Provenance, FORMAT, FORMAT_VERSION};
 use crate::train::experiment::Content;
@@ -55,6 +55,58 @@ impl BackendTask for FitTask<'_> {
                     self.observer,
                 )?;
                 TrainedModel::Factor(trained.factors(self.history, &trained.presence())?)
+            }
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => {
+                let modalities = match c.modalities.is_empty() {
+                    true => Vec::new(),
+                    false => self
+                        .content
+                        .ok_or_else(|| Error::Config("the graph model needs item content".into()))?
+                        .select(&c.modalities)?,
+                };
+                let cold = vec![false; self.split.n_items];
+                let (model, _) = train_graph::<B>(
+                    c,
+                    self.split,
+                    self.history,
+                    &modalities,
+                    &cold,
+                    &device,
+                    self.observer,
+                )?;
+                TrainedModel::Factor(model)
+            }
+            ModelConfig::Vbpr(c) => {
+                let modalities = self
+                    .content
+                    .ok_or_else(|| Error::Config("VBPR needs item content".into()))?
+                    .select(&c.modalities)?;
+                let (model, _) = train_vbpr::<B>(
+                    c,
+                    self.split,
+                    self.history,
+                    &modalities,
+                    &device,
+                    self.observer,
+                )?;
+                TrainedModel::Factor(model)
+            }
+            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => {
+                let modalities = match c.modalities.is_empty() {
+                    true => Vec::new(),
+                    false => self
+                        .content
+                        .ok_or_else(|| {
+                            Error::Config("EASE with content needs item content".into())
+                        })?
+                        .select(&c.modalities)?,
+                };
+                TrainedModel::ItemKnn(train_ease(
+                    c,
+                    self.history,
+                    self.split.n_items,
+                    &modalities,
+                )?)
             }
             ModelConfig::Popularity => {
                 TrainedModel::Popularity(Popularity::fit(self.split.n_items, &self.split.train))

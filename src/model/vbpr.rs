@@ -1,0 +1,263 @@
+//! A VBPR-style model (He & McAuley, 2016), generalised from one visual feature to every content
+//! modality: `score(u, i) = β_i + γ_u·γ_i + θ_u·c_i`, where `c_i` is the item's content vector —
+//! each modality's features projected to `dim` and fused by a [`crate::fuse`] strategy under the
+//! item's modality mask — and training ranks with BPR. The collaborative half (`γ`) and the
+//! content half (`θ·c`) are separate, so an item never seen in training still scores through its
+//! content.
+//!
+//! After training it is stored as a [`FactorModel`] of width `2·dim + 1`: users `[γ_u, θ_u, 1]`,
+//! items `[γ_i, c_i, β_i]`, so scoring and bundles are shared with MF.
+
+use burn::module::{AutodiffModule, Module, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::activation::log_sigmoid;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::factor::FactorModel;
+use super::{TrainedModel, UserHistory};
+use crate::data::Split;
+use crate::device::{int_tensor as ints, read_floats as read};
+use crate::encode::features::Modality;
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, Target};
+use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
+use crate::rng::SeededRng;
+use crate::train::{sample_negative, EarlyStopping, EpochReport, TrainObserver};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VbprConfig {
+    /// Content modalities fused into `c_i` (at least one).
+    pub modalities: Vec<String>,
+    pub fusion: FusionKind,
+    /// Width of each half (collaborative and content).
+    pub dim: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub eval_every: usize,
+    pub patience: usize,
+    pub seed: u64,
+}
+
+impl Default for VbprConfig {
+    fn default() -> Self {
+        Self {
+            modalities: vec!["text".into(), "tabular".into(), "kg".into()],
+            fusion: FusionKind::Gated,
+            dim: 64,
+            epochs: 200,
+            batch_size: 1024,
+            lr: 1e-3,
+            weight_decay: 3e-3,
+            eval_every: 5,
+            patience: 4,
+            seed: 2026,
+        }
+    }
+}
+
+impl VbprConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: &str| Err(Error::Config(format!("VBPR: {why}")));
+        if self.modalities.is_empty() {
+            return bad("needs at least one content modality");
+        }
+        if self.dim == 0
+            || self.epochs == 0
+            || self.batch_size == 0
+            || self.eval_every == 0
+            || self.patience == 0
+        {
+            return bad("dim, epochs, batch_size, eval_every and patience must be ≥ 1");
+        }
+        if !(self.lr > 0.0 && self.weight_decay >= 0.0) {
+            return bad("lr must be > 0 and weight_decay ≥ 0");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Module, Debug)]
+struct VbprNet<B: Backend> {
+    gamma_user: Param<Tensor<B, 2>>,
+    theta_user: Param<Tensor<B, 2>>,
+    gamma_item: Param<Tensor<B, 2>>,
+    beta_item: Param<Tensor<B, 2>>,
+    projections: Vec<Linear<B>>,
+    fusion: Option<AnyFusion<B>>,
+}
+
+/// Content features and their presence mask, constant on the device.
+struct Content<B: Backend> {
+    features: Vec<Tensor<B, 2>>,
+    mask: Tensor<B, 2>,
+}
+
+impl<B: Backend> VbprNet<B> {
+    /// Content vectors `c_i` of every item `[n_items, dim]`.
+    fn content(&self, c: &Content<B>) -> Tensor<B, 2> {
+        let mut tokens: Vec<Tensor<B, 2>> = self
+            .projections
+            .iter()
+            .zip(&c.features)
+            .map(|(p, x)| p.forward(x.clone()))
+            .collect();
+        match &self.fusion {
+            Some(f) => f.fuse(Tensor::stack(tokens, 1), c.mask.clone()).vectors,
+            None => tokens.remove(0) * c.mask.clone(),
+        }
+    }
+
+    fn snapshot(&self, c: &Content<B>) -> Result<FactorModel> {
+        let [n_users, d] = self.gamma_user.val().dims();
+        let n_items = self.gamma_item.val().dims()[0];
+        let device = self.gamma_user.val().device();
+        let ones = Tensor::<B, 2>::ones([n_users, 1], &device);
+        let users = Tensor::cat(vec![self.gamma_user.val(), self.theta_user.val(), ones], 1);
+        let items = Tensor::cat(
+            vec![self.gamma_item.val(), self.content(c), self.beta_item.val()],
+            1,
+        );
+        debug_assert_eq!(items.dims(), [n_items, 2 * d + 1]);
+        Ok(FactorModel {
+            dim: 2 * d + 1,
+            user_factors: read(users)?,
+            item_factors: read(items)?,
+            biases: None,
+        })
+    }
+}
+
+fn tensor2<B: Backend>(v: Vec<f32>, shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
+    Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+/// Trains VBPR on `split.train` with BPR and uniform negatives, early-stopping on validation
+/// NDCG@10; returns the best snapshot and its validation NDCG@10.
+pub fn train_vbpr<B: AutodiffBackend>(
+    config: &VbprConfig,
+    split: &Split,
+    history: &UserHistory,
+    modalities: &[&Modality],
+    device: &B::Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<(FactorModel, f64)> {
+    config.validate()?;
+    let (nu, ni, d) = (split.n_users, split.n_items, config.dim);
+    if modalities.len() != config.modalities.len() || modalities.iter().any(|m| m.n_items() != ni) {
+        return Err(Error::Data("item features do not cover the catalog".into()));
+    }
+    if split.train.is_empty() {
+        return Err(Error::Data("no training interactions".into()));
+    }
+    let m = modalities.len();
+    let mut mask = vec![0.0f32; ni * m];
+    for (k, modality) in modalities.iter().enumerate() {
+        for i in 0..ni {
+            mask[i * m + k] = if modality.present[i] { 1.0 } else { 0.0 };
+        }
+    }
+    let content = Content::<B> {
+        features: modalities
+            .iter()
+            .map(|x| tensor2(x.values.clone(), [ni, x.dim], device))
+            .collect(),
+        mask: tensor2(mask, [ni, m], device),
+    };
+    let inner_content = Content::<B::InnerBackend> {
+        features: content.features.iter().map(|t| t.clone().inner()).collect(),
+        mask: content.mask.clone().inner(),
+    };
+    let mut rng = SeededRng::new(config.seed);
+    let mut net = VbprNet::<B> {
+        gamma_user: init_param(&mut rng, [nu, d], 0.1, device),
+        theta_user: init_param(&mut rng, [nu, d], 0.1, device),
+        gamma_item: init_param(&mut rng, [ni, d], 0.1, device),
+        beta_item: Param::from_tensor(Tensor::zeros([ni, 1], device)),
+        projections: modalities
+            .iter()
+            .map(|x| LinearConfig::new(x.dim, d).with_bias(false).init(device))
+            .collect(),
+        fusion: (m > 1).then(|| AnyFusion::new(config.fusion, m, d, &mut rng, device)),
+    };
+    let mut optim = AdamConfig::new().init::<B, VbprNet<B>>();
+    let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
+    let mut order: Vec<usize> = (0..split.train.len()).collect();
+    let mut stopper = EarlyStopping::new(config.patience, true);
+
+    for epoch in 1..=config.epochs {
+        rng.shuffle(&mut order);
+        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
+        for chunk in order.chunks(config.batch_size) {
+            let b = chunk.len();
+            let users: Vec<u32> = chunk.iter().map(|&k| split.train[k].user).collect();
+            let pos: Vec<u32> = chunk.iter().map(|&k| split.train[k].item).collect();
+            let neg: Vec<u32> = users
+                .iter()
+                .map(|&u| sample_negative(&mut rng, ni, history.user(u).0))
+                .collect();
+            let (u, p, n) = (
+                ints::<B>(&users, device),
+                ints::<B>(&pos, device),
+                ints::<B>(&neg, device),
+            );
+            let c = net.content(&content);
+            let gu = net.gamma_user.val().select(0, u.clone());
+            let tu = net.theta_user.val().select(0, u);
+            let score = |items: burn::tensor::Tensor<B, 1, burn::tensor::Int>| {
+                let gi = net.gamma_item.val().select(0, items.clone());
+                let ci = c.clone().select(0, items.clone());
+                let bi = net.beta_item.val().select(0, items);
+                let s = (gu.clone() * gi.clone()).sum_dim(1)
+                    + (tu.clone() * ci).sum_dim(1)
+                    + bi.clone();
+                let l2 = gi.powi_scalar(2).sum() + bi.powi_scalar(2).sum();
+                (s, l2)
+            };
+            let (sp, l2p) = score(p);
+            let (sn, l2n) = score(n);
+            let l2 = gu.powi_scalar(2).sum() + tu.powi_scalar(2).sum() + l2p + l2n;
+            let loss = log_sigmoid(sp - sn).mean().neg() + l2 * (config.weight_decay / b as f64);
+            loss_sum += f64::from(read(loss.clone().inner())?[0]);
+            batches += 1;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(config.lr, net, grads);
+        }
+        let loss = loss_sum / batches.max(1) as f64;
+        if !loss.is_finite() {
+            return Err(Error::Config(format!(
+                "training diverged at epoch {epoch}; lower lr"
+            )));
+        }
+        let mut report = EpochReport {
+            epoch,
+            epochs: config.epochs,
+            loss,
+            valid: None,
+        };
+        let mut stop = false;
+        if epoch % config.eval_every == 0 || epoch == config.epochs {
+            let model = net.valid().snapshot(&inner_content)?;
+            let ndcg = evaluate(
+                &TrainedModel::Factor(model.clone()),
+                split,
+                history,
+                Target::Valid,
+            )["ndcg@10"];
+            report.valid = Some(ndcg);
+            stop = stopper.observe(ndcg, model);
+        }
+        observer.on_epoch(&report);
+        if stop {
+            break;
+        }
+    }
+    let (best, model) = stopper
+        .into_best()
+        .ok_or_else(|| Error::Data("no validation metric".into()))?;
+    Ok((model, best))
+}
