@@ -371,7 +371,10 @@ impl<B: Backend> ImageEncoder<B> {
             data.extend(preprocess(bytes)?);
         }
         let shape = [images.len(), 3, INPUT_SIZE, INPUT_SIZE];
-        Ok(Tensor::from_data(TensorData::new(data, shape), &self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(data, shape),
+            &self.device,
+        ))
     }
 
     /// Pooled features and logits as tensors on the encoder's device (read them back with
@@ -436,7 +439,11 @@ mod tests {
         assert!((input[0] - (9.0 - 127.0) / 128.0).abs() < 1e-6);
         assert!((input[2 * INPUT_SIZE * INPUT_SIZE] - (7.0 - 127.0) / 128.0).abs() < 1e-6);
 
-        for bad in [&png[..png.len() / 2], b"not an image at all".as_slice(), &[]] {
+        for bad in [
+            &png[..png.len() / 2],
+            b"not an image at all".as_slice(),
+            &[],
+        ] {
             let err = preprocess(bad).unwrap_err();
             assert_eq!(err.code(), "BAD_IMAGE", "{err}");
         }
@@ -448,14 +455,15 @@ mod tests {
         let n = 32 * 3 * 5 * 3;
         let stride = [45, 15, 3, 1];
         let bytes = legacy_checkpoint("_conv_stem.weight", &[32, 3, 5, 3], &stride, &vec![0.5; n]);
-        let err = EfficientNetLite0::<Flex>::from_pth_bytes(&bytes, &Default::default())
-            .unwrap_err();
+        let err =
+            EfficientNetLite0::<Flex>::from_pth_bytes(&bytes, &Default::default()).unwrap_err();
         assert_eq!(err.code(), "BAD_DATA");
         assert!(err.to_string().contains("_conv_stem.weight"), "{err}");
         assert!(err.to_string().contains("[32, 3, 5, 3]"), "{err}");
 
-        let err = EfficientNetLite0::<Flex>::from_pth_bytes(b"\x80\x02garbage", &Default::default())
-            .unwrap_err();
+        let err =
+            EfficientNetLite0::<Flex>::from_pth_bytes(b"\x80\x02garbage", &Default::default())
+                .unwrap_err();
         assert_eq!(err.code(), "BAD_DATA");
     }
 }

@@ -348,18 +348,19 @@ pub fn read_pth_f32(bytes: &[u8]) -> Result<WeightMap> {
     let mut cur = Cursor { bytes, pos: 0 };
     match unpickle(&mut cur) {
         Ok(Value::BigInt(b)) if b == MAGIC => {}
-        _ => {
-            return Err(bad(
-                "not a legacy torch.save file (bad magic number; zip checkpoints are not read here)",
-            ))
-        }
+        _ => return Err(bad(
+            "not a legacy torch.save file (bad magic number; zip checkpoints are not read here)",
+        )),
     }
     if int(&unpickle(&mut cur)?)? != PROTOCOL_VERSION {
         return Err(bad("unsupported protocol version"));
     }
     if let Value::Dict(info) = unpickle(&mut cur)? {
         let little = Value::Str("little_endian".into());
-        if info.iter().any(|(k, v)| *k == little && *v == Value::Bool(false)) {
+        if info
+            .iter()
+            .any(|(k, v)| *k == little && *v == Value::Bool(false))
+        {
             return Err(bad("big-endian checkpoints are not supported"));
         }
     }
@@ -446,7 +447,12 @@ fn gather(blob: &[u8], t: &TensorRef) -> std::result::Result<Vec<f32>, String> {
     let mut out = Vec::with_capacity(count);
     let mut index = vec![0usize; t.shape.len()];
     for _ in 0..count {
-        let flat = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+        let flat = t.offset
+            + index
+                .iter()
+                .zip(&t.stride)
+                .map(|(i, s)| i * s)
+                .sum::<usize>();
         out.push(at(flat));
         for d in (0..index.len()).rev() {
             index[d] += 1;
