@@ -60,14 +60,13 @@ fn a_corrupt_photo_is_bad_image() {
     // A PNG cut short. (A JPEG cut inside its scan data still decodes, grey where data is
     // missing: the JPEG decoder is lenient by design.)
     let bytes = photo("coffee.png");
-    let err = preprocess(&bytes[..bytes.len() / 3])
-        .err()
-        .expect("a truncated PNG is refused");
+    let Err(err) = preprocess(&bytes[..bytes.len() / 3]) else {
+        panic!("a truncated PNG is refused");
+    };
     assert_eq!(err.code(), "BAD_IMAGE", "{err}");
-    let err = encoder()
-        .encode(&[&photo("chelsea.png"), b"GIF89a..."])
-        .err()
-        .expect("a batch with a bad photo is refused");
+    let Err(err) = encoder().encode(&[&photo("chelsea.png"), b"GIF89a..."]) else {
+        panic!("a batch with a bad photo is refused");
+    };
     assert_eq!(err.code(), "BAD_IMAGE", "{err}");
 }
 
