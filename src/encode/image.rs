@@ -33,6 +33,10 @@ pub const FEATURES: usize = 1280;
 /// ImageNet classes.
 pub const CLASSES: usize = 1000;
 
+/// Longest side over shortest side accepted: the resize scales the long side too, so a
+/// 1 × 100 000 strip would otherwise ask for a 256 × 25 600 000 image.
+const MAX_ASPECT: u32 = 64;
+
 const BN_EPS: f64 = 1e-3;
 const STEM: usize = 32;
 /// B0 stages: (repeats, kernel, first stride, expand ratio, output channels).
@@ -286,6 +290,11 @@ pub fn resize_and_crop(rgb: &RgbImage) -> Result<RgbImage> {
         return Err(Error::Image("image has no pixels".into()));
     }
     let short = w.min(h);
+    if w.max(h) / short > MAX_ASPECT {
+        return Err(Error::Image(format!(
+            "{w}×{h} is more elongated than {MAX_ASPECT}:1"
+        )));
+    }
     let scale = |long: u32| {
         let scaled = (u64::from(long) * u64::from(RESIZE_SHORT_SIDE) + u64::from(short) / 2)
             / u64::from(short);
@@ -439,10 +448,18 @@ mod tests {
         assert!((input[0] - (9.0 - 127.0) / 128.0).abs() < 1e-6);
         assert!((input[2 * INPUT_SIZE * INPUT_SIZE] - (7.0 - 127.0) / 128.0).abs() < 1e-6);
 
+        let strip = {
+            let mut out = std::io::Cursor::new(Vec::new());
+            image::DynamicImage::ImageRgb8(RgbImage::new(65 * 3, 3))
+                .write_to(&mut out, image::ImageFormat::Png)
+                .unwrap();
+            out.into_inner()
+        };
         for bad in [
             &png[..png.len() / 2],
             b"not an image at all".as_slice(),
             &[],
+            &strip,
         ] {
             let err = preprocess(bad).unwrap_err();
             assert_eq!(err.code(), "BAD_IMAGE", "{err}");

@@ -6,9 +6,13 @@
 //! each storage in that order as an 8-byte little-endian element count and the raw elements.
 //! A small pickle machine covering what `torch.save` emits (protocol 2) rebuilds the tensors;
 //! views are honoured (offset and strides: converted TensorFlow checkpoints store permuted views),
-//! and every index is bounds-checked, so a damaged file is an error, never a panic.
+//! and every index is bounds-checked, so a damaged file is an error, never a panic. Values are
+//! shared (`Rc`) rather than copied when the pickle reuses them, nesting depth is bounded, and
+//! copies forced by mutating a shared container count against a budget, so that a hostile file
+//! can exhaust neither memory nor the stack.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::model::WeightMap;
@@ -20,6 +24,9 @@ fn bad(message: impl std::fmt::Display) -> Error {
     Error::Data(format!("PyTorch checkpoint: {message}"))
 }
 
+/// Deepest nesting of tuples, lists and dicts accepted (a state dict needs 3).
+const MAX_DEPTH: usize = 64;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
     Mark,
@@ -27,22 +34,47 @@ enum Value {
     Bool(bool),
     Int(i64),
     /// An integer too wide for i64 (the legacy magic number), as little-endian bytes.
-    BigInt(Vec<u8>),
+    BigInt(Rc<[u8]>),
     Float(f64),
-    Str(String),
-    Tuple(Vec<Value>),
-    List(Vec<Value>),
-    Dict(Vec<(Value, Value)>),
-    Global(String, String),
-    Storage(Storage),
-    Tensor(TensorRef),
+    Str(Rc<str>),
+    Tuple(Rc<Items>),
+    List(Rc<Items>),
+    /// Keys and values alternating.
+    Dict(Rc<Items>),
+    Global(Rc<str>, Rc<str>),
+    Storage(Rc<Storage>),
+    Tensor(Rc<TensorRef>),
     /// The result of a call we have no use for.
     Opaque,
 }
 
+impl Value {
+    fn depth(&self) -> usize {
+        match self {
+            Value::Tuple(items) | Value::List(items) | Value::Dict(items) => items.depth,
+            _ => 0,
+        }
+    }
+}
+
+/// The contents of a tuple, list or dict, with its nesting depth.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Items {
+    values: Vec<Value>,
+    depth: usize,
+}
+
+fn items(values: Vec<Value>) -> Result<Rc<Items>> {
+    let depth = 1 + values.iter().map(Value::depth).max().unwrap_or(0);
+    if depth > MAX_DEPTH {
+        return Err(bad("pickle nested too deeply"));
+    }
+    Ok(Rc::new(Items { values, depth }))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct Storage {
-    key: String,
+    key: Rc<str>,
     /// Bytes per element, from the storage type.
     element: usize,
     float32: bool,
@@ -50,7 +82,7 @@ struct Storage {
 
 #[derive(Debug, Clone, PartialEq)]
 struct TensorRef {
-    storage: Storage,
+    storage: Rc<Storage>,
     offset: usize,
     shape: Vec<usize>,
     stride: Vec<usize>,
@@ -82,7 +114,7 @@ impl<'a> Cursor<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     }
 
-    fn line(&mut self) -> Result<String> {
+    fn line(&mut self) -> Result<Rc<str>> {
         let rest = &self.bytes[self.pos..];
         let n = rest
             .iter()
@@ -94,8 +126,10 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn utf8(b: &[u8]) -> Result<String> {
-    String::from_utf8(b.to_vec()).map_err(|_| bad("string is not UTF-8"))
+fn utf8(b: &[u8]) -> Result<Rc<str>> {
+    std::str::from_utf8(b)
+        .map(Rc::from)
+        .map_err(|_| bad("string is not UTF-8"))
 }
 
 fn int(v: &Value) -> Result<i64> {
@@ -112,7 +146,7 @@ fn usize_of(v: &Value) -> Result<usize> {
 
 fn usizes(v: &Value) -> Result<Vec<usize>> {
     match v {
-        Value::Tuple(items) | Value::List(items) => items.iter().map(usize_of).collect(),
+        Value::Tuple(items) | Value::List(items) => items.values.iter().map(usize_of).collect(),
         other => Err(bad(format!("expected a tuple of sizes, found {other:?}"))),
     }
 }
@@ -122,14 +156,14 @@ fn storage_type(v: &Value) -> Result<(usize, bool)> {
     let Value::Global(module, name) = v else {
         return Err(bad(format!("storage type {v:?}")));
     };
-    let element = match name.as_str() {
+    let element = match &**name {
         "DoubleStorage" | "LongStorage" => 8,
         "FloatStorage" | "IntStorage" => 4,
         "HalfStorage" | "BFloat16Storage" | "ShortStorage" => 2,
         "CharStorage" | "ByteStorage" | "BoolStorage" => 1,
         _ => return Err(bad(format!("unsupported storage type {module}.{name}"))),
     };
-    Ok((element, name == "FloatStorage"))
+    Ok((element, &**name == "FloatStorage"))
 }
 
 /// Applies a callable (REDUCE / NEWOBJ) to its arguments.
@@ -140,39 +174,60 @@ fn call(callable: Value, args: Value) -> Result<Value> {
     let Value::Global(module, name) = &callable else {
         return Ok(Value::Opaque);
     };
-    match (module.as_str(), name.as_str()) {
-        ("collections", "OrderedDict") => Ok(Value::Dict(Vec::new())),
+    match (&**module, &**name) {
+        ("collections", "OrderedDict") => Ok(Value::Dict(Rc::default())),
         ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => {
-            let [storage, offset, shape, stride, ..] = args.as_slice() else {
+            let [storage, offset, shape, stride, ..] = args.values.as_slice() else {
                 return Err(bad("_rebuild_tensor with too few arguments"));
             };
             let Value::Storage(storage) = storage else {
                 return Err(bad("tensor without a storage"));
             };
-            Ok(Value::Tensor(TensorRef {
+            Ok(Value::Tensor(Rc::new(TensorRef {
                 storage: storage.clone(),
                 offset: usize_of(offset)?,
                 shape: usizes(shape)?,
                 stride: usizes(stride)?,
-            }))
+            })))
         }
         ("torch._utils", "_rebuild_parameter") => args
-            .into_iter()
-            .next()
+            .values
+            .first()
+            .cloned()
             .ok_or_else(|| bad("_rebuild_parameter without a tensor")),
         _ => Ok(Value::Opaque),
     }
+}
+
+/// Appends `new` to the container on top of the stack, copying it first if it is shared (such
+/// copies are paid for from `budget`, in values).
+fn extend(target: &mut Rc<Items>, new: Vec<Value>, budget: &mut usize) -> Result<()> {
+    if Rc::strong_count(target) > 1 {
+        *budget = budget
+            .checked_sub(target.values.len())
+            .ok_or_else(|| bad("pickle copies too much"))?;
+    }
+    let depth = new.iter().map(|v| v.depth() + 1).max().unwrap_or(0);
+    if depth > MAX_DEPTH {
+        return Err(bad("pickle nested too deeply"));
+    }
+    let items = Rc::make_mut(target);
+    items.depth = items.depth.max(depth);
+    items.values.extend(new);
+    Ok(())
 }
 
 /// Runs one pickle from `cur` to its STOP and returns the object.
 fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
     let mut stack: Vec<Value> = Vec::new();
     let mut memo: BTreeMap<usize, Value> = BTreeMap::new();
+    // A legitimate pickle copies next to nothing; a hostile one could copy quadratically.
+    let mut budget = cur.bytes.len().saturating_mul(2).saturating_add(4096);
     let pop = |stack: &mut Vec<Value>| stack.pop().ok_or_else(|| bad("stack underflow"));
     let pop_mark = |stack: &mut Vec<Value>| -> Result<Vec<Value>> {
         let at = stack
             .iter()
-            .rposition(|v| *v == Value::Mark)
+            .rposition(|v| matches!(v, Value::Mark))
             .ok_or_else(|| bad("no MARK on the stack"))?;
         let items = stack.split_off(at + 1);
         stack.pop();
@@ -213,7 +268,7 @@ fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
                     w[..n].copy_from_slice(b);
                     Value::Int(i64::from_le_bytes(w))
                 } else {
-                    Value::BigInt(b.to_vec())
+                    Value::BigInt(Rc::from(b))
                 });
             }
             b'G' => {
@@ -230,12 +285,12 @@ fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
                 let n = usize::from(cur.u8()?);
                 stack.push(Value::Str(utf8(cur.take(n)?)?));
             }
-            b'}' => stack.push(Value::Dict(Vec::new())),
-            b']' => stack.push(Value::List(Vec::new())),
-            b')' => stack.push(Value::Tuple(Vec::new())),
+            b'}' => stack.push(Value::Dict(Rc::default())),
+            b']' => stack.push(Value::List(Rc::default())),
+            b')' => stack.push(Value::Tuple(Rc::default())),
             b't' => {
-                let items = pop_mark(&mut stack)?;
-                stack.push(Value::Tuple(items));
+                let values = pop_mark(&mut stack)?;
+                stack.push(Value::Tuple(items(values)?));
             }
             0x85..=0x87 => {
                 let n = usize::from(op - 0x84);
@@ -243,8 +298,8 @@ fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
                     .len()
                     .checked_sub(n)
                     .ok_or_else(|| bad("stack underflow"))?;
-                let items = stack.split_off(at);
-                stack.push(Value::Tuple(items));
+                let values = stack.split_off(at);
+                stack.push(Value::Tuple(items(values)?));
             }
             b'q' => {
                 let i = usize::from(cur.u8()?);
@@ -295,13 +350,13 @@ fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
                 } else {
                     pop_mark(&mut stack)?
                 };
+                if items.len() % 2 != 0 {
+                    return Err(bad("SETITEMS with a key but no value"));
+                }
                 let Some(Value::Dict(dict)) = stack.last_mut() else {
                     return Err(bad("SETITEM on a non-dict"));
                 };
-                let mut it = items.into_iter();
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    dict.push((k, v));
-                }
+                extend(dict, items, &mut budget)?;
             }
             b'a' | b'e' => {
                 let items = if op == b'a' {
@@ -312,7 +367,7 @@ fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
                 let Some(Value::List(list)) = stack.last_mut() else {
                     return Err(bad("APPEND on a non-list"));
                 };
-                list.extend(items);
+                extend(list, items, &mut budget)?;
             }
             other => {
                 return Err(bad(format!(
@@ -329,14 +384,14 @@ fn persistent(pid: Value) -> Result<Value> {
     let Value::Tuple(items) = pid else {
         return Err(bad("persistent id is not a tuple"));
     };
-    match items.as_slice() {
-        [Value::Str(kind), ty, Value::Str(key), ..] if kind == "storage" => {
+    match items.values.as_slice() {
+        [Value::Str(kind), ty, Value::Str(key), ..] if &**kind == "storage" => {
             let (element, float32) = storage_type(ty)?;
-            Ok(Value::Storage(Storage {
+            Ok(Value::Storage(Rc::new(Storage {
                 key: key.clone(),
                 element,
                 float32,
-            }))
+            })))
         }
         _ => Err(bad("unknown persistent id")),
     }
@@ -347,7 +402,7 @@ fn persistent(pid: Value) -> Result<Value> {
 pub fn read_pth_f32(bytes: &[u8]) -> Result<WeightMap> {
     let mut cur = Cursor { bytes, pos: 0 };
     match unpickle(&mut cur) {
-        Ok(Value::BigInt(b)) if b == MAGIC => {}
+        Ok(Value::BigInt(b)) if *b == *MAGIC => {}
         _ => return Err(bad(
             "not a legacy torch.save file (bad magic number; zip checkpoints are not read here)",
         )),
@@ -357,10 +412,8 @@ pub fn read_pth_f32(bytes: &[u8]) -> Result<WeightMap> {
     }
     if let Value::Dict(info) = unpickle(&mut cur)? {
         let little = Value::Str("little_endian".into());
-        if info
-            .iter()
-            .any(|(k, v)| *k == little && *v == Value::Bool(false))
-        {
+        let mut pairs = info.values.chunks_exact(2);
+        if pairs.any(|kv| kv[0] == little && kv[1] == Value::Bool(false)) {
             return Err(bad("big-endian checkpoints are not supported"));
         }
     }
@@ -372,14 +425,14 @@ pub fn read_pth_f32(bytes: &[u8]) -> Result<WeightMap> {
     };
 
     // Storage blobs follow in key order: 8-byte element count, then the elements.
-    let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, v) in &entries {
+    let mut sizes: BTreeMap<Rc<str>, usize> = BTreeMap::new();
+    for v in &entries.values {
         if let Value::Tensor(t) = v {
             sizes.insert(t.storage.key.clone(), t.storage.element);
         }
     }
-    let mut blobs: BTreeMap<String, &[u8]> = BTreeMap::new();
-    for key in &keys {
+    let mut blobs: BTreeMap<Rc<str>, &[u8]> = BTreeMap::new();
+    for key in &keys.values {
         let Value::Str(key) = key else {
             return Err(bad("storage key is not a string"));
         };
@@ -397,8 +450,8 @@ pub fn read_pth_f32(bytes: &[u8]) -> Result<WeightMap> {
     }
 
     let mut out = WeightMap::new();
-    for (k, v) in entries {
-        let (Value::Str(name), Value::Tensor(t)) = (k, v) else {
+    for kv in entries.values.chunks_exact(2) {
+        let (Value::Str(name), Value::Tensor(t)) = (&kv[0], &kv[1]) else {
             continue;
         };
         if !t.storage.float32 {
@@ -407,8 +460,8 @@ pub fn read_pth_f32(bytes: &[u8]) -> Result<WeightMap> {
         let blob = blobs
             .get(&t.storage.key)
             .ok_or_else(|| bad(format!("'{name}': storage {} missing", t.storage.key)))?;
-        let data = gather(blob, &t).map_err(|e| bad(format!("'{name}': {e}")))?;
-        out.insert(name, (t.shape, data));
+        let data = gather(blob, t).map_err(|e| bad(format!("'{name}': {e}")))?;
+        out.insert(name.to_string(), (t.shape.clone(), data));
     }
     Ok(out)
 }
@@ -543,5 +596,36 @@ pub(crate) mod tests {
         let err = read_pth_f32(&bytes).unwrap_err();
         assert_eq!(err.code(), "BAD_DATA", "{err}");
         assert!(read_pth_f32(b"PK\x03\x04 zip").is_err());
+    }
+
+    #[test]
+    fn hostile_pickles_are_refused_not_obeyed() {
+        let run = |body: &[u8]| {
+            let mut bytes = vec![0x80, 2];
+            bytes.extend(body);
+            bytes.push(b'.');
+            unpickle(&mut Cursor {
+                bytes: &bytes,
+                pos: 0,
+            })
+        };
+        // 10 000 nested one-element tuples.
+        let mut deep = vec![b')'];
+        deep.extend(std::iter::repeat_n(0x85, 10_000));
+        assert!(run(&deep).is_err());
+        // A list grown through the memo, each step copying it: quadratic without the budget.
+        let mut copies = b"]q\x00".to_vec();
+        for _ in 0..20_000 {
+            copies.extend(b"h\x00K\x01aq\x00");
+        }
+        let err = run(&copies).unwrap_err();
+        assert!(err.to_string().contains("copies too much"), "{err}");
+        // Shared, not copied: the same list fetched many times is fine.
+        let mut shared = b"]q\x00(".to_vec();
+        for _ in 0..20_000 {
+            shared.extend(b"h\x00");
+        }
+        shared.push(b't');
+        assert!(matches!(run(&shared), Ok(Value::Tuple(t)) if t.values.len() == 20_000));
     }
 }
