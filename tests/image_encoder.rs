@@ -25,14 +25,22 @@ fn photo(name: &str) -> Vec<u8> {
 #[test]
 fn photos_get_their_imagenet_classes() {
     let encoder = encoder();
-    let (coffee, cat) = (photo("coffee.png"), photo("chelsea.png"));
-    let features = encoder.encode(&[&coffee, &cat]).unwrap();
-    assert_eq!(features.count, 2);
-    assert_eq!(features.pooled.len(), 2 * FEATURES);
-    assert_eq!(features.logits.len(), 2 * CLASSES);
-    let (coffee_class, cat_class) = (features.top1(0), features.top1(1));
-    eprintln!("top-1: coffee.png {coffee_class}, chelsea.png {cat_class}");
-    // ImageNet order: 967 espresso, 968 cup; 281–285 the domestic cats.
+    let (coffee, cat, rocket) = (
+        photo("coffee.png"),
+        photo("chelsea.png"),
+        photo("rocket.jpg"),
+    );
+    let features = encoder.encode(&[&coffee, &cat, &rocket]).unwrap();
+    assert_eq!(features.count, 3);
+    assert_eq!(features.pooled.len(), 3 * FEATURES);
+    assert_eq!(features.logits.len(), 3 * CLASSES);
+    let (coffee_class, cat_class, rocket_class) =
+        (features.top1(0), features.top1(1), features.top1(2));
+    eprintln!(
+        "top-1: coffee.png {coffee_class}, chelsea.png {cat_class}, rocket.jpg {rocket_class}"
+    );
+    // ImageNet order: 967 espresso, 968 cup; 281–285 the domestic cats; 657 missile,
+    // 744 projectile, 812 space shuttle.
     assert!(
         [967, 968].contains(&coffee_class),
         "coffee.png → {coffee_class}"
@@ -40,6 +48,10 @@ fn photos_get_their_imagenet_classes() {
     assert!(
         (281..=285).contains(&cat_class),
         "chelsea.png → {cat_class}"
+    );
+    assert!(
+        [657, 744, 812].contains(&rocket_class),
+        "rocket.jpg → {rocket_class}"
     );
     // ReLU6 then averaging: pooled features lie in [0, 6].
     assert!(features.pooled.iter().all(|x| (0.0..=6.0).contains(x)));
@@ -49,7 +61,7 @@ fn photos_get_their_imagenet_classes() {
     let max_diff = alone
         .pooled
         .iter()
-        .zip(&features.pooled[FEATURES..])
+        .zip(&features.pooled[FEATURES..2 * FEATURES])
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
     assert!(max_diff < 1e-4, "batch vs alone: {max_diff}");
