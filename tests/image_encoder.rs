@@ -76,10 +76,14 @@ fn a_corrupt_photo_is_bad_image() {
         panic!("a truncated PNG is refused");
     };
     assert_eq!(err.code(), "BAD_IMAGE", "{err}");
-    let Err(err) = encoder().encode(&[&photo("chelsea.png"), b"GIF89a..."]) else {
+    let encoder = encoder();
+    let Err(err) = encoder.encode(&[&photo("chelsea.png"), b"GIF89a..."]) else {
         panic!("a batch with a bad photo is refused");
     };
     assert_eq!(err.code(), "BAD_IMAGE", "{err}");
+    // No photos: nothing to encode, and no tensor with a zero batch.
+    assert_eq!(encoder.encode(&[]).unwrap().count, 0);
+    assert!(encoder.forward(&[]).is_err());
 }
 
 #[derive(serde::Deserialize)]

@@ -338,7 +338,7 @@ pub struct ImageFeatures {
 }
 
 impl ImageFeatures {
-    /// The highest-scoring ImageNet class of image `i`.
+    /// The highest-scoring ImageNet class of image `i` (panics unless `i < count`).
     pub fn top1(&self, i: usize) -> usize {
         let row = &self.logits[i * CLASSES..(i + 1) * CLASSES];
         (0..CLASSES)
@@ -373,8 +373,11 @@ impl<B: Backend> ImageEncoder<B> {
         &self.model
     }
 
-    /// The preprocessed batch `[n, 3, 224, 224]` on the encoder's device.
+    /// The preprocessed batch `[n, 3, 224, 224]` on the encoder's device (at least one image).
     pub fn batch(&self, images: &[&[u8]]) -> Result<Tensor<B, 4>> {
+        if images.is_empty() {
+            return Err(Error::Image("no images to encode".into()));
+        }
         let mut data = Vec::with_capacity(images.len() * 3 * INPUT_SIZE * INPUT_SIZE);
         for bytes in images {
             data.extend(preprocess(bytes)?);
