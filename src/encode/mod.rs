@@ -1,8 +1,11 @@
 //! Encoders: raw item content of one modality in, a fixed-size vector out. Pretrained networks
-//! (text: MiniLM) are implemented with burn and run wherever burn runs, the browser included.
+//! (text: MiniLM, images: EfficientNet-Lite0) are implemented with burn and run wherever burn
+//! runs, the browser included.
 
 pub mod features;
+pub mod image;
 pub mod text;
 pub mod tfidf;
 
+pub use self::image::{EfficientNetLite0, ImageEncoder, ImageFeatures};
 pub use text::{MiniLm, MiniLmConfig, TextEncoder};

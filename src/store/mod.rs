@@ -12,6 +12,8 @@
 //! Loading checks, in order: manifest syntax and version, each file's size and sha256, tensor
 //! dtypes and shapes against the manifest. Any failure is an error, never a panic.
 
+pub mod pth;
+
 use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
