@@ -79,7 +79,7 @@ struct ExperimentArgs {
     seeds: u64,
     #[arg(long)]
     epochs: Option<usize>,
-    /// Run only the configurations whose name contains this.
+    /// Run only the configurations whose name contains one of these (comma-separated).
     #[arg(long)]
     only: Option<String>,
     #[arg(long, default_value = "flex")]
@@ -591,7 +591,11 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     let seeds: Vec<u64> = (0..args.seeds).map(|s| 2026 + s).collect();
     let mut base = HybridConfig::default();
     base.epochs = args.epochs.unwrap_or(base.epochs);
-    let wanted = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    let wanted = |name: &str| {
+        args.only
+            .as_deref()
+            .is_none_or(|o| o.split(',').any(|part| name.contains(part)))
+    };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{prefix:>20} epoch {pos}/{len} {msg}")
             .expect("static template"),
@@ -614,7 +618,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         ("EASE", "ease"),
         ("EASE + content", "ease-mm"),
     ] {
-        if !wanted(kind) {
+        if !(wanted(kind) || wanted(name)) {
             continue;
         }
         bar.set_prefix(kind);
