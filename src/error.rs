@@ -38,6 +38,8 @@ pub enum Error {
     Config(String),
     #[error("invalid data: {0}")]
     Data(String),
+    #[error("invalid audio: {0}")]
+    Audio(String),
     #[error("download failed: {0}")]
     Network(String),
     #[error("device unavailable: {0}")]
@@ -57,6 +59,7 @@ impl Error {
             Error::UnknownItem(_) => "UNKNOWN_ITEM",
             Error::Config(_) => "BAD_CONFIG",
             Error::Data(_) => "BAD_DATA",
+            Error::Audio(_) => "BAD_AUDIO",
             Error::Network(_) => "NETWORK",
             Error::Device(_) => "DEVICE",
         }

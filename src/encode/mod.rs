@@ -1,8 +1,10 @@
 //! Encoders: raw item content of one modality in, a fixed-size vector out. Pretrained networks
 //! (text: MiniLM) are implemented with burn and run wherever burn runs, the browser included.
 
+pub mod audio;
 pub mod features;
 pub mod text;
 pub mod tfidf;
 
+pub use audio::{AudioEncoder, AudioEncoderConfig};
 pub use text::{MiniLm, MiniLmConfig, TextEncoder};
