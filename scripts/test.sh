@@ -23,9 +23,10 @@ cargo clippy --locked --lib --bins --features wgpu,cuda -- -D warnings
 step "build (release)"
 cargo build --locked --release --bin fusionrec
 
-step "fetch MovieLens-100K and MiniLM"
+step "fetch MovieLens-100K, MiniLM and the sample sounds"
 target/release/fusionrec fetch movielens-100k
 target/release/fusionrec fetch minilm
+target/release/fusionrec fetch sample-sounds
 
 step "tests (release: they train real models on real data)"
 cargo test --locked --release
