@@ -259,10 +259,12 @@ pub fn extract_deb(package: &DebPackage, deb: &[u8], folder: &Path) -> Result<()
     let mut tar_bytes = Vec::new();
     lzma_rs::xz_decompress(&mut std::io::Cursor::new(xz), &mut tar_bytes)
         .map_err(|e| bad(format!("data.tar.xz: {e}")))?;
-    let mut wanted: std::collections::BTreeMap<&str, Option<Vec<u8>>> = package
+    // Debian's tars name members "./usr/…"; other tar writers drop the "./".
+    let key = |p: &str| p.trim_start_matches("./").to_string();
+    let mut wanted: std::collections::BTreeMap<String, Option<Vec<u8>>> = package
         .files
         .iter()
-        .map(|(inner, _, _)| (*inner, None))
+        .map(|(inner, _, _)| (key(inner), None))
         .collect();
     let mut archive = tar::Archive::new(std::io::Cursor::new(tar_bytes));
     for entry in archive
@@ -275,7 +277,7 @@ pub fn extract_deb(package: &DebPackage, deb: &[u8], folder: &Path) -> Result<()
             .map_err(|e| bad(format!("data.tar: {e}")))?
             .to_string_lossy()
             .into_owned();
-        if let Some(slot) = wanted.get_mut(path.as_str()) {
+        if let Some(slot) = wanted.get_mut(&key(&path)) {
             let mut bytes = Vec::new();
             entry
                 .read_to_end(&mut bytes)
@@ -286,7 +288,7 @@ pub fn extract_deb(package: &DebPackage, deb: &[u8], folder: &Path) -> Result<()
     std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
     for (inner, name, sha) in package.files {
         let bytes = wanted
-            .remove(inner)
+            .remove(&key(inner))
             .flatten()
             .ok_or_else(|| bad(format!("lacks {inner}")))?;
         write_verified(folder, inner, name, sha, &bytes)?;
