@@ -16,6 +16,7 @@ pub fn data_dir() -> PathBuf {
 pub fn fetched(asset: &str, file: &str) -> Vec<u8> {
     let path = data_dir().join(match asset {
         "movielens-100k" => "ml-100k",
+        "sample-sounds" => "sounds",
         other => other,
     });
     let path = path.join(file);
