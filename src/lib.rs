@@ -11,6 +11,7 @@ pub mod error;
 pub mod eval;
 pub mod fuse;
 pub mod model;
+pub mod rank;
 pub mod rng;
 pub mod store;
 pub mod train;
