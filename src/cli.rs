@@ -582,8 +582,8 @@ fn print_table(rows: &[(String, Metrics)]) {
 fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
-        ablation_configs, averaged, cold_start_config, cold_start_split, degraded_mean,
-        mean_metrics, tfidf_knn, Content, Row,
+        ablation_configs, averaged, cold_start_config, cold_start_ease, cold_start_split,
+        degraded_mean, mean_metrics, run_graph, tfidf_knn, Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -610,6 +610,14 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         bar.set_position(r.epoch as u64);
         if let Some(v) = r.valid {
             bar.set_message(format!("loss {:.4} valid ndcg@10 {v:.4}", r.loss));
+            if bar.is_hidden() {
+                eprintln!(
+                    "{} epoch {}: loss {:.4}  valid ndcg@10 {v:.4}",
+                    bar.prefix(),
+                    r.epoch,
+                    r.loss
+                );
+            }
         }
     };
     let mut rows: Vec<Row> = Vec::new();
@@ -678,7 +686,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         rows.push(row);
     }
     let mut cold_rows = Vec::new();
-    if wanted("cold") {
+    if ["cold hybrid", "cold ease", "cold graph"]
+        .iter()
+        .any(|n| wanted(n))
+    {
         let (cold_split, cold) = cold_start_split(&split, 0.1, 2026);
         let history =
             crate::model::UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
@@ -688,27 +699,56 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             &history,
             crate::eval::Target::Test,
         );
-        let config = cold_start_config(&base);
-        bar.set_prefix("cold start");
-        let (row, _) = averaged(
-            "cold",
-            &config,
-            &seeds,
-            &cold_split,
-            &content,
-            &cold,
-            None,
-            device,
-            &mut observer,
-        )?;
-        let fused = row.metrics;
         let n_cold = cold.iter().filter(|&&c| c).count();
-        cold_rows.push(("random (20/N)".to_owned(), 20.0 / split.n_items as f64));
-        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
         cold_rows.push((
-            format!("fused text+tabular tower ({n_cold} cold items)"),
-            fused["recall@20"],
+            format!("random (20/N; {n_cold} cold items)"),
+            20.0 / split.n_items as f64,
         ));
+        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
+        if wanted("cold hybrid") {
+            bar.set_prefix("cold hybrid");
+            let (row, _) = averaged(
+                "cold",
+                &cold_start_config(&base),
+                &seeds,
+                &cold_split,
+                &content,
+                &cold,
+                None,
+                device,
+                &mut observer,
+            )?;
+            cold_rows.push((
+                "fused text+tabular tower".to_owned(),
+                row.metrics["recall@20"],
+            ));
+        }
+        if wanted("cold ease") {
+            let m = cold_start_ease(&cold_split, &content)?;
+            cold_rows.push(("EASE + content (text, tabular)".to_owned(), m["recall@20"]));
+        }
+        if wanted("cold graph") {
+            bar.set_prefix("cold graph");
+            let mut runs = Vec::new();
+            for &seed in &seeds {
+                let config = crate::model::GraphConfig {
+                    seed,
+                    ..crate::model::GraphConfig::multimodal_default()
+                };
+                runs.push(run_graph(
+                    &config,
+                    &cold_split,
+                    &content,
+                    &cold,
+                    device,
+                    &mut observer,
+                )?);
+            }
+            cold_rows.push((
+                "graph (LightGCN + content kNN)".to_owned(),
+                mean_metrics(&runs)["recall@20"],
+            ));
+        }
     }
     bar.finish_and_clear();
 

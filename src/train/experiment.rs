@@ -365,3 +365,74 @@ pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
         similarities,
     })
 }
+
+/// Cold start with the content-augmented EASE: cold items have no co-occurrences, so their
+/// weights come from the content Gram matrix alone. Deterministic (no seed).
+pub fn cold_start_ease(cold_split: &Split, content: &Content) -> Result<Metrics> {
+    let config = crate::model::EaseConfig::multimodal_default();
+    let history = UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
+    let model = crate::model::train_ease(
+        &config,
+        &history,
+        cold_split.n_items,
+        &content.select(&config.modalities)?,
+    )?;
+    Ok(evaluate(
+        &TrainedModel::ItemKnn(model),
+        cold_split,
+        &history,
+        Target::Test,
+    ))
+}
+
+struct GraphTask<'a> {
+    config: &'a crate::model::GraphConfig,
+    split: &'a Split,
+    content: &'a Content,
+    cold: &'a [bool],
+    observer: &'a mut dyn TrainObserver,
+}
+
+impl BackendTask for GraphTask<'_> {
+    type Output = Metrics;
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Result<Metrics> {
+        let history = UserHistory::from_interactions(self.split.n_users, &self.split.train);
+        let (model, _) = crate::model::train_graph::<B>(
+            self.config,
+            self.split,
+            &history,
+            &self.content.select(&self.config.modalities)?,
+            self.cold,
+            &device,
+            self.observer,
+        )?;
+        Ok(evaluate(
+            &TrainedModel::Factor(model),
+            self.split,
+            &history,
+            Target::Test,
+        ))
+    }
+}
+
+/// Trains the graph model with `cold` items left out of the interaction graph (they keep their
+/// place in the content graph, which is how they get an embedding) and returns test metrics.
+pub fn run_graph(
+    config: &crate::model::GraphConfig,
+    split: &Split,
+    content: &Content,
+    cold: &[bool],
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<Metrics> {
+    run_on(
+        device,
+        GraphTask {
+            config,
+            split,
+            content,
+            cold,
+            observer,
+        },
+    )
+}
