@@ -172,10 +172,10 @@ struct TrainArgs {
     batch_size: Option<usize>,
     #[arg(long)]
     patience: Option<usize>,
-    /// Hybrid and graph: content modalities of the item tower / content graph (text, tfidf,
-    /// tabular, kg).
-    #[arg(long, value_delimiter = ',', default_value = "text,tabular,kg")]
-    modalities: Vec<String>,
+    /// Content models (hybrid, graph, vbpr, ease-mm): the content modalities to use (text, tfidf,
+    /// tabular, kg); each model has its own validated default.
+    #[arg(long, value_delimiter = ',')]
+    modalities: Option<Vec<String>>,
     /// Hybrid and graph: ranking loss, softmax (full, over the catalog) or bpr.
     #[arg(long)]
     loss: Option<String>,
@@ -381,7 +381,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelConfig::Mf(c) | ModelConfig::BprMf(c) => override_training!(c, args),
         ModelConfig::Hybrid(c) => {
             override_training!(c, args, ranking);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
             c.fusion = args.fusion.parse()?;
         }
         ModelConfig::LightGcn(c) => {
@@ -392,11 +394,15 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             override_training!(c, args, ranking);
             c.layers = args.layers.unwrap_or(c.layers);
             c.knn = args.knn.unwrap_or(c.knn);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
         }
         ModelConfig::Vbpr(c) => {
             override_training!(c, args);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
             c.fusion = args.fusion.parse()?;
         }
         ModelConfig::Ease(c) => {
@@ -405,7 +411,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelConfig::EaseMm(c) => {
             c.lambda = args.lambda.unwrap_or(c.lambda);
             c.content_weight = args.content_weight.unwrap_or(c.content_weight);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
         }
         ModelConfig::Popularity => {}
     }
@@ -485,7 +493,11 @@ fn train(args: TrainArgs) -> Result<()> {
     let content = match kinds.iter().any(|k| needs_content.contains(k)) {
         true => {
             eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
-            let text = args.modalities.iter().any(|m| m == "text");
+            // Every default set of modalities includes MiniLM text.
+            let text = args
+                .modalities
+                .as_ref()
+                .is_none_or(|m| m.iter().any(|m| m == "text"));
             let minilm = text.then_some(args.minilm.as_path());
             Some(crate::train::experiment::Content::build(&dataset, minilm)?)
         }
@@ -583,7 +595,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
         ablation_configs, averaged, cold_start_config, cold_start_ease, cold_start_split,
-        degraded_mean, mean_metrics, run_graph, tfidf_knn, Content, Row,
+        degraded_mean, ease_missing_modality, mean_metrics, run_graph, tfidf_knn, Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -685,6 +697,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         }
         rows.push(row);
     }
+    let mut ease_missing = None;
+    if wanted("ease-mm") {
+        ease_missing = Some(ease_missing_modality(&split, &content, "text", 0.5, 2026)?);
+    }
     let mut cold_rows = Vec::new();
     if ["cold hybrid", "cold ease", "cold graph"]
         .iter()
@@ -756,6 +772,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         let out = serde_json::json!({
             "rows": rows,
             "missing_text_50pct": missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
+            "ease_missing_text_50pct": ease_missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
             "cold_start_recall@20": cold_rows,
         });
         println!("{out}");
@@ -783,6 +800,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     if let Some((full, m)) = &missing {
         let (a, b) = (full["ndcg@10"], m["ndcg@10"]);
         println!("\nmissing modality (all, gated): NDCG@10 {a:.4} with text, {b:.4} with text hidden for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
+    }
+    if let Some((full, m)) = &ease_missing {
+        let (a, b) = (full["ndcg@10"], m["ndcg@10"]);
+        println!("missing modality (EASE + content): NDCG@10 {a:.4} with text, {b:.4} with text absent for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
     }
     if !cold_rows.is_empty() {
         println!("\ncold start (10% of items never seen in training), Recall@20 of their interactions ranked among all items:");

@@ -436,3 +436,40 @@ pub fn run_graph(
         },
     )
 }
+
+/// Missing modality for the content-augmented EASE: its weights are fitted once, so "text
+/// missing at test time" means fitting with `name` absent for a seeded `share` of the items (their
+/// rows of that modality's Gram matrix are empty, not imputed). Returns (full, degraded) test
+/// metrics.
+pub fn ease_missing_modality(
+    split: &Split,
+    content: &Content,
+    name: &str,
+    share: f64,
+    seed: u64,
+) -> Result<(Metrics, Metrics)> {
+    let config = crate::model::EaseConfig::multimodal_default();
+    let history = UserHistory::from_interactions(split.n_users, &split.train);
+    let fit = |modalities: &[&Modality]| -> Result<Metrics> {
+        let model = crate::model::train_ease(&config, &history, split.n_items, modalities)?;
+        Ok(evaluate(
+            &TrainedModel::ItemKnn(model),
+            split,
+            &history,
+            Target::Test,
+        ))
+    };
+    let full = content.select(&config.modalities)?;
+    let mut rng = crate::rng::SeededRng::new(seed ^ 0xC0FFEE);
+    let mut hidden = content.get(name)?.clone();
+    hidden.present.iter_mut().for_each(|p| {
+        if rng.unit_f64() < share {
+            *p = false;
+        }
+    });
+    let degraded: Vec<&Modality> = full
+        .iter()
+        .map(|m| if m.name == name { &hidden } else { *m })
+        .collect();
+    Ok((fit(&full)?, fit(&degraded)?))
+}
