@@ -200,6 +200,12 @@ struct TrainArgs {
     /// Hybrid: folder with MiniLM's tokenizer.json and model.safetensors.
     #[arg(long, default_value = "data/minilm")]
     minilm: PathBuf,
+    /// Content models: EfficientNet-Lite0 weights, used when items have an `image` field.
+    #[arg(
+        long,
+        default_value = "data/efficientnet-lite0/efficientnet-lite0-57934424.pth"
+    )]
+    efficientnet: PathBuf,
     /// Where the bundle goes (with --model all: one sub-folder per model).
     #[arg(long)]
     out: PathBuf,
@@ -499,7 +505,12 @@ fn train(args: TrainArgs) -> Result<()> {
                 .as_ref()
                 .is_none_or(|m| m.iter().any(|m| m == "text"));
             let minilm = text.then_some(args.minilm.as_path());
-            Some(crate::train::experiment::Content::build(&dataset, minilm)?)
+            let mut content = crate::train::experiment::Content::build(&dataset, minilm)?;
+            let images = content.add_images(&dataset, &args.efficientnet)?;
+            if images > 0 {
+                eprintln!("encoded {images} item images (EfficientNet-Lite0)");
+            }
+            Some(content)
         }
         false => None,
     };

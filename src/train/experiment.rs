@@ -47,6 +47,28 @@ impl Content {
         })
     }
 
+    /// Adds the `image` modality (EfficientNet-Lite0 pooled features, from the `.pth` at `pth`)
+    /// when some items of `dataset` have an image; returns how many do.
+    pub fn add_images(&mut self, dataset: &Dataset, pth: &Path) -> Result<usize> {
+        let n = dataset
+            .items
+            .records
+            .iter()
+            .filter(|r| r.image.is_some())
+            .count();
+        if n > 0 {
+            let encoder = crate::encode::ImageEncoder::<burn::backend::Flex>::from_pth_file(
+                pth,
+                &Default::default(),
+            )?;
+            self.modalities
+                .push(crate::encode::features::image_modality(
+                    dataset, &encoder, 16,
+                )?);
+        }
+        Ok(n)
+    }
+
     /// The hybrid model's inputs for `config`, with `cold` items (no id, not trained on).
     pub fn inputs<'a>(
         &'a self,
