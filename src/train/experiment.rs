@@ -57,8 +57,9 @@ impl Content {
             .filter(|r| r.image.is_some())
             .count();
         if n > 0 {
-            let encoder = crate::encode::ImageEncoder::<burn::backend::Flex>::from_pth_file(
-                pth,
+            let weights = std::fs::read(pth).map_err(|e| Error::io(pth, e))?;
+            let encoder = crate::encode::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
+                &weights,
                 &Default::default(),
             )?;
             self.modalities
@@ -288,8 +289,11 @@ pub fn degraded_mean(runs: &[HybridRun]) -> Option<Metrics> {
 }
 
 /// Cold start: `share` of the items (seeded, among items with positive feedback) leave training
-/// entirely. Returns the modified split (train/valid without them; test = every positive
-/// interaction with them) and the cold mask.
+/// entirely and are the test items: test = every positive interaction with them. Another
+/// `share` of the items leaves training too and serves as **validation cold items** (valid =
+/// every positive interaction with them), so early stopping measures what cold start needs —
+/// generalisation to items never trained on — without touching the test items. Returns the
+/// modified split and the mask of every item kept out of training (test and validation).
 pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<bool>) {
     let mut items: Vec<u32> = split
         .train
@@ -302,26 +306,31 @@ pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<boo
     items.dedup();
     let mut rng = crate::rng::SeededRng::new(seed);
     rng.shuffle(&mut items);
-    let mut cold = vec![false; split.n_items];
     let n_cold = (items.len() as f64 * share).round() as usize;
-    items[..n_cold]
+    let mut test_item = vec![false; split.n_items];
+    let mut cold = vec![false; split.n_items];
+    items[..n_cold].iter().for_each(|&i| {
+        test_item[i as usize] = true;
+        cold[i as usize] = true;
+    });
+    items[n_cold..(2 * n_cold).min(items.len())]
         .iter()
         .for_each(|&i| cold[i as usize] = true);
-    let warm = |x: &&crate::data::Interaction| !cold[x.item as usize];
-    let test = split
-        .train
-        .iter()
-        .chain(&split.valid)
-        .chain(&split.test)
-        .filter(|x| cold[x.item as usize])
-        .copied()
-        .collect();
+    let all = || split.train.iter().chain(&split.valid).chain(&split.test);
     let out = Split {
         n_users: split.n_users,
         n_items: split.n_items,
-        train: split.train.iter().filter(warm).copied().collect(),
-        valid: split.valid.iter().filter(warm).copied().collect(),
-        test,
+        train: split
+            .train
+            .iter()
+            .filter(|x| !cold[x.item as usize])
+            .copied()
+            .collect(),
+        valid: all()
+            .filter(|x| cold[x.item as usize] && !test_item[x.item as usize])
+            .copied()
+            .collect(),
+        test: all().filter(|x| test_item[x.item as usize]).copied().collect(),
     };
     (out, cold)
 }
