@@ -297,7 +297,11 @@ fn catalog_photos_become_an_image_modality() {
 
     let bad = dir.path().join("bad.png");
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
-    std::fs::write(dir.path().join("items.jsonl"), items(&bad.display().to_string())).unwrap();
+    std::fs::write(
+        dir.path().join("items.jsonl"),
+        items(&bad.display().to_string()),
+    )
+    .unwrap();
     let err = image_modality(&load(), &encoder(), 2).unwrap_err();
     assert_eq!(err.code(), "BAD_IMAGE");
     assert!(err.to_string().contains("rocket"), "{err}");

@@ -330,7 +330,10 @@ pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<boo
             .filter(|x| cold[x.item as usize] && !test_item[x.item as usize])
             .copied()
             .collect(),
-        test: all().filter(|x| test_item[x.item as usize]).copied().collect(),
+        test: all()
+            .filter(|x| test_item[x.item as usize])
+            .copied()
+            .collect(),
     };
     (out, cold)
 }
