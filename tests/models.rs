@@ -61,7 +61,12 @@ fn multimodal_ease_beats_bpr_mf_and_fold_in_serves_new_users() {
     }
     let split = Split::new(&dataset.log, &Protocol::implicit_811(2026)).unwrap();
     let history = UserHistory::from_interactions(split.n_users, &split.train);
-    let f = evaluate(&TrainedModel::Factor(folded), &split, &history, Target::Test)["ndcg@10"];
+    let f = evaluate(
+        &TrainedModel::Factor(folded),
+        &split,
+        &history,
+        Target::Test,
+    )["ndcg@10"];
     eprintln!("test NDCG@10: BPR-MF trained users {b:.4}, folded in {f:.4}");
     assert!(f >= 0.9 * b, "fold-in {f:.4} vs trained {b:.4}");
 }
