@@ -12,7 +12,7 @@ query() { config | python3 -c "import json, sys; c = json.load(sys.stdin); $1"; 
 profiles=("$@")
 [ ${#profiles[@]} -gt 0 ] || mapfile -t profiles < <(query 'print("\n".join(c["profile"]))')
 features=$(query 'print(",".join(c["build"].get("features", [])))')
-mapfile -t opt_args < <(query 'print("\n".join(c["build"]["wasm_opt"]))')
+mapfile -t opt_args < <(query 'print("\n".join(c["build"]["wasm_opt"]))' | sed '/^$/d')
 budget=$(query 'print(c["build"]["gzip_budget"])')
 
 for name in "${profiles[@]}"; do
@@ -21,10 +21,11 @@ for name in "${profiles[@]}"; do
     args=(build --release --mode no-install --no-opt --no-pack --target "$target" --out-dir "$out")
     wasm-pack "${args[@]}" -- ${features:+--features "$features"}
     wasm=$out/fusionrec_bg.wasm
-    wasm-opt "${opt_args[@]}" --enable-bulk-memory --enable-nontrapping-float-to-int \
-        --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        "$wasm" -o "$wasm.opt"
-    mv "$wasm.opt" "$wasm"
+    rm -f "$out/.gitignore" # wasm-pack's "*" would hide the files from `npm pack`
+    if [ ${#opt_args[@]} -gt 0 ]; then
+        wasm-opt "${opt_args[@]}" "$wasm" -o "$wasm.opt"
+        mv "$wasm.opt" "$wasm"
+    fi
     raw=$(stat -c %s "$wasm")
     gz=$(gzip -9 -c "$wasm" | wc -c)
     printf 'wasm %s (%s): raw %s bytes, gzip %s bytes (budget %s)\n' "$name" "$target" "$raw" "$gz" "$budget"
