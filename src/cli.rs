@@ -178,10 +178,10 @@ struct TrainArgs {
     batch_size: Option<usize>,
     #[arg(long)]
     patience: Option<usize>,
-    /// Hybrid and graph: content modalities of the item tower / content graph (text, tfidf,
-    /// tabular, kg).
-    #[arg(long, value_delimiter = ',', default_value = "text,tabular,kg")]
-    modalities: Vec<String>,
+    /// Content models (hybrid, graph, vbpr, ease-mm): the content modalities to use (text, tfidf,
+    /// tabular, kg); each model has its own validated default.
+    #[arg(long, value_delimiter = ',')]
+    modalities: Option<Vec<String>>,
     /// Hybrid and graph: ranking loss, softmax (full, over the catalog) or bpr.
     #[arg(long)]
     loss: Option<String>,
@@ -206,6 +206,12 @@ struct TrainArgs {
     /// Hybrid: folder with MiniLM's tokenizer.json and model.safetensors.
     #[arg(long, default_value = "data/minilm")]
     minilm: PathBuf,
+    /// Content models: EfficientNet-Lite0 weights, used when items have an `image` field.
+    #[arg(
+        long,
+        default_value = "data/efficientnet-lite0/efficientnet-lite0-57934424.pth"
+    )]
+    efficientnet: PathBuf,
     /// Where the bundle goes (with --model all: one sub-folder per model).
     #[arg(long)]
     out: PathBuf,
@@ -399,7 +405,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelConfig::Mf(c) | ModelConfig::BprMf(c) => override_training!(c, args),
         ModelConfig::Hybrid(c) => {
             override_training!(c, args, ranking);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
             c.fusion = args.fusion.parse()?;
         }
         ModelConfig::LightGcn(c) => {
@@ -410,11 +418,15 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             override_training!(c, args, ranking);
             c.layers = args.layers.unwrap_or(c.layers);
             c.knn = args.knn.unwrap_or(c.knn);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
         }
         ModelConfig::Vbpr(c) => {
             override_training!(c, args);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
             c.fusion = args.fusion.parse()?;
         }
         ModelConfig::Ease(c) => {
@@ -423,7 +435,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelConfig::EaseMm(c) => {
             c.lambda = args.lambda.unwrap_or(c.lambda);
             c.content_weight = args.content_weight.unwrap_or(c.content_weight);
-            c.modalities = args.modalities.clone();
+            if let Some(m) = &args.modalities {
+                c.modalities = m.clone();
+            }
         }
         ModelConfig::Popularity => {}
     }
@@ -503,9 +517,18 @@ fn train(args: TrainArgs) -> Result<()> {
     let content = match kinds.iter().any(|k| needs_content.contains(k)) {
         true => {
             eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
-            let text = args.modalities.iter().any(|m| m == "text");
+            // Every default set of modalities includes MiniLM text.
+            let text = args
+                .modalities
+                .as_ref()
+                .is_none_or(|m| m.iter().any(|m| m == "text"));
             let minilm = text.then_some(args.minilm.as_path());
-            Some(crate::train::experiment::Content::build(&dataset, minilm)?)
+            let mut content = crate::train::experiment::Content::build(&dataset, minilm)?;
+            let images = content.add_images(&dataset, &args.efficientnet)?;
+            if images > 0 {
+                eprintln!("encoded {images} item images (EfficientNet-Lite0)");
+            }
+            Some(content)
         }
         false => None,
     };
@@ -600,8 +623,8 @@ fn print_table(rows: &[(String, Metrics)]) {
 fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
-        ablation_configs, averaged, cold_start_config, cold_start_split, degraded_mean,
-        mean_metrics, tfidf_knn, Content, Row,
+        ablation_configs, averaged, cold_start_config, cold_start_ease, cold_start_split,
+        degraded_mean, ease_missing_modality, mean_metrics, run_graph, tfidf_knn, Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -628,6 +651,14 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         bar.set_position(r.epoch as u64);
         if let Some(v) = r.valid {
             bar.set_message(format!("loss {:.4} valid ndcg@10 {v:.4}", r.loss));
+            if bar.is_hidden() {
+                eprintln!(
+                    "{} epoch {}: loss {:.4}  valid ndcg@10 {v:.4}",
+                    bar.prefix(),
+                    r.epoch,
+                    r.loss
+                );
+            }
         }
     };
     let mut rows: Vec<Row> = Vec::new();
@@ -695,8 +726,15 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         }
         rows.push(row);
     }
+    let mut ease_missing = None;
+    if wanted("ease-mm") {
+        ease_missing = Some(ease_missing_modality(&split, &content, "text", 0.5, 2026)?);
+    }
     let mut cold_rows = Vec::new();
-    if wanted("cold") {
+    if ["cold hybrid", "cold ease", "cold graph"]
+        .iter()
+        .any(|n| wanted(n))
+    {
         let (cold_split, cold) = cold_start_split(&split, 0.1, 2026);
         let history =
             crate::model::UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
@@ -706,27 +744,56 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             &history,
             crate::eval::Target::Test,
         );
-        let config = cold_start_config(&base);
-        bar.set_prefix("cold start");
-        let (row, _) = averaged(
-            "cold",
-            &config,
-            &seeds,
-            &cold_split,
-            &content,
-            &cold,
-            None,
-            device,
-            &mut observer,
-        )?;
-        let fused = row.metrics;
         let n_cold = cold.iter().filter(|&&c| c).count();
-        cold_rows.push(("random (20/N)".to_owned(), 20.0 / split.n_items as f64));
-        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
         cold_rows.push((
-            format!("fused text+tabular tower ({n_cold} cold items)"),
-            fused["recall@20"],
+            format!("random (20/N; {n_cold} cold items)"),
+            20.0 / split.n_items as f64,
         ));
+        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
+        if wanted("cold hybrid") {
+            bar.set_prefix("cold hybrid");
+            let (row, _) = averaged(
+                "cold",
+                &cold_start_config(&base),
+                &seeds,
+                &cold_split,
+                &content,
+                &cold,
+                None,
+                device,
+                &mut observer,
+            )?;
+            cold_rows.push((
+                "fused text+tabular tower".to_owned(),
+                row.metrics["recall@20"],
+            ));
+        }
+        if wanted("cold ease") {
+            let m = cold_start_ease(&cold_split, &content)?;
+            cold_rows.push(("EASE + content (text, tabular)".to_owned(), m["recall@20"]));
+        }
+        if wanted("cold graph") {
+            bar.set_prefix("cold graph");
+            let mut runs = Vec::new();
+            for &seed in &seeds {
+                let config = crate::model::GraphConfig {
+                    seed,
+                    ..crate::model::GraphConfig::multimodal_default()
+                };
+                runs.push(run_graph(
+                    &config,
+                    &cold_split,
+                    &content,
+                    &cold,
+                    device,
+                    &mut observer,
+                )?);
+            }
+            cold_rows.push((
+                "graph (LightGCN + content kNN)".to_owned(),
+                mean_metrics(&runs)["recall@20"],
+            ));
+        }
     }
     bar.finish_and_clear();
 
@@ -734,6 +801,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         let out = serde_json::json!({
             "rows": rows,
             "missing_text_50pct": missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
+            "ease_missing_text_50pct": ease_missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
             "cold_start_recall@20": cold_rows,
         });
         println!("{out}");
@@ -761,6 +829,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     if let Some((full, m)) = &missing {
         let (a, b) = (full["ndcg@10"], m["ndcg@10"]);
         println!("\nmissing modality (all, gated): NDCG@10 {a:.4} with text, {b:.4} with text hidden for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
+    }
+    if let Some((full, m)) = &ease_missing {
+        let (a, b) = (full["ndcg@10"], m["ndcg@10"]);
+        println!("missing modality (EASE + content): NDCG@10 {a:.4} with text, {b:.4} with text absent for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
     }
     if !cold_rows.is_empty() {
         println!("\ncold start (10% of items never seen in training), Recall@20 of their interactions ranked among all items:");

@@ -240,3 +240,65 @@ fn pipeline_matches_pillow_and_the_reference() {
         assert!(shared >= 4, "{}: top-5 {classes:?}", p.name);
     }
 }
+
+/// A user's catalog with photos becomes an `image` modality: items with a photo get its
+/// 1280-d features, items without are absent (masked), and a corrupt file is reported with its
+/// item.
+#[test]
+fn catalog_photos_become_an_image_modality() {
+    use fusionrec::data::{load_generic, RowPolicy};
+    use fusionrec::encode::features::image_modality;
+    let dir = tempfile::tempdir().unwrap();
+    let photos = common::data_dir().join("photos");
+    std::fs::write(
+        dir.path().join("events.csv"),
+        "user,item\nu1,cup\nu1,cat\nu2,cat\nu2,plain\nu3,cup\nu3,rocket\n",
+    )
+    .unwrap();
+    let items = |rocket: &str| {
+        format!(
+            "{{\"id\": \"cup\", \"title\": \"Coffee\", \"image\": \"{}\"}}\n\
+             {{\"id\": \"cat\", \"title\": \"Cat\", \"image\": \"{}\"}}\n\
+             {{\"id\": \"plain\", \"title\": \"No picture\"}}\n\
+             {{\"id\": \"rocket\", \"title\": \"Rocket\", \"image\": \"{rocket}\"}}\n",
+            photos.join("coffee.png").display(),
+            photos.join("chelsea.png").display(),
+        )
+    };
+    std::fs::write(
+        dir.path().join("items.jsonl"),
+        items(&photos.join("rocket.jpg").display().to_string()),
+    )
+    .unwrap();
+    let load = || {
+        load_generic(
+            &dir.path().join("events.csv"),
+            Some(&dir.path().join("items.jsonl")),
+            RowPolicy::Strict,
+        )
+        .unwrap()
+    };
+    let dataset = load();
+    let m = image_modality(&dataset, &encoder(), 2).unwrap();
+    let order: Vec<&str> = dataset.log.items.ids().iter().map(String::as_str).collect();
+    assert_eq!(order, ["cup", "cat", "plain", "rocket"]);
+    assert_eq!((m.name.as_str(), m.dim), ("image", FEATURES));
+    assert_eq!(m.present, [true, true, false, true]);
+    assert!(m.row(2).iter().all(|&x| x == 0.0));
+    // Each row is that photo's features, whatever batch it was encoded in.
+    let alone = encoder().encode(&[&photo("chelsea.png")]).unwrap();
+    let cos = |a: &[f32], b: &[f32]| {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let n = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (n(a) * n(b))
+    };
+    assert!(cos(m.row(1), &alone.pooled) > 1.0 - 1e-5);
+    assert!(cos(m.row(0), m.row(1)) < 0.9, "coffee and cat look alike?");
+
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    std::fs::write(dir.path().join("items.jsonl"), items(&bad.display().to_string())).unwrap();
+    let err = image_modality(&load(), &encoder(), 2).unwrap_err();
+    assert_eq!(err.code(), "BAD_IMAGE");
+    assert!(err.to_string().contains("rocket"), "{err}");
+}

@@ -28,9 +28,14 @@ fn cold_items_are_recommended_from_content_better_than_tfidf_knn() {
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
     let split = Split::new(&dataset.log, &Protocol::implicit_811(2026)).unwrap();
     let (cold_split, cold) = cold_start_split(&split, 0.1, 2026);
-    let n_cold = cold.iter().filter(|&&c| c).count();
-    // 10% of the 1,447 items with positive feedback.
-    assert_eq!(n_cold, 145);
+    let test_items: std::collections::BTreeSet<u32> =
+        cold_split.test.iter().map(|x| x.item).collect();
+    let valid_items: std::collections::BTreeSet<u32> =
+        cold_split.valid.iter().map(|x| x.item).collect();
+    // 10% of the 1,447 items with positive feedback are test items, another 10% validation items.
+    assert_eq!(test_items.len(), 145);
+    assert_eq!(cold.iter().filter(|&&c| c).count(), 290);
+    assert!(test_items.is_disjoint(&valid_items));
     assert!(
         cold_split.train.iter().all(|x| !cold[x.item as usize]),
         "no cold item in training"

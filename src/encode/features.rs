@@ -15,7 +15,7 @@ use burn::tensor::backend::Backend;
 use super::tfidf::TfIdf;
 use super::TextEncoder;
 use crate::data::{Dataset, ItemRecord};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One modality for every item of the catalog.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +109,42 @@ pub fn text_modality<B: Backend>(
         }
     }
     Ok(Modality::from_rows("text", dim, rows))
+}
+
+/// EfficientNet-Lite0 pooled features (1280-d) of every item that has an `image` file, encoded
+/// in batches of `batch` images. An unreadable or undecodable image is an error naming the item:
+/// a catalog problem should be fixed, not silently turned into a missing modality.
+pub fn image_modality<B: Backend>(
+    dataset: &Dataset,
+    encoder: &crate::encode::ImageEncoder<B>,
+    batch: usize,
+) -> Result<Modality> {
+    let items = records(dataset);
+    let with_image: Vec<(usize, &ItemRecord, &std::path::Path)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.and_then(|r| Some((i, r, r.image.as_deref()?))))
+        .collect();
+    let mut rows: Vec<Option<Vec<f32>>> = vec![None; items.len()];
+    let dim = encoder.dim();
+    for chunk in with_image.chunks(batch.max(1)) {
+        let bytes: Vec<Vec<u8>> = chunk
+            .iter()
+            .map(|(_, item, path)| {
+                let b = std::fs::read(path).map_err(|e| Error::io(*path, e))?;
+                // Decode once up front so that a bad file is reported with its item.
+                crate::encode::image::decode_rgb(&b)
+                    .map_err(|e| Error::Image(format!("item '{}': {e}", item.id)))?;
+                Ok(b)
+            })
+            .collect::<Result<_>>()?;
+        let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+        let features = encoder.encode(&refs)?;
+        for (&(i, _, _), v) in chunk.iter().zip(features.pooled.chunks(dim)) {
+            rows[i] = Some(v.to_vec());
+        }
+    }
+    Ok(Modality::from_rows("image", dim, rows))
 }
 
 /// TF-IDF of every item's text (words in at least two items).

@@ -47,6 +47,29 @@ impl Content {
         })
     }
 
+    /// Adds the `image` modality (EfficientNet-Lite0 pooled features, from the `.pth` at `pth`)
+    /// when some items of `dataset` have an image; returns how many do.
+    pub fn add_images(&mut self, dataset: &Dataset, pth: &Path) -> Result<usize> {
+        let n = dataset
+            .items
+            .records
+            .iter()
+            .filter(|r| r.image.is_some())
+            .count();
+        if n > 0 {
+            let weights = std::fs::read(pth).map_err(|e| Error::io(pth, e))?;
+            let encoder = crate::encode::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
+                &weights,
+                &Default::default(),
+            )?;
+            self.modalities
+                .push(crate::encode::features::image_modality(
+                    dataset, &encoder, 16,
+                )?);
+        }
+        Ok(n)
+    }
+
     /// The hybrid model's inputs for `config`, with `cold` items (no id, not trained on).
     pub fn inputs<'a>(
         &'a self,
@@ -266,8 +289,11 @@ pub fn degraded_mean(runs: &[HybridRun]) -> Option<Metrics> {
 }
 
 /// Cold start: `share` of the items (seeded, among items with positive feedback) leave training
-/// entirely. Returns the modified split (train/valid without them; test = every positive
-/// interaction with them) and the cold mask.
+/// entirely and are the test items: test = every positive interaction with them. Another
+/// `share` of the items leaves training too and serves as **validation cold items** (valid =
+/// every positive interaction with them), so early stopping measures what cold start needs —
+/// generalisation to items never trained on — without touching the test items. Returns the
+/// modified split and the mask of every item kept out of training (test and validation).
 pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<bool>) {
     let mut items: Vec<u32> = split
         .train
@@ -280,26 +306,31 @@ pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<boo
     items.dedup();
     let mut rng = crate::rng::SeededRng::new(seed);
     rng.shuffle(&mut items);
-    let mut cold = vec![false; split.n_items];
     let n_cold = (items.len() as f64 * share).round() as usize;
-    items[..n_cold]
+    let mut test_item = vec![false; split.n_items];
+    let mut cold = vec![false; split.n_items];
+    items[..n_cold].iter().for_each(|&i| {
+        test_item[i as usize] = true;
+        cold[i as usize] = true;
+    });
+    items[n_cold..(2 * n_cold).min(items.len())]
         .iter()
         .for_each(|&i| cold[i as usize] = true);
-    let warm = |x: &&crate::data::Interaction| !cold[x.item as usize];
-    let test = split
-        .train
-        .iter()
-        .chain(&split.valid)
-        .chain(&split.test)
-        .filter(|x| cold[x.item as usize])
-        .copied()
-        .collect();
+    let all = || split.train.iter().chain(&split.valid).chain(&split.test);
     let out = Split {
         n_users: split.n_users,
         n_items: split.n_items,
-        train: split.train.iter().filter(warm).copied().collect(),
-        valid: split.valid.iter().filter(warm).copied().collect(),
-        test,
+        train: split
+            .train
+            .iter()
+            .filter(|x| !cold[x.item as usize])
+            .copied()
+            .collect(),
+        valid: all()
+            .filter(|x| cold[x.item as usize] && !test_item[x.item as usize])
+            .copied()
+            .collect(),
+        test: all().filter(|x| test_item[x.item as usize]).copied().collect(),
     };
     (out, cold)
 }
@@ -364,4 +395,112 @@ pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
         neighbors,
         similarities,
     })
+}
+
+/// Cold start with the content-augmented EASE: cold items have no co-occurrences, so their
+/// weights come from the content Gram matrix alone. Deterministic (no seed).
+pub fn cold_start_ease(cold_split: &Split, content: &Content) -> Result<Metrics> {
+    let config = crate::model::EaseConfig::multimodal_default();
+    let history = UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
+    let model = crate::model::train_ease(
+        &config,
+        &history,
+        cold_split.n_items,
+        &content.select(&config.modalities)?,
+    )?;
+    Ok(evaluate(
+        &TrainedModel::ItemKnn(model),
+        cold_split,
+        &history,
+        Target::Test,
+    ))
+}
+
+struct GraphTask<'a> {
+    config: &'a crate::model::GraphConfig,
+    split: &'a Split,
+    content: &'a Content,
+    cold: &'a [bool],
+    observer: &'a mut dyn TrainObserver,
+}
+
+impl BackendTask for GraphTask<'_> {
+    type Output = Metrics;
+    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device) -> Result<Metrics> {
+        let history = UserHistory::from_interactions(self.split.n_users, &self.split.train);
+        let (model, _) = crate::model::train_graph::<B>(
+            self.config,
+            self.split,
+            &history,
+            &self.content.select(&self.config.modalities)?,
+            self.cold,
+            &device,
+            self.observer,
+        )?;
+        Ok(evaluate(
+            &TrainedModel::Factor(model),
+            self.split,
+            &history,
+            Target::Test,
+        ))
+    }
+}
+
+/// Trains the graph model with `cold` items left out of the interaction graph (they keep their
+/// place in the content graph, which is how they get an embedding) and returns test metrics.
+pub fn run_graph(
+    config: &crate::model::GraphConfig,
+    split: &Split,
+    content: &Content,
+    cold: &[bool],
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<Metrics> {
+    run_on(
+        device,
+        GraphTask {
+            config,
+            split,
+            content,
+            cold,
+            observer,
+        },
+    )
+}
+
+/// Missing modality for the content-augmented EASE: its weights are fitted once, so "text
+/// missing at test time" means fitting with `name` absent for a seeded `share` of the items (their
+/// rows of that modality's Gram matrix are empty, not imputed). Returns (full, degraded) test
+/// metrics.
+pub fn ease_missing_modality(
+    split: &Split,
+    content: &Content,
+    name: &str,
+    share: f64,
+    seed: u64,
+) -> Result<(Metrics, Metrics)> {
+    let config = crate::model::EaseConfig::multimodal_default();
+    let history = UserHistory::from_interactions(split.n_users, &split.train);
+    let fit = |modalities: &[&Modality]| -> Result<Metrics> {
+        let model = crate::model::train_ease(&config, &history, split.n_items, modalities)?;
+        Ok(evaluate(
+            &TrainedModel::ItemKnn(model),
+            split,
+            &history,
+            Target::Test,
+        ))
+    };
+    let full = content.select(&config.modalities)?;
+    let mut rng = crate::rng::SeededRng::new(seed ^ 0xC0FFEE);
+    let mut hidden = content.get(name)?.clone();
+    hidden.present.iter_mut().for_each(|p| {
+        if rng.unit_f64() < share {
+            *p = false;
+        }
+    });
+    let degraded: Vec<&Modality> = full
+        .iter()
+        .map(|m| if m.name == name { &hidden } else { *m })
+        .collect();
+    Ok((fit(&full)?, fit(&degraded)?))
 }
