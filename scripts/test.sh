@@ -33,4 +33,19 @@ target/release/fusionrec fetch sample-sounds
 step "tests (release: they train real models on real data)"
 cargo test --locked --release
 
+step "browser package (wasm-pack, profiles from wasm-pack.toml; fails over the size budget)"
+bash scripts/build-wasm.sh web
+
+step "CI bundles (EASE, BPR-MF) and the native CLI's answers the browser must match"
+history=50,172,133
+target/release/fusionrec train --model ease --out models/ci/ease
+target/release/fusionrec train --model bpr-mf --epochs 5 --out models/ci/bpr
+for m in ease bpr; do
+    target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --json \
+        > models/ci/$m.reference.json
+done
+
+step "browser tests (Chromium headless: WebGPU on SwiftShader, then WebGPU unavailable)"
+node tests/browser/run.mjs models/ci
+
 step "done"

@@ -11,6 +11,7 @@ use crate::device::DeviceKind;
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
 use crate::model::{ItemKnnConfig, ModelConfig, Similarity};
+use crate::rank::HistoryEvent;
 use crate::store::Bundle;
 use crate::train::{reevaluate, train_bundle, EpochReport, TrainRequest};
 
@@ -55,12 +56,17 @@ enum Command {
     },
     /// The multimodal experiments: ablation (3 seeds), missing text, cold start.
     Experiment(ExperimentArgs),
-    /// Top-k recommendations for a known user from a bundle.
+    /// Top-k recommendations from a bundle, for a known user or for a visitor's history.
     Recommend {
         #[arg(long)]
         bundle: PathBuf,
-        #[arg(long)]
-        user: String,
+        /// A training user's id: their unseen items.
+        #[arg(long, required_unless_present = "history", conflicts_with = "history")]
+        user: Option<String>,
+        /// A visitor's history, comma-separated item ids (each rated 1), as the browser scores
+        /// it: items not in the history.
+        #[arg(long, value_delimiter = ',')]
+        history: Option<Vec<String>>,
         #[arg(short, long, default_value_t = 10)]
         k: usize,
         #[arg(long)]
@@ -292,11 +298,23 @@ fn run(command: Command) -> Result<()> {
         Command::Recommend {
             bundle,
             user,
+            history,
             k,
             json,
         } => {
             let b = Bundle::read_dir(&bundle)?;
-            let recs = b.recommend(&user, k)?;
+            let (recs, whom) = match (user, history) {
+                (Some(user), _) => (b.recommend(&user, k)?, format!("user {user}")),
+                (None, history) => {
+                    let events: Vec<HistoryEvent> = history
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|item| HistoryEvent { item, rating: None })
+                        .collect();
+                    let recs = b.recommend_history(&events, k, true)?;
+                    (recs, format!("a history of {} items", events.len()))
+                }
+            };
             let title = |id: &str| {
                 b.manifest
                     .items
@@ -313,7 +331,7 @@ fn run(command: Command) -> Result<()> {
                     .collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
-                println!("top {k} for user {user} ({}):", b.manifest.model.kind());
+                println!("top {k} for {whom} ({}):", b.manifest.model.kind());
                 for (rank, (id, score)) in recs.iter().enumerate() {
                     println!("{:>3}. {:<6} {:>9.4}  {}", rank + 1, id, score, title(id));
                 }

@@ -19,4 +19,7 @@ pub mod train;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
 pub use error::{Error, Result};

@@ -192,3 +192,63 @@ fn malformed_rows_fail_with_file_and_line_or_are_skipped_and_counted() {
     );
     assert!(Path::new(&out).join("manifest.json").is_file());
 }
+
+#[test]
+fn recommend_for_a_visitor_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ease");
+    let out_s = out.to_str().unwrap();
+    let o = fusionrec(&[
+        "train",
+        "--data",
+        &data_dir(),
+        "--model",
+        "ease",
+        "--out",
+        out_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = fusionrec(&[
+        "recommend",
+        "--bundle",
+        out_s,
+        "--history",
+        "50,172,133",
+        "-k",
+        "10",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recs: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = recs.iter().map(|r| r["item"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 10);
+    assert!(ids.iter().all(|i| !["50", "172", "133"].contains(i)));
+    // The same list as the library's `recommend_history` on the loaded bundle.
+    let bundle = fusionrec::store::Bundle::read_dir(&out).unwrap();
+    let events: Vec<_> = ["50", "172", "133"]
+        .iter()
+        .map(|&item| fusionrec::rank::HistoryEvent {
+            item: item.into(),
+            rating: None,
+        })
+        .collect();
+    let expected = bundle.recommend_history(&events, 10, true).unwrap();
+    for (r, (id, score)) in recs.iter().zip(&expected) {
+        assert_eq!(r["item"], id.as_str());
+        assert!((r["score"].as_f64().unwrap() - f64::from(*score)).abs() < 1e-6);
+    }
+
+    let o = fusionrec(&["recommend", "--bundle", out_s, "--history", "50,nope"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("UNKNOWN_ITEM"), "{}", stderr(&o));
+    let o = fusionrec(&[
+        "recommend",
+        "--bundle",
+        out_s,
+        "--history",
+        "50",
+        "--user",
+        "1",
+    ]);
+    assert!(!o.status.success(), "--user and --history conflict");
+}

@@ -8,6 +8,10 @@
 //! implicit-ALS normal equations (Hu et al., 2008) at best 0.1914 over α ∈ {0.1…1000},
 //! λ ∈ {0.01, 1, 10} — the simplest rule is also the best here, and it costs one pass.
 
+pub mod device;
+
+pub use device::DeviceScorer;
+
 use crate::error::{Error, Result};
 use crate::model::{FactorModel, TrainedModel};
 use crate::store::Bundle;
@@ -107,6 +111,36 @@ impl Bundle {
         let scores = self.scores_for_history(history)?;
         let excluded: &[u32] = if exclude_seen { &items } else { &[] };
         Ok(crate::eval::top_k(&scores, excluded, k)
+            .into_iter()
+            .map(|i| (self.manifest.items.id(i).to_owned(), scores[i as usize]))
+            .collect())
+    }
+
+    /// The `k` items most similar to `item_id`, `(item id, score)` best first, the item itself
+    /// excluded. Factor models: cosine of item vectors. Item–item models (item-kNN, EASE): the
+    /// item's stored row weights — exactly what a one-item history scores, so `similar` and
+    /// `recommend_history` agree. Popularity has no item–item notion: the most popular others.
+    pub fn similar(&self, item_id: &str, k: usize) -> Result<Vec<(String, f32)>> {
+        let item = self
+            .manifest
+            .items
+            .get(item_id)
+            .ok_or_else(|| Error::UnknownItem(item_id.to_owned()))?;
+        let mut scores = vec![0.0f32; self.manifest.dims.items];
+        match &self.model {
+            TrainedModel::Factor(m) => {
+                let d = m.dim;
+                let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let q = &m.item_factors[item as usize * d..(item as usize + 1) * d];
+                let nq = norm(q);
+                for (o, v) in scores.iter_mut().zip(m.item_factors.chunks_exact(d)) {
+                    let dot: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
+                    *o = dot / (nq * norm(v)).max(1e-12);
+                }
+            }
+            other => other.score(0, &[item], &[1.0], &mut scores),
+        }
+        Ok(crate::eval::top_k(&scores, &[item], k)
             .into_iter()
             .map(|i| (self.manifest.items.id(i).to_owned(), scores[i as usize]))
             .collect())

@@ -1,0 +1,186 @@
+//! Scoring a history on a burn device — WebGPU in the browser, Flex on the CPU anywhere. The
+//! bundle's scoring matrices are uploaded once; each request sends only the history vector and
+//! returns the `[n_items]` score tensor, which the caller reads back (asynchronously in the
+//! browser) and ranks on the CPU. The rules are those of [`super::score_history`].
+
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+
+use crate::error::{Error, Result};
+use crate::model::TrainedModel;
+
+enum Weights<B: Backend> {
+    /// Item counts: the scores whatever the history.
+    Popularity(Tensor<B, 1>),
+    /// Item–item models (item-kNN, EASE) as a dense `[n, n]` matrix: row j holds item j's
+    /// neighbour weights; `binary` ignores ratings, as the model was trained.
+    ItemItem { weights: Tensor<B, 2>, binary: bool },
+    /// Factor models: item vectors `[n, d]` and, for MF, global + item bias `[n]`.
+    Factor {
+        items: Tensor<B, 2>,
+        bias: Option<Tensor<B, 1>>,
+    },
+}
+
+/// A bundle's model held as tensors on one device.
+pub struct DeviceScorer<B: Backend> {
+    n_items: usize,
+    weights: Weights<B>,
+    device: B::Device,
+}
+
+impl<B: Backend> DeviceScorer<B> {
+    /// Uploads the scoring matrices of `model` (with `n_items` catalog items) to `device`.
+    pub fn new(model: &TrainedModel, n_items: usize, device: &B::Device) -> Result<Self> {
+        let vector = |v: Vec<f32>| Tensor::<B, 1>::from_data(TensorData::new(v, [n_items]), device);
+        let weights = match model {
+            TrainedModel::Popularity(m) => {
+                check_len(m.counts.len(), n_items, "popularity counts")?;
+                Weights::Popularity(vector(m.counts.clone()))
+            }
+            TrainedModel::ItemKnn(m) => {
+                let k = m.config.k;
+                check_len(m.neighbors.len(), n_items * k, "neighbour lists")?;
+                let mut dense = vec![0.0f32; n_items * n_items];
+                for (j, (row, sims)) in m
+                    .neighbors
+                    .chunks_exact(k)
+                    .zip(m.similarities.chunks_exact(k))
+                    .enumerate()
+                {
+                    for (&i, &s) in row.iter().zip(sims).take_while(|(&i, _)| i != u32::MAX) {
+                        let slot = dense
+                            .get_mut(j * n_items + i as usize)
+                            .ok_or_else(|| Error::Bundle(format!("neighbour {i} out of range")))?;
+                        *slot = s;
+                    }
+                }
+                Weights::ItemItem {
+                    weights: Tensor::from_data(TensorData::new(dense, [n_items, n_items]), device),
+                    binary: m.config.binary,
+                }
+            }
+            TrainedModel::Factor(m) => {
+                check_len(m.item_factors.len(), n_items * m.dim, "item factors")?;
+                let bias = match &m.biases {
+                    Some(b) => {
+                        check_len(b.item.len(), n_items, "item biases")?;
+                        Some(vector(b.item.iter().map(|bi| b.global + bi).collect()))
+                    }
+                    None => None,
+                };
+                Weights::Factor {
+                    items: Tensor::from_data(
+                        TensorData::new(m.item_factors.clone(), [n_items, m.dim]),
+                        device,
+                    ),
+                    bias,
+                }
+            }
+        };
+        Ok(Self {
+            n_items,
+            weights,
+            device: device.clone(),
+        })
+    }
+
+    /// The score of every item for a history (`items` dense indices, `ratings` aligned), as a
+    /// tensor on the device.
+    pub fn scores(&self, items: &[u32], ratings: &[f32]) -> Result<Tensor<B, 1>> {
+        if items.len() != ratings.len() {
+            return Err(Error::Data(
+                "history items and ratings differ in length".into(),
+            ));
+        }
+        // The history as a dense row vector: its weight per catalog item.
+        let history = |weight: &dyn Fn(f32) -> f32| -> Result<Tensor<B, 2>> {
+            let mut x = vec![0.0f32; self.n_items];
+            for (&i, &r) in items.iter().zip(ratings) {
+                *x.get_mut(i as usize).ok_or_else(|| {
+                    Error::Data(format!("item index {i} is outside the catalog"))
+                })? += weight(r);
+            }
+            Ok(Tensor::from_data(
+                TensorData::new(x, [1, self.n_items]),
+                &self.device,
+            ))
+        };
+        let n = self.n_items;
+        Ok(match &self.weights {
+            Weights::Popularity(counts) => counts.clone(),
+            Weights::ItemItem { weights, binary } => {
+                let x = history(&|r| if *binary { 1.0 } else { r })?;
+                x.matmul(weights.clone()).reshape([n])
+            }
+            Weights::Factor { items: q, bias } => {
+                // Fold-in: the mean of the history's item vectors (zero for an empty history).
+                let w = 1.0 / items.len().max(1) as f32;
+                let user = history(&|_| w)?.matmul(q.clone());
+                let scores = user.matmul(q.clone().transpose()).reshape([n]);
+                match bias {
+                    Some(b) => scores + b.clone(),
+                    None => scores,
+                }
+            }
+        })
+    }
+}
+
+fn check_len(found: usize, expected: usize, what: &str) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(Error::Bundle(format!(
+            "{what}: {found} values, expected {expected}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FactorModel, ItemKnn, ItemKnnConfig, Popularity};
+    use burn::backend::Flex;
+
+    fn device_scores(model: &TrainedModel, n: usize, items: &[u32], ratings: &[f32]) -> Vec<f32> {
+        let scorer = DeviceScorer::<Flex>::new(model, n, &Default::default()).unwrap();
+        crate::device::read_floats(scorer.scores(items, ratings).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn hand_checked_scores_for_each_model_kind() {
+        let pop = TrainedModel::Popularity(Popularity {
+            counts: vec![3.0, 1.0, 2.0],
+        });
+        assert_eq!(device_scores(&pop, 3, &[0], &[1.0]), [3.0, 1.0, 2.0]);
+
+        // Item 0's neighbours: 1 (0.5), 2 (0.25); item 1's: 2 (1.0), then padding.
+        let knn = TrainedModel::ItemKnn(ItemKnn {
+            config: ItemKnnConfig {
+                k: 2,
+                binary: false,
+                ..ItemKnnConfig::default()
+            },
+            neighbors: vec![1, 2, 2, u32::MAX, 0, 1],
+            similarities: vec![0.5, 0.25, 1.0, 0.0, 0.0, 0.0],
+        });
+        assert_eq!(
+            device_scores(&knn, 3, &[0, 1], &[2.0, 3.0]),
+            [0.0, 1.0, 2.0 * 0.25 + 3.0]
+        );
+
+        // Fold-in of items 0 and 1: (0.5, 1.0); dotted with each item vector.
+        let mf = TrainedModel::Factor(FactorModel {
+            dim: 2,
+            user_factors: vec![0.0; 2],
+            item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0],
+            biases: None,
+        });
+        assert_eq!(device_scores(&mf, 3, &[0, 1], &[5.0, 1.0]), [0.5, 2.0, 6.0]);
+        assert_eq!(device_scores(&mf, 3, &[], &[]), [0.0, 0.0, 0.0]);
+
+        let scorer = DeviceScorer::<Flex>::new(&mf, 3, &Default::default()).unwrap();
+        assert!(scorer.scores(&[3], &[1.0]).is_err());
+        assert!(DeviceScorer::<Flex>::new(&mf, 4, &Default::default()).is_err());
+    }
+}

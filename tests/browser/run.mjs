@@ -1,0 +1,151 @@
+// Browser tests in Debian's Chromium (headless), driven by playwright-core: once with WebGPU
+// (SwiftShader) and once with WebGPU unavailable, for each CI bundle (EASE and BPR-MF).
+//   node tests/browser/run.mjs [models/ci]
+// Expects the built package (pkg/web), the bundles `<dir>/{ease,bpr}` and the native CLI's
+// answers for HISTORY in `<dir>/<name>.reference.json` (see scripts/test.sh).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from './server.mjs';
+
+const dir = process.argv[2] ?? 'models/ci';
+const HISTORY = ['50', '172', '133'];
+const BUNDLES = ['ease', 'bpr'];
+const TOLERANCE = 1e-4;
+const RUNS = [
+  { backend: 'webgpu', args: ['--enable-unsafe-webgpu'] },
+  { backend: 'cpu', args: ['--disable-webgpu'] },
+];
+const BASE_ARGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Same top-k as the native list: scores within TOLERANCE rank by rank, and where the ids
+ * differ, the swapped items' native scores are within TOLERANCE of each other. Returns the
+ * largest score difference seen (rank by rank and item by item). */
+function assertParity(browser, native) {
+  assert.equal(browser.length, native.length);
+  const nativeScore = new Map(native.map((r) => [r.item, r.score]));
+  const last = native[native.length - 1].score;
+  let worst = 0;
+  browser.forEach((b, r) => {
+    const diff = Math.abs(b.score - native[r].score);
+    worst = Math.max(worst, diff);
+    assert.ok(diff <= TOLERANCE, `rank ${r + 1}: browser ${b.score} vs native ${native[r].score}`);
+    if (b.item !== native[r].item) {
+      const theirs = nativeScore.get(b.item) ?? last;
+      assert.ok(Math.abs(theirs - native[r].score) <= TOLERANCE, `rank ${r + 1}: ${b.item} vs ${native[r].item}`);
+    }
+    if (nativeScore.has(b.item)) worst = Math.max(worst, Math.abs(b.score - nativeScore.get(b.item)));
+  });
+  return worst;
+}
+
+const { server, log, url } = await serve();
+mkdirSync('test-results', { recursive: true });
+let failed = false;
+for (const run of RUNS) {
+  const profile = mkdtempSync(join(tmpdir(), 'fusionrec-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [...BASE_ARGS, ...run.args],
+  });
+  try {
+    const page = await context.newPage();
+    const seen = [];
+    context.on('request', (r) => seen.push({ url: r.url(), body: r.postData() ?? '' }));
+    page.on('pageerror', (e) => console.error(`[${run.backend}] page error: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && console.error(`[${run.backend}] console: ${m.text()}`));
+    await page.goto(`${url}/tests/browser/page.html`);
+    await page.waitForFunction(() => window.ready === true);
+    const adapter = await page.evaluate(async () => !!(navigator.gpu && (await navigator.gpu.requestAdapter())));
+    assert.equal(adapter, run.backend === 'webgpu', `WebGPU adapter present: ${adapter}`);
+
+    for (const name of BUNDLES) {
+      const label = `${run.backend}/${name}`;
+      const native = JSON.parse(readFileSync(join(dir, `${name}.reference.json`), 'utf8'));
+      const loaded = await page.evaluate(async (bundleUrl) => {
+        let progress;
+        const started = performance.now();
+        window.rec?.dispose();
+        window.rec = await Recommender.load(bundleUrl, { device: 'auto', onProgress: (p) => (progress = p) });
+        return { backend: window.rec.backend, progress, ms: performance.now() - started };
+      }, `/${dir}/${name}/`);
+      const afterLoad = { server: log.length, browser: seen.length };
+      assert.equal(loaded.backend, run.backend, label);
+      assert.ok(loaded.progress && loaded.progress.loaded === loaded.progress.total, `${label}: progress`);
+
+      const out = await page.evaluate(async ({ history, label }) => {
+        const code = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.code : `not an Error: ${e}`));
+        const events = history.map((item) => ({ item }));
+        const started = performance.now();
+        const recs = await window.rec.recommend({ history: events }, { k: 10, exclude: 'seen' });
+        const ms = performance.now() - started;
+        window.show(`${label}: top 10 for history ${history.join(', ')} on ${window.rec.backend}`, recs);
+        const similar = await window.rec.similar(history[0], { k: 10 });
+        const unknown = await code(window.rec.recommend({ history: [{ item: 'no-such-item' }] }));
+        const unknownSimilar = await code(window.rec.similar('no-such-item'));
+        const after = await window.rec.recommend(events, { k: 10 });
+        return { recs, ms, similar, unknown, unknownSimilar, after };
+      }, { history: HISTORY, label });
+
+      const ids = out.recs.map((r) => r.item);
+      assert.equal(new Set(ids).size, 10, `${label}: 10 distinct items`);
+      assert.ok(ids.every((i) => !HISTORY.includes(i)), `${label}: history excluded`);
+      assert.ok(out.recs.every((r) => typeof r.title === 'string' && r.title.length > 0), `${label}: titles`);
+      const worst = assertParity(out.recs, native);
+      assert.equal(out.similar.length, 10, `${label}: similar k`);
+      assert.equal(new Set(out.similar.map((r) => r.item)).size, 10, `${label}: similar distinct`);
+      assert.ok(out.similar.every((r) => r.item !== HISTORY[0]), `${label}: similar excludes the item`);
+      assert.equal(out.unknown, 'UNKNOWN_ITEM', label);
+      assert.equal(out.unknownSimilar, 'UNKNOWN_ITEM', label);
+      assert.deepEqual(out.after, out.recs, `${label}: still working after errors`);
+
+      // Nothing the page sent after loading carries the history: no bodies, no ids in URLs.
+      const sent = [...log.slice(afterLoad.server), ...seen.slice(afterLoad.browser)];
+      for (const r of sent) {
+        const where = new URL(r.url, url);
+        assert.equal(r.body, '', `${label}: request with a body ${r.url}`);
+        const path = where.pathname + where.search;
+        assert.ok(!HISTORY.some((h) => new RegExp(`\\b${h}\\b`).test(path)), `${label}: ${r.url}`);
+      }
+      await page.screenshot({ path: `test-results/browser-${run.backend}-${name}.png` });
+      console.log(
+        `ok ${label}: loaded ${loaded.progress.total} bytes in ${loaded.ms.toFixed(0)} ms, ` +
+          `recommend ${out.ms.toFixed(1)} ms, parity max |Δscore| ${worst.toExponential(2)}, ` +
+          `requests after load ${sent.length}`,
+      );
+    }
+
+    // A cut weights file is a checksum error, and the page keeps working afterwards.
+    const cut = await page.evaluate(async ({ dir, history }) => {
+      const code = await Recommender.load(`/truncated/${dir}/ease/`).then(() => 'resolved', (e) => e.code);
+      const webgpu = await Recommender.load(`/${dir}/ease/`, { device: 'webgpu' }).then(
+        (r) => (r.dispose(), r.backend),
+        (e) => e.code,
+      );
+      const recs = await window.rec.recommend({ history: history.map((item) => ({ item })) });
+      return { code, webgpu, n: recs.length };
+    }, { dir, history: HISTORY });
+    assert.equal(cut.code, 'BUNDLE_CHECKSUM');
+    assert.equal(cut.webgpu, run.backend === 'webgpu' ? 'webgpu' : 'DEVICE', "device: 'webgpu'");
+    assert.equal(cut.n, 10, 'recommend after a failed load');
+    console.log(`ok ${run.backend}: truncated bundle → BUNDLE_CHECKSUM, device 'webgpu' → ${cut.webgpu}, page still works`);
+  } catch (e) {
+    failed = true;
+    console.error(`FAIL ${run.backend}: ${e.stack ?? e}`);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+server.close();
+process.exit(failed ? 1 : 0);
