@@ -2,7 +2,8 @@
 # The main job on a fresh machine: set up, fetch MovieLens-100K and the MiniLM text encoder,
 # train the best multimodal model (EASE with MiniLM text + tabular content) and the BPR-MF
 # baseline on the CPU, export both bundles to models/ml100k/<model>/, verify the multimodal
-# bundle's metrics and print a sample recommendation from it.
+# bundle's metrics, print a sample recommendation from it, build the browser package and serve
+# the demo page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +18,8 @@ bin=target/release/fusionrec
 "$bin" train --model bpr-mf --data data/ml-100k --seed 2026 --out models/ml100k/bpr-mf
 "$bin" eval --bundle models/ml100k/ease-mm
 "$bin" recommend --bundle models/ml100k/ease-mm --user 196 -k 10
+# The browser package and the demo page (www/), which loads models/ml100k/ease-mm/ and runs it
+# on this machine's browser (WebGPU when available). Stop the server with Ctrl-C.
+bash scripts/build-wasm.sh web
+echo "demo: http://127.0.0.1:8080/www/"
+exec npm start

@@ -147,5 +147,44 @@ for (const run of RUNS) {
     rmSync(profile, { recursive: true, force: true });
   }
 }
+// The demo page (www/): search, rate, see recommendations; nothing about the ratings is sent.
+{
+  const profile = mkdtempSync(join(tmpdir(), 'fusionrec-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [...BASE_ARGS, ...RUNS[0].args],
+    viewport: { width: 1100, height: 800 },
+  });
+  try {
+    const page = await context.newPage();
+    const seen = [];
+    context.on('request', (r) => seen.push({ url: r.url(), body: r.postData() ?? '' }));
+    await page.goto(`${url}/www/?bundle=/${dir}/ease/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.getAttribute('body', 'data-backend'), 'webgpu', 'demo backend');
+    assert.match(await page.textContent('#backend'), /WebGPU/);
+    assert.match(await page.textContent('#privacy'), /never leave this page/);
+    const afterReady = seen.length;
+    await page.fill('#search', 'star wars');
+    await page.click('#results li:first-child button:last-child'); // 5★
+    await page.waitForSelector('body[data-recommendations="10"]');
+    const recs = await page.$$eval('#recs li', (li) => li.map((x) => x.textContent));
+    const rated = await page.textContent('#rated');
+    assert.equal(recs.length, 10, 'demo: 10 recommendations');
+    assert.match(rated, /Star Wars/);
+    assert.ok(!recs.some((r) => /^Star Wars\d/.test(r)), 'demo: the rated movie is excluded');
+    const sent = seen.slice(afterReady);
+    assert.ok(sent.every((r) => r.body === '' && !/\b50\b/.test(new URL(r.url).pathname + new URL(r.url).search)), 'demo: requests after load');
+    await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
+    console.log(`ok demo: rated Star Wars, 10 recommendations (first: ${recs[0]}), ${sent.length} requests after load`);
+  } catch (e) {
+    failed = true;
+    console.error(`FAIL demo: ${e.stack ?? e}`);
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
 server.close();
 process.exit(failed ? 1 : 0);

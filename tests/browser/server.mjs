@@ -11,6 +11,7 @@ const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const served = ['pkg/', 'js/', 'www/', 'tests/browser/', 'models/'];
 const types = {
   '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css',
   '.js': 'text/javascript',
   '.mjs': 'text/javascript',
   '.wasm': 'application/wasm',

@@ -1,0 +1,85 @@
+// The demo: search and rate movies; recommendations update on every rating. Everything runs in
+// this page (the fusionrec package's Web Worker); the ratings live in memory only.
+import { Recommender } from '/js/index.js';
+
+const params = new URLSearchParams(location.search);
+const bundle = params.get('bundle') ?? '/models/ml100k/ease-mm/';
+const $ = (selector) => document.querySelector(selector);
+const ratings = new Map(); // item id → rating (1–5)
+let titles = [];
+
+function item(text, extra = []) {
+  const li = document.createElement('li');
+  li.append(text, ...extra);
+  return li;
+}
+
+function button(label, onClick) {
+  const b = Object.assign(document.createElement('button'), { textContent: label, type: 'button' });
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function showError(e) {
+  $('#error').textContent = e ? `${e.code ?? 'ERROR'}: ${e.message}` : '';
+}
+
+async function main() {
+  const rec = await Recommender.load(bundle, {
+    device: params.get('device') ?? 'auto',
+    onProgress: ({ loaded, total }) => {
+      $('#progress').value = total ? loaded / total : 0;
+    },
+  });
+  $('#progress').value = 1;
+  $('#backend').textContent = `model loaded · running on ${rec.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
+  document.body.dataset.backend = rec.backend;
+  // Titles for search come from the (public) bundle manifest, already in the browser cache.
+  const manifest = await (await fetch(new URL('manifest.json', new URL(bundle, location.href)))).json();
+  titles = manifest.items.map((id, i) => ({ id, title: manifest.item_titles[i] ?? id }));
+
+  const refresh = async () => {
+    const rated = [...ratings].map(([id, r]) => {
+      const t = titles.find((x) => x.id === id)?.title ?? id;
+      return item(`${t} — ${'★'.repeat(r)}`, [button('remove', () => { ratings.delete(id); refresh(); })]);
+    });
+    $('#rated').replaceChildren(...(rated.length ? rated : [item('Nothing rated yet.')]));
+    if (!ratings.size) {
+      $('#recs').replaceChildren(item('Rate a movie to get recommendations.'));
+      return;
+    }
+    try {
+      // Ratings of 3 or more count as liking the movie (the model was trained on ratings ≥ 4).
+      const history = [...ratings].filter(([, r]) => r >= 3).map(([id, r]) => ({ item: id, rating: r }));
+      const recs = history.length ? await rec.recommend({ history }, { k: 10, exclude: 'seen' }) : [];
+      showError(null);
+      $('#recs').replaceChildren(
+        ...recs.map((r) => {
+          const score = Object.assign(document.createElement('span'), { className: 'score', textContent: r.score.toFixed(3) });
+          return item(r.title ?? r.item, [score]);
+        }),
+      );
+      document.body.dataset.recommendations = String(recs.length);
+    } catch (e) {
+      showError(e);
+    }
+  };
+
+  const search = $('#search');
+  search.disabled = false;
+  search.addEventListener('input', () => {
+    const q = search.value.trim().toLowerCase();
+    const hits = q.length < 2 ? [] : titles.filter((t) => t.title.toLowerCase().includes(q)).slice(0, 8);
+    $('#results').replaceChildren(
+      ...hits.map((t) =>
+        item(t.title, [1, 2, 3, 4, 5].map((r) => button(`${r}★`, () => { ratings.set(t.id, r); refresh(); }))),
+      ),
+    );
+  });
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((e) => {
+  showError(e);
+  $('#backend').textContent = 'the model could not be loaded';
+});
