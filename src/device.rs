@@ -70,6 +70,21 @@ pub fn read_floats<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f3
         .map_err(|e| Error::Device(format!("unexpected tensor type: {e:?}")))
 }
 
+/// A 2-D float tensor from row-major values.
+pub fn float_tensor<B: Backend>(
+    v: Vec<f32>,
+    shape: [usize; 2],
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+/// Rows scaled to unit L2 norm (zero rows stay zero).
+pub fn l2_normalize<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}
+
 /// A 1-D integer tensor of indices.
 pub fn int_tensor<B: Backend>(v: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
     let data: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();

@@ -18,7 +18,7 @@ use crate::device::{int_tensor as ints, read_floats as read};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::rng::SeededRng;
-use crate::train::{sample_negative, EarlyStopping, EpochReport, TrainObserver};
+use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Objective {
@@ -377,20 +377,13 @@ pub fn train_factor_model<B: AutodiffBackend>(
             .map(read)
             .transpose()?
             .map_or(0.0, |v| f64::from(v[0]) / batches as f64);
-        if !loss.is_finite() {
-            return Err(Error::Config(format!(
-                "training diverged at epoch {epoch} (loss {loss}); lower lr"
-            )));
-        }
-
-        let mut report = EpochReport {
+        let state = EpochState {
             epoch,
             epochs: config.epochs,
+            eval_every: config.eval_every,
             loss,
-            valid: None,
         };
-        let mut stop = false;
-        if epoch % config.eval_every == 0 || epoch == config.epochs {
+        let stop = end_epoch(state, &mut stopper, observer, || {
             let model = net.valid().snapshot()?;
             let metrics = evaluate(
                 &TrainedModel::Factor(model.clone()),
@@ -402,10 +395,8 @@ pub fn train_factor_model<B: AutodiffBackend>(
                 Objective::Mse => metrics.get("rmse").copied().unwrap_or(f64::NAN),
                 Objective::Bpr => metrics["ndcg@10"],
             };
-            report.valid = Some(value);
-            stop = stopper.observe(value, model);
-        }
-        observer.on_epoch(&report);
+            Ok((value, model))
+        })?;
         if stop {
             break;
         }

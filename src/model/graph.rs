@@ -23,20 +23,22 @@ use burn::module::{AutodiffModule, Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::hybrid::Loss;
 use super::{TrainedModel, UserHistory};
 use crate::data::Split;
-use crate::device::{int_tensor as ints, read_floats as read};
+use crate::device::{
+    float_tensor as tensor2, int_tensor as ints, l2_normalize, read_floats as read,
+};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::fuse::init_param;
 use crate::rng::SeededRng;
-use crate::train::{sample_negative, EarlyStopping, EpochReport, TrainObserver};
+use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 /// Hyper-parameters of [`train_graph`]. With no content modalities it is plain LightGCN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -256,15 +258,6 @@ impl<B: Backend> GraphNet<B> {
     }
 }
 
-fn l2_normalize<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
-    x / norm
-}
-
-fn tensor2<B: Backend>(v: Vec<f32>, shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
-    Tensor::from_data(TensorData::new(v, shape), device)
-}
-
 /// Trains a graph model on `split.train` (cold items excluded), early-stopping on validation
 /// NDCG@10; returns the best snapshot and its validation NDCG@10.
 pub fn train_graph<B: AutodiffBackend>(
@@ -386,20 +379,13 @@ pub fn train_graph<B: AutodiffBackend>(
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(config.lr, net, grads);
         }
-        let loss = loss_sum / batches.max(1) as f64;
-        if !loss.is_finite() {
-            return Err(Error::Config(format!(
-                "training diverged at epoch {epoch}; lower lr"
-            )));
-        }
-        let mut report = EpochReport {
+        let state = EpochState {
             epoch,
             epochs: config.epochs,
-            loss,
-            valid: None,
+            eval_every: config.eval_every,
+            loss: loss_sum / batches.max(1) as f64,
         };
-        let mut stop = false;
-        if epoch % config.eval_every == 0 || epoch == config.epochs {
+        let stop = end_epoch(state, &mut stopper, observer, || {
             let model = net.valid().snapshot(&inner_graphs)?;
             let ndcg = evaluate(
                 &TrainedModel::Factor(model.clone()),
@@ -407,10 +393,8 @@ pub fn train_graph<B: AutodiffBackend>(
                 history,
                 Target::Valid,
             )["ndcg@10"];
-            report.valid = Some(ndcg);
-            stop = stopper.observe(ndcg, model);
-        }
-        observer.on_epoch(&report);
+            Ok((ndcg, model))
+        })?;
         if stop {
             break;
         }

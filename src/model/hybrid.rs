@@ -22,19 +22,21 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::{TrainedModel, UserHistory};
 use crate::data::Split;
-use crate::device::{int_tensor as ints, read_floats as read};
+use crate::device::{
+    float_tensor as tensor2, int_tensor as ints, l2_normalize, read_floats as read,
+};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
 use crate::rng::SeededRng;
-use crate::train::{sample_negative, EarlyStopping, EpochReport, TrainObserver};
+use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -185,10 +187,6 @@ struct DeviceInputs<B: Backend> {
     n_tokens: usize,
 }
 
-fn tensor2<B: Backend>(v: Vec<f32>, shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
-    Tensor::from_data(TensorData::new(v, shape), device)
-}
-
 impl<B: Backend> HybridNet<B> {
     fn new(
         c: &HybridConfig,
@@ -274,11 +272,6 @@ impl<B: Backend> HybridNet<B> {
             u
         }
     }
-}
-
-fn l2_normalize<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
-    x / norm
 }
 
 /// How training rows hide parts of the history: the target, and a random share of the rest.
@@ -546,28 +539,19 @@ pub fn train_hybrid<B: AutodiffBackend>(
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(config.lr, net, grads);
         }
-        let loss = loss_sum / batches.max(1) as f64;
-        if !loss.is_finite() {
-            return Err(Error::Config(format!(
-                "training diverged at epoch {epoch}; lower lr"
-            )));
-        }
-        let mut report = EpochReport {
+        let state = EpochState {
             epoch,
             epochs: config.epochs,
-            loss,
-            valid: None,
+            eval_every: config.eval_every,
+            loss: loss_sum / batches.max(1) as f64,
         };
-        let mut stop = false;
-        if epoch % config.eval_every == 0 || epoch == config.epochs {
+        let stop = end_epoch(state, &mut stopper, observer, || {
             let valid_net = net.valid();
             let model = snapshot(&valid_net, &inner_inputs, history, &presence, device)?;
             let ndcg =
                 evaluate(&TrainedModel::Factor(model), split, history, Target::Valid)["ndcg@10"];
-            report.valid = Some(ndcg);
-            stop = stopper.observe(ndcg, valid_net);
-        }
-        observer.on_epoch(&report);
+            Ok((ndcg, valid_net))
+        })?;
         if stop {
             break;
         }

@@ -13,19 +13,19 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::{TrainedModel, UserHistory};
 use crate::data::Split;
-use crate::device::{int_tensor as ints, read_floats as read};
+use crate::device::{float_tensor as tensor2, int_tensor as ints, read_floats as read};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
 use crate::rng::SeededRng;
-use crate::train::{sample_negative, EarlyStopping, EpochReport, TrainObserver};
+use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VbprConfig {
@@ -132,10 +132,6 @@ impl<B: Backend> VbprNet<B> {
     }
 }
 
-fn tensor2<B: Backend>(v: Vec<f32>, shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
-    Tensor::from_data(TensorData::new(v, shape), device)
-}
-
 /// Trains VBPR on `split.train` with BPR and uniform negatives, early-stopping on validation
 /// NDCG@10; returns the best snapshot and its validation NDCG@10.
 pub fn train_vbpr<B: AutodiffBackend>(
@@ -227,20 +223,13 @@ pub fn train_vbpr<B: AutodiffBackend>(
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(config.lr, net, grads);
         }
-        let loss = loss_sum / batches.max(1) as f64;
-        if !loss.is_finite() {
-            return Err(Error::Config(format!(
-                "training diverged at epoch {epoch}; lower lr"
-            )));
-        }
-        let mut report = EpochReport {
+        let state = EpochState {
             epoch,
             epochs: config.epochs,
-            loss,
-            valid: None,
+            eval_every: config.eval_every,
+            loss: loss_sum / batches.max(1) as f64,
         };
-        let mut stop = false;
-        if epoch % config.eval_every == 0 || epoch == config.epochs {
+        let stop = end_epoch(state, &mut stopper, observer, || {
             let model = net.valid().snapshot(&inner_content)?;
             let ndcg = evaluate(
                 &TrainedModel::Factor(model.clone()),
@@ -248,10 +237,8 @@ pub fn train_vbpr<B: AutodiffBackend>(
                 history,
                 Target::Valid,
             )["ndcg@10"];
-            report.valid = Some(ndcg);
-            stop = stopper.observe(ndcg, model);
-        }
-        observer.on_epoch(&report);
+            Ok((ndcg, model))
+        })?;
         if stop {
             break;
         }

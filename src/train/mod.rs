@@ -74,6 +74,52 @@ impl<T> EarlyStopping<T> {
     }
 }
 
+/// Where an epoch stands, for [`end_epoch`].
+#[derive(Debug, Clone, Copy)]
+pub struct EpochState {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub eval_every: usize,
+    /// Mean training loss over the epoch.
+    pub loss: f64,
+}
+
+/// Ends an epoch the same way for every trainer: a non-finite loss is an error; on evaluation
+/// epochs (every `eval_every`, and the last) `validate` gives the metric and a snapshot for the
+/// early stopper; the observer hears the report. Returns true when training should stop.
+pub fn end_epoch<T>(
+    state: EpochState,
+    stopper: &mut EarlyStopping<T>,
+    observer: &mut dyn TrainObserver,
+    validate: impl FnOnce() -> crate::Result<(f64, T)>,
+) -> crate::Result<bool> {
+    let EpochState {
+        epoch,
+        epochs,
+        eval_every,
+        loss,
+    } = state;
+    if !loss.is_finite() {
+        return Err(crate::Error::Config(format!(
+            "training diverged at epoch {epoch} (loss {loss}); lower lr"
+        )));
+    }
+    let mut report = EpochReport {
+        epoch,
+        epochs,
+        loss,
+        valid: None,
+    };
+    let mut stop = false;
+    if epoch % eval_every == 0 || epoch == epochs {
+        let (value, snapshot) = validate()?;
+        report.valid = Some(value);
+        stop = stopper.observe(value, snapshot);
+    }
+    observer.on_epoch(&report);
+    Ok(stop)
+}
+
 /// Uniform negative sampling: an item the user has not interacted with in training.
 /// `seen` is the user's sorted training items.
 pub fn sample_negative(rng: &mut SeededRng, n_items: usize, seen: &[u32]) -> u32 {
@@ -107,6 +153,31 @@ mod tests {
         assert!(!es.observe(0.9, 2));
         assert!(es.observe(f64::NAN, 3));
         assert_eq!(es.into_best(), Some((0.9, 2)));
+    }
+
+    #[test]
+    fn end_epoch_validates_on_schedule_and_rejects_divergence() {
+        let mut es = EarlyStopping::new(1, true);
+        let mut seen = Vec::new();
+        let mut observer = |r: &EpochReport| seen.push((r.epoch, r.valid));
+        let state = |epoch, loss| EpochState {
+            epoch,
+            epochs: 3,
+            eval_every: 2,
+            loss,
+        };
+        assert!(!end_epoch(state(1, 0.5), &mut es, &mut observer, || unreachable!()).unwrap());
+        assert!(!end_epoch(state(2, 0.4), &mut es, &mut observer, || Ok((0.3, 'a'))).unwrap());
+        // The last epoch is always evaluated; no improvement with patience 1 stops.
+        assert!(end_epoch(state(3, 0.3), &mut es, &mut observer, || Ok((0.2, 'b'))).unwrap());
+        assert!(
+            end_epoch(state(4, f64::NAN), &mut es, &mut observer, || Ok((
+                1.0, 'c'
+            )))
+            .is_err()
+        );
+        assert_eq!(seen, [(1, None), (2, Some(0.3)), (3, Some(0.2))]);
+        assert_eq!(es.into_best(), Some((0.3, 'a')));
     }
 
     #[test]
