@@ -32,6 +32,16 @@ export interface Recommendation {
   title: string | null;
 }
 
+export interface Explanation {
+  item: string;
+  title: string | null;
+  score: number;
+  /** The part of the score that does not depend on the history (biases, popularity). */
+  base: number;
+  /** Each history item's exact contribution (score = base + Σ contribution), largest first. */
+  influences: { item: string; title: string | null; contribution: number }[];
+}
+
 export declare class Recommender {
   static load(urlOrBytes: string | URL | BundleBytes, options?: LoadOptions): Promise<Recommender>;
   readonly backend: 'webgpu' | 'cpu';
@@ -40,5 +50,6 @@ export declare class Recommender {
     options?: { k?: number; exclude?: 'seen' | 'none' },
   ): Promise<Recommendation[]>;
   similar(item: string, options?: { k?: number }): Promise<Recommendation[]>;
+  explain(query: { history: HistoryEvent[] } | HistoryEvent[], item: string): Promise<Explanation>;
   dispose(): void;
 }

@@ -133,6 +133,15 @@ export class Recommender {
     return this.#call('similar', { item, options: { k } });
   }
 
+  /**
+   * Why `item` scores what it does for a history: `{ item, title, score, base, influences }`,
+   * the influences being the history's items with their exact share of the score.
+   */
+  explain(query, item) {
+    const history = Array.isArray(query) ? query : query?.history;
+    return this.#call('explain', { history, item });
+  }
+
   /** Stops the worker. */
   dispose() {
     this.#worker.terminate();

@@ -12,6 +12,7 @@ const methods = {
   },
   recommend: ({ history, options }) => recommender.recommend(history, options),
   similar: ({ item, options }) => recommender.similar(item, options),
+  explain: ({ history, item }) => recommender.explain(history, item),
 };
 
 self.onmessage = async ({ data: { id, method, args } }) => {

@@ -1,5 +1,5 @@
 //! What the browser runs, checked natively on real bundles: the device scorer (burn Flex here,
-//! WebGPU in the browser) against the CPU reference, and `similar`.
+//! WebGPU in the browser) against the CPU reference, `similar` and `explain`.
 
 mod common;
 
@@ -83,11 +83,41 @@ fn assert_similar(bundle: &Bundle) {
     ));
 }
 
+/// `explain` splits each recommended item's score exactly into base + per-history-item
+/// contributions, largest first, naming only history items.
+fn assert_explanations_add_up(bundle: &Bundle) {
+    let h = history(&[("50", Some(5.0)), ("172", None), ("133", Some(4.0))]);
+    for (item, score) in bundle.recommend_history(&h, 5, true).unwrap() {
+        let e = bundle.explain(&h, &item).unwrap();
+        assert_eq!(e.item, item);
+        assert!(
+            (e.score - score).abs() <= 1e-6 * score.abs().max(1.0),
+            "{e:?}"
+        );
+        let total = e.base + e.influences.iter().map(|(_, c)| c).sum::<f32>();
+        assert!(
+            (total - e.score).abs() <= 1e-5 * e.score.abs().max(1.0),
+            "{e:?}"
+        );
+        assert_eq!(e.influences.len(), 3);
+        assert!(e.influences.windows(2).all(|w| w[0].1 >= w[1].1));
+        assert!(e
+            .influences
+            .iter()
+            .all(|(id, _)| ["50", "172", "133"].contains(&id.as_str())));
+    }
+    assert!(matches!(
+        bundle.explain(&h, "no-such-item"),
+        Err(Error::UnknownItem(_))
+    ));
+}
+
 #[test]
 fn ease_device_scores_and_similar() {
     let bundle = train(ModelConfig::default_for("ease").unwrap());
     assert_device_matches_cpu(&bundle);
     assert_similar(&bundle);
+    assert_explanations_add_up(&bundle);
     // For item–item models, `similar` is the item's row: what a one-item history scores.
     let one = history(&[("50", None)]);
     assert_eq!(
@@ -105,6 +135,7 @@ fn bpr_device_scores_and_similar() {
     let bundle = train(config);
     assert_device_matches_cpu(&bundle);
     assert_similar(&bundle);
+    assert_explanations_add_up(&bundle);
     // Cosine: bounded by 1.
     assert!(bundle
         .similar("50", 10)

@@ -53,10 +53,17 @@ async function main() {
       const history = [...ratings].filter(([, r]) => r >= 3).map(([id, r]) => ({ item: id, rating: r }));
       const recs = history.length ? await rec.recommend({ history }, { k: 10, exclude: 'seen' }) : [];
       showError(null);
+      // Each recommendation with the rated movie that contributes most to its score.
+      const why = await Promise.all(recs.map((r) => rec.explain({ history }, r.item)));
       $('#recs').replaceChildren(
-        ...recs.map((r) => {
+        ...recs.map((r, i) => {
           const score = Object.assign(document.createElement('span'), { className: 'score', textContent: r.score.toFixed(3) });
-          return item(r.title ?? r.item, [score]);
+          const top = why[i].influences[0];
+          const because = Object.assign(document.createElement('div'), {
+            className: 'because',
+            textContent: top && top.contribution > 0 ? `because you liked ${top.title ?? top.item}` : '',
+          });
+          return item(r.title ?? r.item, [score, because]);
         }),
       );
       document.body.dataset.recommendations = String(recs.length);

@@ -147,6 +147,69 @@ impl Bundle {
     }
 }
 
+/// Why an item scores what it does for a history: the score splits exactly into a part that
+/// does not depend on the history (`base`: biases, or popularity) and one contribution per history
+/// item — item–item models add each history item's weight row, factor models score against the
+/// mean of the history's vectors, so `score = base + Σ contributions` in both.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Explanation {
+    pub item: String,
+    pub score: f32,
+    pub base: f32,
+    /// `(history item id, contribution)`, largest first.
+    pub influences: Vec<(String, f32)>,
+}
+
+impl Bundle {
+    /// Explains `item_id`'s score for a visitor's history (see [`Explanation`]).
+    pub fn explain(&self, history: &[HistoryEvent], item_id: &str) -> Result<Explanation> {
+        let item = self
+            .manifest
+            .items
+            .get(item_id)
+            .ok_or_else(|| Error::UnknownItem(item_id.to_owned()))?;
+        let (items, ratings) = self.history_indices(history)?;
+        let i = item as usize;
+        let mut influences: Vec<(u32, f32)> = Vec::with_capacity(items.len());
+        let (score, base) = match &self.model {
+            TrainedModel::Factor(m) => {
+                let d = m.dim;
+                let q = &m.item_factors[i * d..(i + 1) * d];
+                let w = 1.0 / items.len().max(1) as f32;
+                for &j in &items {
+                    let qj = &m.item_factors[j as usize * d..(j as usize + 1) * d];
+                    influences.push((j, w * q.iter().zip(qj).map(|(a, b)| a * b).sum::<f32>()));
+                }
+                let base = m.biases.as_ref().map_or(0.0, |b| b.global + b.item[i]);
+                let mut scores = vec![0.0f32; self.manifest.dims.items];
+                score_history(&self.model, &items, &ratings, &mut scores)?;
+                (scores[i], base)
+            }
+            TrainedModel::ItemKnn(_) => {
+                let mut one = vec![0.0f32; self.manifest.dims.items];
+                for (&j, &r) in items.iter().zip(&ratings) {
+                    self.model.score(0, &[j], &[r], &mut one);
+                    influences.push((j, one[i]));
+                }
+                let mut scores = vec![0.0f32; self.manifest.dims.items];
+                self.model.score(0, &items, &ratings, &mut scores);
+                (scores[i], 0.0)
+            }
+            TrainedModel::Popularity(p) => (p.counts[i], p.counts[i]),
+        };
+        influences.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(Explanation {
+            item: item_id.to_owned(),
+            score,
+            base,
+            influences: influences
+                .into_iter()
+                .map(|(j, c)| (self.manifest.items.id(j).to_owned(), c))
+                .collect(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,6 +111,45 @@ impl State {
         self.list(top.into_iter().map(|i| (i, scores[i as usize])))
     }
 
+    fn explain(&self, history: JsValue, item: &str) -> Result<JsValue> {
+        let history: Vec<HistoryEvent> = from_js(history, "history")?;
+        let e = self.bundle.explain(&history, item)?;
+        let titles = &self.bundle.manifest.item_titles;
+        let title = |id: &str| {
+            let i = self.bundle.manifest.items.get(id)?;
+            titles.get(i as usize)?.as_deref()
+        };
+        #[derive(Serialize)]
+        struct Influence<'a> {
+            item: &'a str,
+            title: Option<&'a str>,
+            contribution: f32,
+        }
+        #[derive(Serialize)]
+        struct Explained<'a> {
+            item: &'a str,
+            title: Option<&'a str>,
+            score: f32,
+            base: f32,
+            influences: Vec<Influence<'a>>,
+        }
+        to_js(&Explained {
+            item: &e.item,
+            title: title(&e.item),
+            score: e.score,
+            base: e.base,
+            influences: e
+                .influences
+                .iter()
+                .map(|(id, c)| Influence {
+                    item: id,
+                    title: title(id),
+                    contribution: *c,
+                })
+                .collect(),
+        })
+    }
+
     fn similar(&self, item: &str, options: JsValue) -> Result<JsValue> {
         let options: SimilarOptions = self::options(options)?;
         let similar = self.bundle.similar(item, options.k)?;
@@ -164,6 +203,13 @@ impl Recommender {
     pub fn recommend(&self, history: JsValue, options: JsValue) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move { state.recommend(history, options).await.map_err(js_error) })
+    }
+
+    /// Why `item` scores what it does for `history`: `{ item, title, score, base, influences:
+    /// [{ item, title, contribution }] }`, where `score = base + Σ contribution` exactly.
+    pub fn explain(&self, history: JsValue, item: String) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move { state.explain(history, &item).map_err(js_error) })
     }
 
     /// The `k` items most similar to `item` (itself excluded); options `{ k = 10 }`.

@@ -94,7 +94,8 @@ for (const run of RUNS) {
         const unknown = await code(window.rec.recommend({ history: [{ item: 'no-such-item' }] }));
         const unknownSimilar = await code(window.rec.similar('no-such-item'));
         const after = await window.rec.recommend(events, { k: 10 });
-        return { recs, ms, similar, unknown, unknownSimilar, after };
+        const explained = await window.rec.explain({ history: events }, recs[0].item);
+        return { recs, ms, similar, unknown, unknownSimilar, after, explained };
       }, { history: HISTORY, label });
 
       const ids = out.recs.map((r) => r.item);
@@ -108,6 +109,12 @@ for (const run of RUNS) {
       assert.equal(out.unknown, 'UNKNOWN_ITEM', label);
       assert.equal(out.unknownSimilar, 'UNKNOWN_ITEM', label);
       assert.deepEqual(out.after, out.recs, `${label}: still working after errors`);
+      const e = out.explained;
+      const total = e.base + e.influences.reduce((sum, x) => sum + x.contribution, 0);
+      assert.equal(e.item, out.recs[0].item, `${label}: explain item`);
+      assert.ok(Math.abs(e.score - out.recs[0].score) <= TOLERANCE, `${label}: explain score ${e.score}`);
+      assert.ok(Math.abs(total - e.score) <= TOLERANCE, `${label}: explanation adds up (${total} vs ${e.score})`);
+      assert.deepEqual(e.influences.map((x) => x.item).sort(), [...HISTORY].sort(), `${label}: influences`);
 
       // Nothing the page sent after loading carries the history: no bodies, no ids in URLs.
       const sent = [...log.slice(afterLoad.server), ...seen.slice(afterLoad.browser)];
@@ -172,6 +179,7 @@ for (const run of RUNS) {
     const recs = await page.$$eval('#recs li', (li) => li.map((x) => x.textContent));
     const rated = await page.textContent('#rated');
     assert.equal(recs.length, 10, 'demo: 10 recommendations');
+    assert.ok(recs.every((r) => r.includes('because you liked Star Wars')), 'demo: explanations');
     assert.match(rated, /Star Wars/);
     assert.ok(!recs.some((r) => /^Star Wars\d/.test(r)), 'demo: the rated movie is excluded');
     const sent = seen.slice(afterReady);
