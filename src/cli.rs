@@ -624,7 +624,8 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
         ablation_configs, averaged, cold_start_config, cold_start_ease, cold_start_split,
-        degraded_mean, ease_missing_modality, mean_metrics, run_graph, tfidf_knn, Content, Row,
+        degraded_mean, ease_missing_modality, fused_content_knn, mean_metrics, run_graph,
+        tfidf_knn, Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -731,7 +732,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         ease_missing = Some(ease_missing_modality(&split, &content, "text", 0.5, 2026)?);
     }
     let mut cold_rows = Vec::new();
-    if ["cold hybrid", "cold ease", "cold graph"]
+    if ["cold hybrid", "cold knn", "cold ease", "cold graph"]
         .iter()
         .any(|n| wanted(n))
     {
@@ -744,9 +745,14 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             &history,
             crate::eval::Target::Test,
         );
-        let n_cold = cold.iter().filter(|&&c| c).count();
+        let n_cold = {
+            let mut items: Vec<u32> = cold_split.test.iter().map(|x| x.item).collect();
+            items.sort_unstable();
+            items.dedup();
+            items.len()
+        };
         cold_rows.push((
-            format!("random (20/N; {n_cold} cold items)"),
+            format!("random (20/N; {n_cold} cold test items)"),
             20.0 / split.n_items as f64,
         ));
         cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
@@ -766,6 +772,18 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             cold_rows.push((
                 "fused text+tabular tower".to_owned(),
                 row.metrics["recall@20"],
+            ));
+        }
+        if wanted("cold knn") {
+            let m = crate::eval::evaluate(
+                &fused_content_knn(&content.select(&["text".into(), "tabular".into()])?, 100),
+                &cold_split,
+                &history,
+                crate::eval::Target::Test,
+            );
+            cold_rows.push((
+                "fused content kNN (MiniLM text + tabular)".to_owned(),
+                m["recall@20"],
             ));
         }
         if wanted("cold ease") {

@@ -356,7 +356,6 @@ pub fn cold_start_config(base: &HybridConfig) -> HybridConfig {
 pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
     use crate::encode::features::item_text;
     use crate::encode::tfidf::{sparse_dot, TfIdf};
-    use crate::model::{ItemKnn, ItemKnnConfig};
     let by_id = dataset.items.by_id();
     let texts: Vec<String> = dataset
         .log
@@ -372,9 +371,17 @@ pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
         .collect();
     let tfidf = TfIdf::fit(&texts, 1);
     let vectors: Vec<_> = texts.iter().map(|t| tfidf.transform(t)).collect();
-    let n = vectors.len();
+    knn_from_similarity(vectors.len(), 100, |i, j| {
+        sparse_dot(&vectors[i], &vectors[j])
+    })
+}
+
+/// Item-kNN over a content similarity: each item keeps its `k` most similar items (positive
+/// similarities only), scored like collaborative item-kNN.
+fn knn_from_similarity(n: usize, k: usize, sim: impl Fn(usize, usize) -> f32) -> TrainedModel {
+    use crate::model::{ItemKnn, ItemKnnConfig};
     let config = ItemKnnConfig {
-        k: 100.min(n.saturating_sub(1)).max(1),
+        k: k.min(n.saturating_sub(1)).max(1),
         shrink: 0.0,
         ..Default::default()
     };
@@ -384,7 +391,7 @@ pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
     for i in 0..n {
         let mut row: Vec<(f32, u32)> = (0..n)
             .filter(|&j| j != i)
-            .map(|j| (sparse_dot(&vectors[i], &vectors[j]), j as u32))
+            .map(|j| (sim(i, j), j as u32))
             .filter(|(s, _)| *s > 0.0)
             .collect();
         row.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -397,6 +404,39 @@ pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
         config,
         neighbors,
         similarities,
+    })
+}
+
+/// Item-kNN on fused content: the similarity of two items is the mean, over the modalities both
+/// have, of their cosine similarities (a modality missing for either item is left out, not
+/// counted as zero). Late fusion, deterministic, no training.
+pub fn fused_content_knn(modalities: &[&Modality], k: usize) -> TrainedModel {
+    let n = modalities.first().map_or(0, |m| m.n_items());
+    let units: Vec<Vec<Option<Vec<f32>>>> = modalities
+        .iter()
+        .map(|m| {
+            (0..n)
+                .map(|i| {
+                    let row = m.row(i);
+                    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    (m.present[i] && norm > 0.0).then(|| row.iter().map(|x| x / norm).collect())
+                })
+                .collect()
+        })
+        .collect();
+    knn_from_similarity(n, k, |i, j| {
+        let (mut total, mut count) = (0.0f32, 0usize);
+        for unit in &units {
+            if let (Some(a), Some(b)) = (&unit[i], &unit[j]) {
+                total += a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+                count += 1;
+            }
+        }
+        if count == 0 {
+            0.0
+        } else {
+            total / count as f32
+        }
     })
 }
 
