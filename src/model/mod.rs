@@ -247,6 +247,18 @@ impl TrainedModel {
     }
 }
 
+/// A factor snapshot with its validation NDCG@10: what the neural trainers early-stop on.
+pub(crate) fn with_valid_ndcg(
+    model: FactorModel,
+    split: &crate::data::Split,
+    history: &UserHistory,
+) -> (f64, FactorModel) {
+    let trained = TrainedModel::Factor(model.clone());
+    let ndcg =
+        crate::eval::evaluate(&trained, split, history, crate::eval::Target::Valid)["ndcg@10"];
+    (ndcg, model)
+}
+
 /// Takes a weight out of `weights`, requiring the given shape.
 pub(crate) fn take_weight(
     weights: &mut WeightMap,

@@ -17,12 +17,11 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
-use super::{TrainedModel, UserHistory};
+use super::{with_valid_ndcg, UserHistory};
 use crate::data::Split;
 use crate::device::{float_tensor as tensor2, int_tensor as ints, read_floats as read};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, Target};
 use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
 use crate::rng::SeededRng;
 use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
@@ -230,14 +229,11 @@ pub fn train_vbpr<B: AutodiffBackend>(
             loss: loss_sum / batches.max(1) as f64,
         };
         let stop = end_epoch(state, &mut stopper, observer, || {
-            let model = net.valid().snapshot(&inner_content)?;
-            let ndcg = evaluate(
-                &TrainedModel::Factor(model.clone()),
+            Ok(with_valid_ndcg(
+                net.valid().snapshot(&inner_content)?,
                 split,
                 history,
-                Target::Valid,
-            )["ndcg@10"];
-            Ok((ndcg, model))
+            ))
         })?;
         if stop {
             break;
