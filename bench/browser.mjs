@@ -1,0 +1,95 @@
+// Browser benchmark: load, recommend, similar and explain latency of the fusionrec package in
+// Debian's Chromium (headless), on WebGPU (SwiftShader here: CPU-emulated, so slow) and on the
+// CPU (burn Flex in wasm), side by side in one run. Prints a markdown table; not a test.
+//   node bench/browser.mjs [bundle-dir ...]      (default: models/ci/ease models/ci/bpr)
+// Needs the built package (bash scripts/build-wasm.sh web) and the bundles.
+import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from '../tests/browser/server.mjs';
+
+const bundles = process.argv.slice(2).length ? process.argv.slice(2) : ['models/ci/ease', 'models/ci/bpr'];
+const HISTORY = ['50', '172', '133', '1', '181'].map((item) => ({ item }));
+const LOADS = 3;
+const CALLS = 20;
+const BACKENDS = [
+  { name: 'webgpu', args: ['--enable-unsafe-webgpu'] },
+  { name: 'cpu', args: ['--disable-webgpu'] },
+];
+const BASE_ARGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const bytes = (dir) => readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+
+const { server, url } = await serve();
+const rows = [];
+for (const backend of BACKENDS) {
+  const profile = mkdtempSync(join(tmpdir(), 'fusionrec-bench-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [...BASE_ARGS, ...backend.args],
+  });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${url}/tests/browser/page.html`);
+    await page.waitForFunction(() => window.ready === true);
+    for (const dir of bundles) {
+      const t = await page.evaluate(
+        async ({ bundleUrl, history, loads, calls }) => {
+          const time = async (f) => {
+            const start = performance.now();
+            await f();
+            return performance.now() - start;
+          };
+          const load = [];
+          for (let i = 0; i < loads; i++) {
+            window.rec?.dispose();
+            load.push(await time(async () => (window.rec = await Recommender.load(bundleUrl))));
+          }
+          const rec = window.rec;
+          const top = await rec.recommend({ history }, { k: 10 });
+          const measure = async (f) => {
+            await f();
+            await f(); // warm-up
+            const out = [];
+            for (let i = 0; i < calls; i++) out.push(await time(f));
+            return out;
+          };
+          return {
+            backend: rec.backend,
+            load,
+            recommend: await measure(() => rec.recommend({ history }, { k: 10 })),
+            similar: await measure(() => rec.similar(history[0].item, { k: 10 })),
+            explain: await measure(() => rec.explain({ history }, top[0].item)),
+          };
+        },
+        { bundleUrl: `/${dir}/`, history: HISTORY, loads: LOADS, calls: CALLS },
+      );
+      rows.push({ dir, size: bytes(dir), ...t });
+    }
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+server.close();
+
+const wasm = statSync('pkg/web/fusionrec_bg.wasm').size;
+console.log(`wasm: ${(wasm / 1e6).toFixed(2)} MB raw; history of ${HISTORY.length} items; medians of ${LOADS} loads and ${CALLS} calls`);
+console.log('| bundle | size | backend | load (ms) | recommend (ms) | similar (ms) | explain (ms) |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  const f = (xs) => median(xs).toFixed(1);
+  console.log(
+    `| ${r.dir} | ${(r.size / 1e6).toFixed(1)} MB | ${r.backend} | ${f(r.load)} | ${f(r.recommend)} | ${f(r.similar)} | ${f(r.explain)} |`,
+  );
+}
