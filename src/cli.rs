@@ -623,9 +623,9 @@ fn print_table(rows: &[(String, Metrics)]) {
 fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
-        ablation_configs, averaged, cold_start_config, cold_start_ease, cold_start_split,
-        degraded_mean, ease_missing_modality, fused_content_knn, mean_metrics, run_graph,
-        tfidf_knn, Content, Row,
+        ablation_configs, averaged, cold_start_blend, cold_start_config, cold_start_ease,
+        cold_start_split, degraded_mean, ease_missing_modality, fused_content_knn, mean_metrics,
+        run_graph, tfidf_knn, Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -732,9 +732,15 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         ease_missing = Some(ease_missing_modality(&split, &content, "text", 0.5, 2026)?);
     }
     let mut cold_rows = Vec::new();
-    if ["cold hybrid", "cold knn", "cold ease", "cold graph"]
-        .iter()
-        .any(|n| wanted(n))
+    if [
+        "cold hybrid",
+        "cold blend",
+        "cold knn",
+        "cold ease",
+        "cold graph",
+    ]
+    .iter()
+    .any(|n| wanted(n))
     {
         let (cold_split, cold) = cold_start_split(&split, 0.1, 2026);
         let history =
@@ -772,6 +778,35 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             cold_rows.push((
                 "fused text+tabular tower".to_owned(),
                 row.metrics["recall@20"],
+            ));
+        }
+        if wanted("cold blend") {
+            bar.set_prefix("cold blend");
+            let tfidf_model = tfidf_knn(&dataset);
+            let (mut runs, mut weights) = (Vec::new(), Vec::new());
+            for &seed in &seeds {
+                let config = HybridConfig {
+                    seed,
+                    ..cold_start_config(&base)
+                };
+                let (w, m) = cold_start_blend(
+                    &config,
+                    &cold_split,
+                    &content,
+                    &cold,
+                    &tfidf_model,
+                    device,
+                    &mut observer,
+                )?;
+                weights.push(format!("{w:.1}"));
+                runs.push(m);
+            }
+            cold_rows.push((
+                format!(
+                    "blend: tower + TF-IDF kNN (tower weight {} by validation)",
+                    weights.join("/")
+                ),
+                mean_metrics(&runs)["recall@20"],
             ));
         }
         if wanted("cold knn") {

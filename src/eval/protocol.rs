@@ -42,11 +42,30 @@ pub fn top_k(scores: &[f32], excluded: &[u32], k: usize) -> Vec<u32> {
     candidates.into_iter().map(|(_, i)| i).collect()
 }
 
+/// Anything that scores a user's catalog: trained models, and blends of them in experiments.
+pub trait Scores {
+    /// Writes the score of every item for `user` (training history `items`/`ratings`) to `out`.
+    fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]);
+    /// The predicted rating of (user, item), for models fitted to ratings.
+    fn predict(&self, _user: u32, _item: u32) -> Option<f32> {
+        None
+    }
+}
+
+impl Scores for TrainedModel {
+    fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]) {
+        TrainedModel::score(self, user, items, ratings, out)
+    }
+    fn predict(&self, user: u32, item: u32) -> Option<f32> {
+        TrainedModel::predict(self, user, item)
+    }
+}
+
 /// Evaluates `model` on the validation or test part of `split`. `history` is the model's input
 /// (the training interactions). Rating metrics (RMSE, MAE) are added for models that predict
 /// ratings, over held-out interactions that carry one.
-pub fn evaluate(
-    model: &TrainedModel,
+pub fn evaluate<S: Scores + ?Sized>(
+    model: &S,
     split: &Split,
     history: &UserHistory,
     target: Target,
