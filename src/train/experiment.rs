@@ -646,3 +646,33 @@ pub fn cold_start_blend(
     };
     Ok((best.1, evaluate(&blend, cold_split, &history, Target::Test)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Scores;
+    use crate::model::Popularity;
+
+    #[test]
+    fn blend_mixes_standardised_scores() {
+        let up = TrainedModel::Popularity(Popularity {
+            counts: vec![1.0, 2.0, 3.0],
+        });
+        let down = TrainedModel::Popularity(Popularity {
+            counts: vec![30.0, 20.0, 10.0],
+        });
+        let mut out = vec![0.0; 3];
+        let blend = |weight| Blend {
+            first: &up,
+            second: &down,
+            weight,
+        };
+        // Standardised, `down` is (√1.5, 0, −√1.5) whatever its scale.
+        blend(0.0).score(0, &[], &[], &mut out);
+        let z = 1.5f32.sqrt();
+        assert!((out[0] - z).abs() < 1e-5 && out[1].abs() < 1e-5 && (out[2] + z).abs() < 1e-5);
+        // Opposite rankings with equal weight cancel out.
+        blend(0.5).score(0, &[], &[], &mut out);
+        assert!(out.iter().all(|x| x.abs() < 1e-5), "{out:?}");
+    }
+}
