@@ -3,10 +3,9 @@
 // CPU (burn Flex in wasm), side by side in one run. Prints a markdown table; not a test.
 //   node bench/browser.mjs [bundle-dir ...]      (default: models/ci/ease models/ci/bpr)
 // Needs the built package (bash scripts/build-wasm.sh web) and the bundles.
-import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from '../tests/browser/chromium.mjs';
 import { serve } from '../tests/browser/server.mjs';
 
 const bundles = process.argv.slice(2).length ? process.argv.slice(2) : ['models/ci/ease', 'models/ci/bpr'];
@@ -17,14 +16,6 @@ const BACKENDS = [
   { name: 'webgpu', args: ['--enable-unsafe-webgpu'] },
   { name: 'cpu', args: ['--disable-webgpu'] },
 ];
-const BASE_ARGS = [
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const bytes = (dir) => readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
@@ -32,12 +23,7 @@ const bytes = (dir) => readdirSync(dir).reduce((s, f) => s + statSync(join(dir, 
 const { server, url } = await serve();
 const rows = [];
 for (const backend of BACKENDS) {
-  const profile = mkdtempSync(join(tmpdir(), 'fusionrec-bench-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [...BASE_ARGS, ...backend.args],
-  });
+  const { context, close } = await launch(backend.args);
   try {
     const page = await context.newPage();
     await page.goto(`${url}/tests/browser/page.html`);
@@ -77,8 +63,7 @@ for (const backend of BACKENDS) {
       rows.push({ dir, size: bytes(dir), ...t });
     }
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }
 server.close();

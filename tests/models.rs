@@ -4,31 +4,13 @@
 
 mod common;
 
+use common::train_ml100k as train;
 use fusionrec::data::{Protocol, RowPolicy, Split};
-use fusionrec::device::DeviceKind;
 use fusionrec::eval::{evaluate, Target};
 use fusionrec::model::{GraphConfig, ModelConfig, TrainedModel, UserHistory};
 use fusionrec::rank::fold_in;
 use fusionrec::store::Bundle;
 use fusionrec::train::experiment::Content;
-use fusionrec::train::{train_bundle, TrainRequest};
-
-fn train(
-    dataset: &fusionrec::data::Dataset,
-    model: ModelConfig,
-    content: Option<&Content>,
-) -> Bundle {
-    let source = common::ml100k_source();
-    let request = TrainRequest {
-        dataset,
-        fingerprint: source.fingerprint().unwrap(),
-        source,
-        protocol: Protocol::implicit_811(2026),
-        model,
-        content,
-    };
-    train_bundle(request, DeviceKind::Flex, &mut ()).unwrap()
-}
 
 /// The multimodal EASE (MiniLM text + tabular content) beats BPR-MF on test NDCG@10 by ≥ 10%
 /// relative; and BPR-MF's item vectors serve unseen visitors through the fold-in almost as well

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::train_ml100k as train;
 use fusionrec::data::{Protocol, RowPolicy, Split};
 use fusionrec::device::DeviceKind;
 use fusionrec::eval::{evaluate, Target};
@@ -12,7 +13,7 @@ use fusionrec::store::Bundle;
 use fusionrec::train::experiment::{
     cold_start_config, cold_start_split, run_hybrid, tfidf_knn, Content,
 };
-use fusionrec::train::{reevaluate, train_bundle, TrainRequest};
+use fusionrec::train::reevaluate;
 
 fn small(modalities: &[&str]) -> HybridConfig {
     HybridConfig {
@@ -76,23 +77,6 @@ fn cold_items_are_recommended_from_content_well_above_random() {
         fused > 2.0 * random,
         "fused {fused:.4} vs random {random:.4}"
     );
-}
-
-fn train(
-    dataset: &fusionrec::data::Dataset,
-    model: ModelConfig,
-    content: Option<&Content>,
-) -> Bundle {
-    let source = common::ml100k_source();
-    let request = TrainRequest {
-        dataset,
-        fingerprint: source.fingerprint().unwrap(),
-        source,
-        protocol: Protocol::implicit_811(2026),
-        model,
-        content,
-    };
-    train_bundle(request, DeviceKind::Flex, &mut ()).unwrap()
 }
 
 #[test]

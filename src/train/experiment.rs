@@ -98,6 +98,8 @@ impl Content {
 
 /// Result of one hybrid run.
 pub struct HybridRun {
+    /// The trained model's precomputed user and item vectors (full presence mask).
+    pub model: TrainedModel,
     pub test: Metrics,
     /// Test metrics with the named modality hidden for a share of items (missing-modality run).
     pub degraded: Option<Metrics>,
@@ -154,6 +156,7 @@ impl BackendTask for HybridTask<'_> {
         };
         let shares = names.into_iter().zip(trained.mean_shares()?).collect();
         Ok(HybridRun {
+            model,
             test,
             degraded,
             shares,
@@ -587,44 +590,7 @@ pub fn cold_start_blend(
     device: DeviceKind,
     observer: &mut dyn TrainObserver,
 ) -> Result<(f32, Metrics)> {
-    struct Task<'a> {
-        config: &'a HybridConfig,
-        split: &'a Split,
-        content: &'a Content,
-        cold: &'a [bool],
-        observer: &'a mut dyn TrainObserver,
-    }
-    impl BackendTask for Task<'_> {
-        type Output = TrainedModel;
-        fn run<B: burn::tensor::backend::AutodiffBackend>(
-            self,
-            device: B::Device,
-        ) -> Result<TrainedModel> {
-            let history = UserHistory::from_interactions(self.split.n_users, &self.split.train);
-            let inputs = self.content.inputs(self.config, self.cold)?;
-            let (trained, _) = train_hybrid::<B>(
-                self.config,
-                self.split,
-                &history,
-                &inputs,
-                &device,
-                self.observer,
-            )?;
-            Ok(TrainedModel::Factor(
-                trained.factors(&history, &trained.presence())?,
-            ))
-        }
-    }
-    let tower = run_on(
-        device,
-        Task {
-            config,
-            split: cold_split,
-            content,
-            cold,
-            observer,
-        },
-    )?;
+    let tower = run_hybrid(config, cold_split, content, cold, None, device, observer)?.model;
     let history = UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
     let mut best = (f64::NEG_INFINITY, 0.0f32);
     for step in 0..=10 {

@@ -4,10 +4,9 @@
 // Expects the built package (pkg/web), the bundles `<dir>/{ease,bpr}` and the native CLI's
 // answers for HISTORY in `<dir>/<name>.reference.json` (see scripts/test.sh).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 import { serve } from './server.mjs';
 
 const dir = process.argv[2] ?? 'models/ci';
@@ -17,14 +16,6 @@ const TOLERANCE = 1e-4;
 const RUNS = [
   { backend: 'webgpu', args: ['--enable-unsafe-webgpu'] },
   { backend: 'cpu', args: ['--disable-webgpu'] },
-];
-const BASE_ARGS = [
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
 ];
 
 /** Same top-k as the native list: scores within TOLERANCE rank by rank, and where the ids
@@ -52,12 +43,7 @@ const { server, log, url } = await serve();
 mkdirSync('test-results', { recursive: true });
 let failed = false;
 for (const run of RUNS) {
-  const profile = mkdtempSync(join(tmpdir(), 'fusionrec-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [...BASE_ARGS, ...run.args],
-  });
+  const { context, close } = await launch(run.args);
   try {
     const page = await context.newPage();
     const seen = [];
@@ -150,19 +136,12 @@ for (const run of RUNS) {
     failed = true;
     console.error(`FAIL ${run.backend}: ${e.stack ?? e}`);
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }
 // The demo page (www/): search, rate, see recommendations; nothing about the ratings is sent.
 {
-  const profile = mkdtempSync(join(tmpdir(), 'fusionrec-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [...BASE_ARGS, ...RUNS[0].args],
-    viewport: { width: 1100, height: 800 },
-  });
+  const { context, close } = await launch(RUNS[0].args, { viewport: { width: 1100, height: 800 } });
   try {
     const page = await context.newPage();
     const seen = [];
@@ -190,8 +169,7 @@ for (const run of RUNS) {
     failed = true;
     console.error(`FAIL demo: ${e.stack ?? e}`);
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await close();
   }
 }
 server.close();

@@ -38,3 +38,22 @@ pub fn ml100k_source() -> DataSource {
     );
     DataSource::detect(&dir).expect("a RecBole folder")
 }
+
+/// Trains `model` on ML-100K under the README's protocol (implicit ≥ 4, per-user 8:1:1, seed
+/// 2026) on burn Flex and returns its bundle.
+pub fn train_ml100k(
+    dataset: &fusionrec::data::Dataset,
+    model: fusionrec::model::ModelConfig,
+    content: Option<&fusionrec::train::experiment::Content>,
+) -> fusionrec::store::Bundle {
+    let source = ml100k_source();
+    let request = fusionrec::train::TrainRequest {
+        dataset,
+        fingerprint: source.fingerprint().unwrap(),
+        source,
+        protocol: fusionrec::data::Protocol::implicit_811(2026),
+        model,
+        content,
+    };
+    fusionrec::train::train_bundle(request, fusionrec::device::DeviceKind::Flex, &mut ()).unwrap()
+}
