@@ -200,6 +200,11 @@ struct TrainArgs {
     /// EASE with content: weight α of the content Gram matrix.
     #[arg(long)]
     content_weight: Option<f64>,
+    /// Catalog content stored in the bundle for the browser (`addItem` places a new item by
+    /// its text/image neighbours; `personalize` learns on content): any of text, image,
+    /// tabular. Default: content models store all three that the catalog has; others none.
+    #[arg(long, value_delimiter = ',')]
+    catalog_content: Option<Vec<String>>,
     /// Hybrid: concat, gated or attention.
     #[arg(long, default_value = "gated")]
     fusion: String,
@@ -514,14 +519,19 @@ fn train(args: TrainArgs) -> Result<()> {
         ModelArg::Vbpr,
         ModelArg::EaseMm,
     ];
-    let content = match kinds.iter().any(|k| needs_content.contains(k)) {
+    let catalog_wanted = args.catalog_content.as_ref().is_some_and(|c| !c.is_empty());
+    let content = match catalog_wanted || kinds.iter().any(|k| needs_content.contains(k)) {
         true => {
             eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
             // Every default set of modalities includes MiniLM text.
             let text = args
                 .modalities
                 .as_ref()
-                .is_none_or(|m| m.iter().any(|m| m == "text"));
+                .is_none_or(|m| m.iter().any(|m| m == "text"))
+                || args
+                    .catalog_content
+                    .as_ref()
+                    .is_some_and(|c| c.iter().any(|m| m == "text"));
             let minilm = text.then_some(args.minilm.as_path());
             let mut content = crate::train::experiment::Content::build(&dataset, minilm)?;
             let images = content.add_images(&dataset, &args.efficientnet)?;
@@ -568,6 +578,7 @@ fn train(args: TrainArgs) -> Result<()> {
             protocol: protocol(kind, &args),
             model: config,
             content: content.as_ref(),
+            catalog: catalog_content(&args, content.as_ref(), needs_content.contains(&kind))?,
         };
         let bundle = train_bundle(request, device, &mut observer)?;
         bar.finish_and_clear();
@@ -590,6 +601,62 @@ fn train(args: TrainArgs) -> Result<()> {
         print_table(&rows);
     }
     Ok(())
+}
+
+/// The catalog content a bundle stores (see `--catalog-content`), with each browser-encodable
+/// modality's encoder identified by its weights' sha256.
+fn catalog_content(
+    args: &TrainArgs,
+    content: Option<&crate::train::experiment::Content>,
+    content_model: bool,
+) -> Result<
+    Vec<(
+        crate::encode::features::Modality,
+        Option<crate::store::EncoderRef>,
+    )>,
+> {
+    const STORABLE: [&str; 3] = ["text", "image", "tabular"];
+    let Some(content) = content else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = match &args.catalog_content {
+        Some(list) => {
+            if let Some(bad) = list.iter().find(|m| !STORABLE.contains(&m.as_str())) {
+                return Err(Error::Config(format!(
+                    "--catalog-content: '{bad}' is not one of {STORABLE:?}"
+                )));
+            }
+            list.clone()
+        }
+        None if content_model => STORABLE
+            .iter()
+            .filter(|n| content.modalities.iter().any(|m| m.name == **n))
+            .map(|n| n.to_string())
+            .collect(),
+        None => Vec::new(),
+    };
+    let sha = |path: &std::path::Path| -> Result<String> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Ok(crate::store::sha256_hex(&bytes))
+    };
+    names
+        .iter()
+        .map(|name| {
+            let m = content.get(name)?.clone();
+            let encoder = match name.as_str() {
+                "text" => Some(crate::store::EncoderRef {
+                    name: "all-MiniLM-L6-v2".into(),
+                    weights_sha256: sha(&args.minilm.join("model.safetensors"))?,
+                }),
+                "image" => Some(crate::store::EncoderRef {
+                    name: "efficientnet-lite0".into(),
+                    weights_sha256: sha(&args.efficientnet)?,
+                }),
+                _ => None,
+            };
+            Ok((m, encoder))
+        })
+        .collect()
 }
 
 fn print_table(rows: &[(String, Metrics)]) {
@@ -688,6 +755,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
                 protocol,
                 model: config,
                 content: Some(&content),
+                catalog: Vec::new(),
             };
             runs.push(
                 train_bundle(request, device, &mut observer)?

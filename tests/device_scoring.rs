@@ -21,6 +21,7 @@ fn train(model: ModelConfig) -> Bundle {
         protocol: Protocol::implicit_811(2026),
         model,
         content: None,
+        catalog: Vec::new(),
     };
     train_bundle(request, DeviceKind::Flex, &mut ()).unwrap()
 }

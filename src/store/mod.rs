@@ -4,8 +4,11 @@
 //! - `manifest.json`: format name and version, model kind and configuration, dimensions, id maps,
 //!   item titles, the data provenance (source, protocol, fingerprint), the metrics measured at
 //!   training time, and the size and sha256 of every other file;
-//! - `weights.safetensors`: the model's weights (`model.*`, f32) and each user's training history
-//!   (`history.*`), needed to exclude seen items and to score history-based models.
+//! - `weights.safetensors`: the model's weights (`model.*`, f32), each user's training history
+//!   (`history.*`), needed to exclude seen items and to score history-based models, and (format
+//!   version 2) the catalog's content embeddings (`content.<modality>` `[n, d]` f32 with
+//!   `content.<modality>.present` `[n]` 0/1): the vectors the browser needs to place an item it
+//!   adds (it encodes only the new item, never the catalog) and to personalise on content.
 //!
 //! safetensors because it is a flat, zero-parse-cost format with readers in every ecosystem;
 //! JSON for the manifest so that a person (and a web page) can read it without the crate.
@@ -21,12 +24,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::{DataSource, IdMap, Protocol};
+use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
 use crate::model::{ModelConfig, TrainedModel, UserHistory, WeightMap};
 
 pub const FORMAT: &str = "fusionrec-bundle";
-pub const FORMAT_VERSION: u32 = 1;
+/// The version written; readers accept every version from 1 (no catalog content) up to it.
+pub const FORMAT_VERSION: u32 = 2;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
 
@@ -43,6 +48,29 @@ pub struct Manifest {
     pub data: Provenance,
     pub metrics: BundleMetrics,
     pub files: BTreeMap<String, FileEntry>,
+    /// The catalog content stored in the weights file, in order (empty in version 1).
+    #[serde(default)]
+    pub content: Vec<ContentEntry>,
+}
+
+/// One content modality stored with the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentEntry {
+    /// `text` (MiniLM), `image` (EfficientNet-Lite0), `tabular`, …
+    pub name: String,
+    pub dim: usize,
+    /// The encoder whose outputs these are, for modalities a browser can encode itself: a new
+    /// item must be encoded by exactly these weights to be comparable with the catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<EncoderRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncoderRef {
+    /// e.g. `all-MiniLM-L6-v2`, `efficientnet-lite0`.
+    pub name: String,
+    /// sha256 of the weights file (`model.safetensors`, the `.pth`).
+    pub weights_sha256: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +130,8 @@ pub struct Bundle {
     pub manifest: Manifest,
     pub model: TrainedModel,
     pub history: UserHistory,
+    /// Catalog content, one entry per `manifest.content` entry, same order.
+    pub content: Vec<Modality>,
 }
 
 fn le_bytes<T: Copy, const N: usize>(values: &[T], to: impl Fn(T) -> [u8; N]) -> Vec<u8> {
@@ -144,6 +174,33 @@ impl Bundle {
             vec![h.ratings.len()],
             le_bytes(&h.ratings, f32::to_le_bytes),
         ));
+        if self.content.len() != self.manifest.content.len() {
+            return Err(Error::Bundle(
+                "catalog content and its manifest entries differ".into(),
+            ));
+        }
+        for m in &self.content {
+            let n = self.manifest.dims.items;
+            if m.n_items() != n || m.values.len() != n * m.dim {
+                return Err(Error::Bundle(format!(
+                    "content {}: shape does not match the catalog",
+                    m.name
+                )));
+            }
+            buffers.push((
+                format!("content.{}", m.name),
+                Dtype::F32,
+                vec![n, m.dim],
+                le_bytes(&m.values, f32::to_le_bytes),
+            ));
+            let present: Vec<f32> = m.present.iter().map(|&p| f32::from(u8::from(p))).collect();
+            buffers.push((
+                format!("content.{}.present", m.name),
+                Dtype::F32,
+                vec![n],
+                le_bytes(&present, f32::to_le_bytes),
+            ));
+        }
         let views = buffers
             .iter()
             .map(|(name, dtype, shape, bytes)| {
@@ -191,7 +248,7 @@ impl Bundle {
                 header.format
             )));
         }
-        if header.format_version != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&header.format_version) {
             return Err(Error::BundleVersion {
                 found: header.format_version,
                 supported: FORMAT_VERSION,
@@ -227,6 +284,7 @@ impl Bundle {
         let mut weights = WeightMap::new();
         let mut u32s: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         let mut history_ratings = None;
+        let mut content_f32: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
         for (name, view) in tensors.tensors() {
             let data = view.data();
             let shape = view.shape().to_vec();
@@ -248,6 +306,9 @@ impl Bundle {
                 }
                 (Dtype::F32, None) if name == "history.ratings" => {
                     history_ratings = Some(words.map(f32::from_le_bytes).collect());
+                }
+                (Dtype::F32, None) if name.starts_with("content.") => {
+                    content_f32.insert(name, (shape, words.map(f32::from_le_bytes).collect()));
                 }
                 (dtype, _) => {
                     return Err(Error::Bundle(format!(
@@ -279,10 +340,15 @@ impl Bundle {
         if let Some(extra) = weights.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor model.{extra}")));
         }
+        let content = read_content(&manifest, &mut content_f32)?;
+        if let Some(extra) = content_f32.keys().next() {
+            return Err(Error::Bundle(format!("unexpected tensor {extra}")));
+        }
         Ok(Self {
             manifest,
             model,
             history,
+            content,
         })
     }
 
@@ -301,6 +367,39 @@ impl Bundle {
             .map(|i| (self.manifest.items.id(i).to_owned(), scores[i as usize]))
             .collect())
     }
+}
+
+/// The catalog content listed in the manifest, checked against the catalog's size.
+fn read_content(
+    manifest: &Manifest,
+    tensors: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+) -> Result<Vec<Modality>> {
+    let n = manifest.dims.items;
+    manifest
+        .content
+        .iter()
+        .map(|entry| {
+            let mut take = |name: String, shape: &[usize]| {
+                let (found, values) = tensors
+                    .remove(&name)
+                    .ok_or_else(|| Error::Bundle(format!("missing tensor {name}")))?;
+                if found != shape {
+                    return Err(Error::Bundle(format!(
+                        "tensor {name} has shape {found:?}, expected {shape:?}"
+                    )));
+                }
+                Ok(values)
+            };
+            let values = take(format!("content.{}", entry.name), &[n, entry.dim])?;
+            let present = take(format!("content.{}.present", entry.name), &[n])?;
+            Ok(Modality {
+                name: entry.name.clone(),
+                dim: entry.dim,
+                values,
+                present: present.iter().map(|&p| p != 0.0).collect(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(not(target_arch = "wasm32"))]

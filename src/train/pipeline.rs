@@ -3,13 +3,17 @@
 
 use crate::data::{DataSource, Dataset, Protocol, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
+use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::model::{
     train_ease, train_factor_model, train_graph, train_hybrid, train_item_knn, train_vbpr,
     ModelConfig, Objective, Popularity, TrainedModel, UserHistory,
 };
-use crate::store::{Bundle, BundleMetrics, Dims, Manifest, Provenance, FORMAT, FORMAT_VERSION};
+use crate::store::{
+    Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Provenance, FORMAT,
+    FORMAT_VERSION,
+};
 use crate::train::experiment::Content;
 use crate::train::TrainObserver;
 
@@ -23,6 +27,9 @@ pub struct TrainRequest<'a> {
     pub model: ModelConfig,
     /// Item and user content; required by the hybrid model.
     pub content: Option<&'a Content>,
+    /// Catalog content to store in the bundle (for the browser's `addItem` and `personalize`),
+    /// with the encoder that produced each modality where a browser can run it.
+    pub catalog: Vec<(Modality, Option<EncoderRef>)>,
 }
 
 struct FitTask<'a> {
@@ -181,6 +188,18 @@ pub fn train_bundle(
         .iter()
         .map(|id| titles.get(id.as_str()).and_then(|r| r.title.clone()))
         .collect();
+    let (content, entries): (Vec<Modality>, Vec<ContentEntry>) = request
+        .catalog
+        .into_iter()
+        .map(|(m, encoder)| {
+            let entry = ContentEntry {
+                name: m.name.clone(),
+                dim: m.dim,
+                encoder,
+            };
+            (m, entry)
+        })
+        .unzip();
     Ok(Bundle {
         manifest: Manifest {
             format: FORMAT.into(),
@@ -201,9 +220,11 @@ pub fn train_bundle(
             },
             metrics,
             files: Default::default(),
+            content: entries,
         },
         model,
         history,
+        content,
     })
 }
 

@@ -54,6 +54,7 @@ pub fn train_ml100k(
         protocol: fusionrec::data::Protocol::implicit_811(2026),
         model,
         content,
+        catalog: Vec::new(),
     };
     fusionrec::train::train_bundle(request, fusionrec::device::DeviceKind::Flex, &mut ()).unwrap()
 }
