@@ -316,7 +316,7 @@ fn run(command: Command) -> Result<()> {
                         .into_iter()
                         .map(|item| HistoryEvent { item, rating: None })
                         .collect();
-                    let recs = b.recommend_history(&events, k, true)?;
+                    let recs = crate::rank::Session::new(b.clone()).recommend(&events, k, true)?;
                     (recs, format!("a history of {} items", events.len()))
                 }
             };

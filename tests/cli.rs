@@ -223,7 +223,7 @@ fn recommend_for_a_visitor_history() {
     let ids: Vec<&str> = recs.iter().map(|r| r["item"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 10);
     assert!(ids.iter().all(|i| !["50", "172", "133"].contains(i)));
-    // The same list as the library's `recommend_history` on the loaded bundle.
+    // The same list as the library's `Session::recommend` on the loaded bundle.
     let bundle = fusionrec::store::Bundle::read_dir(&out).unwrap();
     let events: Vec<_> = ["50", "172", "133"]
         .iter()
@@ -232,7 +232,9 @@ fn recommend_for_a_visitor_history() {
             rating: None,
         })
         .collect();
-    let expected = bundle.recommend_history(&events, 10, true).unwrap();
+    let expected = fusionrec::rank::Session::new(bundle)
+        .recommend(&events, 10, true)
+        .unwrap();
     for (r, (id, score)) in recs.iter().zip(&expected) {
         assert_eq!(r["item"], id.as_str());
         assert!((r["score"].as_f64().unwrap() - f64::from(*score)).abs() < 1e-6);

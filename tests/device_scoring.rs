@@ -6,12 +6,11 @@ mod common;
 use fusionrec::data::{Protocol, RowPolicy};
 use fusionrec::device::{read_floats, DeviceKind};
 use fusionrec::model::ModelConfig;
-use fusionrec::rank::{DeviceScorer, HistoryEvent};
-use fusionrec::store::Bundle;
+use fusionrec::rank::{DeviceScorer, HistoryEvent, Session};
 use fusionrec::train::{train_bundle, TrainRequest};
 use fusionrec::Error;
 
-fn train(model: ModelConfig) -> Bundle {
+fn train(model: ModelConfig) -> Session {
     let source = common::ml100k_source();
     let dataset = source.load(RowPolicy::Strict).unwrap();
     let request = TrainRequest {
@@ -23,7 +22,7 @@ fn train(model: ModelConfig) -> Bundle {
         content: None,
         catalog: Vec::new(),
     };
-    train_bundle(request, DeviceKind::Flex, &mut ()).unwrap()
+    Session::new(train_bundle(request, DeviceKind::Flex, &mut ()).unwrap())
 }
 
 fn history(ids: &[(&str, Option<f32>)]) -> Vec<HistoryEvent> {
@@ -37,10 +36,10 @@ fn history(ids: &[(&str, Option<f32>)]) -> Vec<HistoryEvent> {
 
 /// Device scores equal the CPU's `scores_for_history` (within 1e-5, relative to the score's size
 /// where it exceeds 1) for several histories, including an empty one.
-fn assert_device_matches_cpu(bundle: &Bundle) {
+fn assert_device_matches_cpu(bundle: &Session) {
     let scorer = DeviceScorer::<burn::backend::Flex>::new(
-        &bundle.model,
-        bundle.manifest.dims.items,
+        &bundle.bundle().model,
+        bundle.bundle().manifest.dims.items,
         &Default::default(),
     )
     .unwrap();
@@ -51,8 +50,8 @@ fn assert_device_matches_cpu(bundle: &Bundle) {
     ];
     for h in &histories {
         let cpu = bundle.scores_for_history(h).unwrap();
-        let (items, ratings) = bundle.history_indices(h).unwrap();
-        let device = read_floats(scorer.scores(&items, &ratings).unwrap()).unwrap();
+        let (query, _) = bundle.query(h).unwrap();
+        let device = read_floats(scorer.scores(&query).unwrap()).unwrap();
         assert_eq!(cpu.len(), device.len());
         let worst = cpu
             .iter()
@@ -62,13 +61,13 @@ fn assert_device_matches_cpu(bundle: &Bundle) {
         assert!(
             worst <= 1e-5,
             "{}: max difference {worst}",
-            bundle.manifest.model.kind()
+            bundle.bundle().manifest.model.kind()
         );
         assert!(cpu.iter().any(|&s| s != 0.0) || h.is_empty());
     }
 }
 
-fn assert_similar(bundle: &Bundle) {
+fn assert_similar(bundle: &Session) {
     let similar = bundle.similar("50", 10).unwrap();
     assert_eq!(similar.len(), 10);
     assert!(similar.iter().all(|(id, _)| id != "50"));
@@ -86,9 +85,9 @@ fn assert_similar(bundle: &Bundle) {
 
 /// `explain` splits each recommended item's score exactly into base + per-history-item
 /// contributions, largest first, naming only history items.
-fn assert_explanations_add_up(bundle: &Bundle) {
+fn assert_explanations_add_up(bundle: &Session) {
     let h = history(&[("50", Some(5.0)), ("172", None), ("133", Some(4.0))]);
-    for (item, score) in bundle.recommend_history(&h, 5, true).unwrap() {
+    for (item, score) in bundle.recommend(&h, 5, true).unwrap() {
         let e = bundle.explain(&h, &item).unwrap();
         assert_eq!(e.item, item);
         assert!(
@@ -123,7 +122,7 @@ fn ease_device_scores_and_similar() {
     let one = history(&[("50", None)]);
     assert_eq!(
         bundle.similar("50", 10).unwrap(),
-        bundle.recommend_history(&one, 10, true).unwrap()
+        bundle.recommend(&one, 10, true).unwrap()
     );
 }
 

@@ -147,21 +147,40 @@ pub fn train_item_knn<B: Backend>(
 
 impl ItemKnn {
     pub(super) fn score(&self, items: &[u32], ratings: &[f32], out: &mut [f32]) {
+        let ones = vec![1.0; items.len()];
+        // Indices come from the model's own training history: always in range.
+        let _ = self.score_weighted(items, ratings, &ones, out);
+    }
+
+    /// Scores for history `items` with `ratings` (ignored when binary) and per-entry `weights`:
+    /// `out[i] = Σ_j weight_j · rating_j · sim(j, i)`.
+    pub(crate) fn score_weighted(
+        &self,
+        items: &[u32],
+        ratings: &[f32],
+        weights: &[f32],
+        out: &mut [f32],
+    ) -> crate::error::Result<()> {
         out.fill(0.0);
         let k = self.config.k;
-        for (&j, &r) in items.iter().zip(ratings) {
-            let w = if self.config.binary { 1.0 } else { r };
+        for ((&j, &r), &weight) in items.iter().zip(ratings).zip(weights) {
+            let w = weight * if self.config.binary { 1.0 } else { r };
             let row = j as usize * k..(j as usize + 1) * k;
-            for (&i, &s) in self.neighbors[row.clone()]
-                .iter()
-                .zip(&self.similarities[row])
-            {
+            let (Some(neighbors), Some(sims)) =
+                (self.neighbors.get(row.clone()), self.similarities.get(row))
+            else {
+                return Err(crate::error::Error::Data(format!(
+                    "item index {j} is outside the catalog"
+                )));
+            };
+            for (&i, &s) in neighbors.iter().zip(sims) {
                 if i == u32::MAX {
                     break;
                 }
                 out[i as usize] += w * s;
             }
         }
+        Ok(())
     }
 
     pub(super) fn weights(&self) -> WeightMap {

@@ -6,6 +6,7 @@
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use crate::error::{Error, Result};
+use super::Query;
 use crate::model::TrainedModel;
 
 enum Weights<B: Backend> {
@@ -84,21 +85,16 @@ impl<B: Backend> DeviceScorer<B> {
         })
     }
 
-    /// The score of every item for a history (`items` dense indices, `ratings` aligned), as a
-    /// tensor on the device.
-    pub fn scores(&self, items: &[u32], ratings: &[f32]) -> Result<Tensor<B, 1>> {
-        if items.len() != ratings.len() {
-            return Err(Error::Data(
-                "history items and ratings differ in length".into(),
-            ));
-        }
+    /// The score of every catalog item for a query, as a tensor on the device.
+    pub fn scores(&self, q: &Query) -> Result<Tensor<B, 1>> {
+        q.check()?;
         // The history as a dense row vector: its weight per catalog item.
-        let history = |weight: &dyn Fn(f32) -> f32| -> Result<Tensor<B, 2>> {
+        let history = |weight: &dyn Fn(f32, f32) -> f32| -> Result<Tensor<B, 2>> {
             let mut x = vec![0.0f32; self.n_items];
-            for (&i, &r) in items.iter().zip(ratings) {
+            for ((&i, &r), &w) in q.items.iter().zip(&q.ratings).zip(&q.weights) {
                 *x.get_mut(i as usize).ok_or_else(|| {
                     Error::Data(format!("item index {i} is outside the catalog"))
-                })? += weight(r);
+                })? += weight(r, w);
             }
             Ok(Tensor::from_data(
                 TensorData::new(x, [1, self.n_items]),
@@ -109,14 +105,14 @@ impl<B: Backend> DeviceScorer<B> {
         Ok(match &self.weights {
             Weights::Popularity(counts) => counts.clone(),
             Weights::ItemItem { weights, binary } => {
-                let x = history(&|r| if *binary { 1.0 } else { r })?;
+                let x = history(&|r, w| if *binary { w } else { w * r })?;
                 x.matmul(weights.clone()).reshape([n])
             }
-            Weights::Factor { items: q, bias } => {
-                // Fold-in: the mean of the history's item vectors (zero for an empty history).
-                let w = 1.0 / items.len().max(1) as f32;
-                let user = history(&|_| w)?.matmul(q.clone());
-                let scores = user.matmul(q.clone().transpose()).reshape([n]);
+            Weights::Factor { items: q_items, bias } => {
+                // Fold-in: the (weighted) mean of the history's item vectors.
+                let scale = 1.0 / q.events.max(1) as f32;
+                let user = history(&|_, w| scale * w)?.matmul(q_items.clone());
+                let scores = user.matmul(q_items.clone().transpose()).reshape([n]);
                 match bias {
                     Some(b) => scores + b.clone(),
                     None => scores,
@@ -144,7 +140,8 @@ mod tests {
 
     fn device_scores(model: &TrainedModel, n: usize, items: &[u32], ratings: &[f32]) -> Vec<f32> {
         let scorer = DeviceScorer::<Flex>::new(model, n, &Default::default()).unwrap();
-        crate::device::read_floats(scorer.scores(items, ratings).unwrap()).unwrap()
+        let q = Query::plain(items, ratings);
+        crate::device::read_floats(scorer.scores(&q).unwrap()).unwrap()
     }
 
     #[test]
@@ -180,7 +177,7 @@ mod tests {
         assert_eq!(device_scores(&mf, 3, &[], &[]), [0.0, 0.0, 0.0]);
 
         let scorer = DeviceScorer::<Flex>::new(&mf, 3, &Default::default()).unwrap();
-        assert!(scorer.scores(&[3], &[1.0]).is_err());
+        assert!(scorer.scores(&Query::plain(&[3], &[1.0])).is_err());
         assert!(DeviceScorer::<Flex>::new(&mf, 4, &Default::default()).is_err());
     }
 }

@@ -9,12 +9,13 @@
 //! λ ∈ {0.01, 1, 10} — the simplest rule is also the best here, and it costs one pass.
 
 pub mod device;
+pub mod session;
 
 pub use device::DeviceScorer;
+pub use session::{AddedItem, PersonalizeConfig, Session, SessionState};
 
 use crate::error::{Error, Result};
 use crate::model::{FactorModel, TrainedModel};
-use crate::store::Bundle;
 
 /// One event of a visitor's history: an item id and an optional rating (1.0 when absent).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -41,18 +42,57 @@ pub fn fold_in(m: &FactorModel, items: &[u32]) -> Result<Vec<f32>> {
     Ok(p)
 }
 
-/// Scores of every catalog item for a history (`items` sorted dense indices, `ratings` aligned).
-pub fn score_history(
-    model: &TrainedModel,
-    items: &[u32],
-    ratings: &[f32],
-    out: &mut [f32],
-) -> Result<()> {
+/// A visitor's history resolved to catalog indices, ready to score: each entry is a catalog item
+/// with the event's rating and a weight — 1 for a catalog item; an event on an item added in the
+/// browser is spread over that item's catalog neighbours with their weights (see
+/// [`session`]) — and `events` counts the visitor's events (the fold-in mean divides by it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    pub items: Vec<u32>,
+    pub ratings: Vec<f32>,
+    pub weights: Vec<f32>,
+    pub events: usize,
+}
+
+impl Query {
+    /// Catalog items with ratings, each weight 1 (one event per item).
+    pub fn plain(items: &[u32], ratings: &[f32]) -> Self {
+        Self {
+            items: items.to_vec(),
+            ratings: ratings.to_vec(),
+            weights: vec![1.0; items.len()],
+            events: items.len(),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.items.len() != self.ratings.len() || self.items.len() != self.weights.len() {
+            return Err(Error::Data(
+                "history items, ratings and weights differ in length".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Scores of every catalog item for a query (`out` has one slot per catalog item).
+pub fn score_history(model: &TrainedModel, q: &Query, out: &mut [f32]) -> Result<()> {
+    q.check()?;
     match model {
         TrainedModel::Factor(m) => {
-            let p = fold_in(m, items)?;
-            for (o, q) in out.iter_mut().zip(m.item_factors.chunks_exact(m.dim)) {
-                *o = p.iter().zip(q).map(|(a, b)| a * b).sum();
+            // Fold-in: the (weighted) mean of the history's item vectors.
+            let d = m.dim;
+            let mut p = vec![0.0f32; d];
+            let scale = 1.0 / q.events.max(1) as f32;
+            for (&i, &w) in q.items.iter().zip(&q.weights) {
+                let v = m
+                    .item_factors
+                    .get(i as usize * d..(i as usize + 1) * d)
+                    .ok_or_else(|| Error::Data(format!("item index {i} is outside the catalog")))?;
+                p.iter_mut().zip(v).for_each(|(a, b)| *a += scale * w * b);
+            }
+            for (o, v) in out.iter_mut().zip(m.item_factors.chunks_exact(d)) {
+                *o = p.iter().zip(v).map(|(a, b)| a * b).sum();
             }
             if let Some(b) = &m.biases {
                 out.iter_mut()
@@ -60,97 +100,19 @@ pub fn score_history(
                     .for_each(|(o, bi)| *o += b.global + bi);
             }
         }
-        // Popularity and item–item models do not need a user: their scores are the same.
-        other => other.score(0, items, ratings, out),
+        TrainedModel::ItemKnn(m) => m.score_weighted(&q.items, &q.ratings, &q.weights, out)?,
+        TrainedModel::Popularity(m) => out.copy_from_slice(&m.counts),
     }
     Ok(())
 }
 
-impl Bundle {
-    /// Dense, sorted, de-duplicated indices and ratings of a history; unknown ids are an error.
-    pub fn history_indices(&self, history: &[HistoryEvent]) -> Result<(Vec<u32>, Vec<f32>)> {
-        let mut pairs: Vec<(u32, f32)> = history
-            .iter()
-            .map(|e| {
-                let i = self
-                    .manifest
-                    .items
-                    .get(&e.item)
-                    .ok_or_else(|| Error::UnknownItem(e.item.clone()))?;
-                match e.rating {
-                    Some(r) if !r.is_finite() => Err(Error::Data(format!(
-                        "rating of item '{}' is not a number",
-                        e.item
-                    ))),
-                    r => Ok((i, r.unwrap_or(1.0))),
-                }
-            })
-            .collect::<Result<_>>()?;
-        pairs.sort_by_key(|p| p.0);
-        pairs.dedup_by_key(|p| p.0);
-        Ok(pairs.into_iter().unzip())
-    }
-
-    /// Scores of every catalog item for a visitor's history.
-    pub fn scores_for_history(&self, history: &[HistoryEvent]) -> Result<Vec<f32>> {
-        let (items, ratings) = self.history_indices(history)?;
-        let mut scores = vec![0.0f32; self.manifest.dims.items];
-        score_history(&self.model, &items, &ratings, &mut scores)?;
-        Ok(scores)
-    }
-
-    /// Top-`k` items for a visitor's history, `(item id, score)` best first; the history's own
-    /// items are excluded when `exclude_seen`.
-    pub fn recommend_history(
-        &self,
-        history: &[HistoryEvent],
-        k: usize,
-        exclude_seen: bool,
-    ) -> Result<Vec<(String, f32)>> {
-        let (items, _) = self.history_indices(history)?;
-        let scores = self.scores_for_history(history)?;
-        let excluded: &[u32] = if exclude_seen { &items } else { &[] };
-        Ok(crate::eval::top_k(&scores, excluded, k)
-            .into_iter()
-            .map(|i| (self.manifest.items.id(i).to_owned(), scores[i as usize]))
-            .collect())
-    }
-
-    /// The `k` items most similar to `item_id`, `(item id, score)` best first, the item itself
-    /// excluded. Factor models: cosine of item vectors. Item–item models (item-kNN, EASE): the
-    /// item's stored row weights — exactly what a one-item history scores, so `similar` and
-    /// `recommend_history` agree. Popularity has no item–item notion: the most popular others.
-    pub fn similar(&self, item_id: &str, k: usize) -> Result<Vec<(String, f32)>> {
-        let item = self
-            .manifest
-            .items
-            .get(item_id)
-            .ok_or_else(|| Error::UnknownItem(item_id.to_owned()))?;
-        let mut scores = vec![0.0f32; self.manifest.dims.items];
-        match &self.model {
-            TrainedModel::Factor(m) => {
-                let d = m.dim;
-                let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                let q = &m.item_factors[item as usize * d..(item as usize + 1) * d];
-                let nq = norm(q);
-                for (o, v) in scores.iter_mut().zip(m.item_factors.chunks_exact(d)) {
-                    let dot: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
-                    *o = dot / (nq * norm(v)).max(1e-12);
-                }
-            }
-            other => other.score(0, &[item], &[1.0], &mut scores),
-        }
-        Ok(crate::eval::top_k(&scores, &[item], k)
-            .into_iter()
-            .map(|i| (self.manifest.items.id(i).to_owned(), scores[i as usize]))
-            .collect())
-    }
-}
-
 /// Why an item scores what it does for a history: the score splits exactly into a part that
-/// does not depend on the history (`base`: biases, or popularity) and one contribution per history
-/// item — item–item models add each history item's weight row, factor models score against the
-/// mean of the history's vectors, so `score = base + Σ contributions` in both.
+/// does not depend on the history (`base`: biases, or popularity), one contribution per history
+/// item (item–item models add each history item's weight row, factor models score against the
+/// mean of the history's vectors, both linear in the events) and the personal adaptor's term:
+/// `score = base + Σ influences + personal`. `modalities` says which content links the item to
+/// the history: per modality, the share of the summed positive cosine similarities between the
+/// item and the history's items (empty when the bundle stores no content).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Explanation {
     pub item: String,
@@ -158,56 +120,10 @@ pub struct Explanation {
     pub base: f32,
     /// `(history item id, contribution)`, largest first.
     pub influences: Vec<(String, f32)>,
-}
-
-impl Bundle {
-    /// Explains `item_id`'s score for a visitor's history (see [`Explanation`]).
-    pub fn explain(&self, history: &[HistoryEvent], item_id: &str) -> Result<Explanation> {
-        let item = self
-            .manifest
-            .items
-            .get(item_id)
-            .ok_or_else(|| Error::UnknownItem(item_id.to_owned()))?;
-        let (items, ratings) = self.history_indices(history)?;
-        let i = item as usize;
-        let mut influences: Vec<(u32, f32)> = Vec::with_capacity(items.len());
-        let (score, base) = match &self.model {
-            TrainedModel::Factor(m) => {
-                let d = m.dim;
-                let q = &m.item_factors[i * d..(i + 1) * d];
-                let w = 1.0 / items.len().max(1) as f32;
-                for &j in &items {
-                    let qj = &m.item_factors[j as usize * d..(j as usize + 1) * d];
-                    influences.push((j, w * q.iter().zip(qj).map(|(a, b)| a * b).sum::<f32>()));
-                }
-                let base = m.biases.as_ref().map_or(0.0, |b| b.global + b.item[i]);
-                let mut scores = vec![0.0f32; self.manifest.dims.items];
-                score_history(&self.model, &items, &ratings, &mut scores)?;
-                (scores[i], base)
-            }
-            TrainedModel::ItemKnn(_) => {
-                let mut one = vec![0.0f32; self.manifest.dims.items];
-                for (&j, &r) in items.iter().zip(&ratings) {
-                    self.model.score(0, &[j], &[r], &mut one);
-                    influences.push((j, one[i]));
-                }
-                let mut scores = vec![0.0f32; self.manifest.dims.items];
-                self.model.score(0, &items, &ratings, &mut scores);
-                (scores[i], 0.0)
-            }
-            TrainedModel::Popularity(p) => (p.counts[i], p.counts[i]),
-        };
-        influences.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        Ok(Explanation {
-            item: item_id.to_owned(),
-            score,
-            base,
-            influences: influences
-                .into_iter()
-                .map(|(j, c)| (self.manifest.items.id(j).to_owned(), c))
-                .collect(),
-        })
-    }
+    /// The term the on-device adaptor adds (0 before `personalize`).
+    pub personal: f32,
+    /// `(modality, share)`, shares summing to 1, largest first.
+    pub modalities: Vec<(String, f32)>,
 }
 
 #[cfg(test)]

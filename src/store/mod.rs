@@ -423,3 +423,98 @@ impl Bundle {
         Self::from_files(&manifest, read)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A bundle of `model` over items `i0…i{n-1}` and one user, with `content`, checksummed
+    /// through a real serialise + load round trip.
+    pub(crate) fn tiny_bundle(model: TrainedModel, content: Vec<Modality>) -> Bundle {
+        let n = match &model {
+            TrainedModel::Popularity(p) => p.counts.len(),
+            TrainedModel::Factor(f) => f.item_factors.len() / f.dim,
+            TrainedModel::ItemKnn(k) => k.neighbors.len() / k.config.k,
+        };
+        let config = match &model {
+            TrainedModel::Popularity(_) => ModelConfig::Popularity,
+            TrainedModel::Factor(f) => {
+                let mut c = ModelConfig::default_for("bpr-mf").unwrap();
+                if let ModelConfig::BprMf(c) = &mut c {
+                    c.dim = f.dim;
+                }
+                c
+            }
+            TrainedModel::ItemKnn(k) => ModelConfig::ItemKnn(k.config.clone()),
+        };
+        let mut items = IdMap::default();
+        (0..n).for_each(|i| {
+            items.get_or_insert(&format!("i{i}"));
+        });
+        let mut users = IdMap::default();
+        users.get_or_insert("u0");
+        let bundle = Bundle {
+            manifest: Manifest {
+                format: FORMAT.into(),
+                format_version: FORMAT_VERSION,
+                created_by: "test".into(),
+                model: config,
+                dims: Dims { users: 1, items: n },
+                users,
+                items,
+                item_titles: (0..n).map(|i| Some(format!("Item {i}"))).collect(),
+                data: Provenance {
+                    source: DataSource::Grouplens { dir: "-".into() },
+                    protocol: crate::data::Protocol::implicit_811(1),
+                    fingerprint: String::new(),
+                },
+                metrics: Default::default(),
+                files: Default::default(),
+                content: content
+                    .iter()
+                    .map(|m| ContentEntry {
+                        name: m.name.clone(),
+                        dim: m.dim,
+                        encoder: None,
+                    })
+                    .collect(),
+            },
+            model,
+            history: UserHistory {
+                offsets: vec![0, 0],
+                items: Vec::new(),
+                ratings: Vec::new(),
+            },
+            content,
+        };
+        let files: BTreeMap<String, Vec<u8>> = bundle.to_files().unwrap().into_iter().collect();
+        Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone())).unwrap()
+    }
+
+    #[test]
+    fn content_round_trips_and_a_bad_shape_is_refused() {
+        let content = vec![Modality {
+            name: "text".into(),
+            dim: 2,
+            values: vec![1.0, 0.0, 0.0, 0.0],
+            present: vec![true, false],
+        }];
+        let model = TrainedModel::Popularity(crate::model::Popularity {
+            counts: vec![1.0, 2.0],
+        });
+        let b = tiny_bundle(model, content.clone());
+        assert_eq!(b.content, content);
+        assert_eq!(b.manifest.format_version, FORMAT_VERSION);
+        let mut bad = b.clone();
+        bad.content[0].values.pop();
+        assert!(matches!(bad.to_files(), Err(Error::Bundle(_))));
+        // A manifest that lists a modality the weights lack is refused.
+        let mut files: BTreeMap<String, Vec<u8>> = b.to_files().unwrap().into_iter().collect();
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&files[MANIFEST_FILE]).unwrap();
+        manifest["content"][0]["name"] = "image".into();
+        files.insert(MANIFEST_FILE.into(), serde_json::to_vec(&manifest).unwrap());
+        let err = Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone()));
+        assert!(matches!(err, Err(Error::Bundle(m)) if m.contains("content.image")));
+    }
+}

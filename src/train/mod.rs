@@ -2,6 +2,7 @@
 //! and the pipeline from a dataset to a bundle.
 
 pub mod experiment;
+pub mod personalize;
 mod pipeline;
 
 pub use pipeline::{reevaluate, train_bundle, TrainRequest};

@@ -1,0 +1,827 @@
+//! A visitor's session on a bundle: what the browser holds for one user, all of it on the device.
+//!
+//! - **Added items** (`addItem`): a new item is encoded on the device (MiniLM text, EfficientNet
+//!   image) and placed by its content neighbours in the catalog: the `NEIGHBORS` most similar
+//!   catalog items (cosine, averaged over the modalities both sides have — a missing modality is
+//!   skipped, not zero-filled), weighted by a softmax of similarity / `TEMPERATURE`. Every model
+//!   here scores linearly in its item representations (factor: `u·q_i`; item–item: `Σ_j x_j
+//!   W[j,i]`; popularity: counts), so the new item's score is the same mixture of its neighbours'
+//!   scores, and an event on it is the same mixture of events on them. This needs no retraining,
+//!   works for every model kind, and is exact for what it claims: the new item behaves like the
+//!   catalog items its content resembles.
+//! - **Personal adaptor** (`personalize`): a linear taste vector θ over the items' stored content
+//!   features (each modality L2-normalised; plus the normalised item vectors for factor models),
+//!   fitted with a few autodiff steps of BPR on the visitor's local events ([`crate::train::
+//!   personalize`], the same code natively and on WebGPU). Recommendations become
+//!   `score + strength · std(score) · θ·φ(item)`: the standard deviation puts the term on each
+//!   model's own scale. Events favouring a genre teach θ that genre's direction in content space.
+//! - **State** ([`SessionState`]): added items and θ, tied to the bundle's weights checksum, so a
+//!   page can save and restore them (IndexedDB) and get the same recommendations.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use super::{score_history, Explanation, HistoryEvent, Query};
+use crate::error::{Error, Result};
+use crate::model::TrainedModel;
+use crate::store::{Bundle, WEIGHTS_FILE};
+
+/// Catalog neighbours an added item is placed by.
+pub const NEIGHBORS: usize = 10;
+/// Softmax temperature over the neighbours' cosine similarities.
+pub const TEMPERATURE: f32 = 0.05;
+const STATE_FORMAT: &str = "fusionrec-session";
+const STATE_VERSION: u32 = 1;
+
+/// An item added on the device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedItem {
+    pub id: String,
+    pub title: Option<String>,
+    /// The item's own content vectors by modality (as encoded, before normalisation).
+    pub content: BTreeMap<String, Vec<f32>>,
+    /// Catalog neighbours `(index, weight)`, best first, weights summing to 1.
+    pub neighbors: Vec<(u32, f32)>,
+}
+
+/// The personal adaptor: θ over the session's item features, and how strongly it is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adaptor {
+    pub theta: Vec<f32>,
+    pub strength: f32,
+    /// Fine-tuning steps taken so far (over every `personalize` call).
+    pub steps: usize,
+}
+
+/// Options of `personalize`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PersonalizeConfig {
+    /// Adam steps on the pairs of this call.
+    pub steps: usize,
+    pub lr: f64,
+    /// L2 penalty on θ.
+    pub l2: f64,
+    /// Sampled unseen negatives per liked event.
+    pub negatives: usize,
+    /// Weight of the adaptor's term, in units of the model's score standard deviation.
+    pub strength: f32,
+    /// Seed of the negative sampling.
+    pub seed: u64,
+}
+
+impl Default for PersonalizeConfig {
+    fn default() -> Self {
+        Self {
+            steps: 20,
+            lr: 0.1,
+            l2: 1e-3,
+            negatives: 16,
+            strength: 1.0,
+            seed: 2026,
+        }
+    }
+}
+
+/// What a page saves: added items and the adaptor, for the bundle whose weights have `bundle`
+/// as sha256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionState {
+    pub format: String,
+    pub version: u32,
+    pub bundle: String,
+    pub added: Vec<AddedItem>,
+    pub adaptor: Option<Adaptor>,
+}
+
+/// Per-item features the adaptor is linear in: `[n, dim]`, with the column range of each block.
+#[derive(Debug, Clone, Default)]
+struct Features {
+    dim: usize,
+    values: Vec<f32>,
+    blocks: Vec<(String, Range<usize>)>,
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(a: &[f32]) -> f32 {
+    dot(a, a).sqrt()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    dot(a, b) / (norm(a) * norm(b)).max(1e-12)
+}
+
+/// A bundle with one visitor's added items and personal adaptor.
+pub struct Session {
+    bundle: Bundle,
+    added: Vec<AddedItem>,
+    added_index: HashMap<String, u32>,
+    adaptor: Option<Adaptor>,
+    features: Features,
+}
+
+/// Training pairs for the adaptor: rows `φ(liked) − φ(other)`.
+#[derive(Debug, Clone)]
+pub struct Pairs {
+    pub dim: usize,
+    pub rows: usize,
+    pub values: Vec<f32>,
+}
+
+impl Session {
+    pub fn new(bundle: Bundle) -> Self {
+        let features = Self::build_features(&bundle);
+        Self {
+            bundle,
+            added: Vec::new(),
+            added_index: HashMap::new(),
+            adaptor: None,
+            features,
+        }
+    }
+
+    fn build_features(bundle: &Bundle) -> Features {
+        let n = bundle.manifest.dims.items;
+        let mut blocks: Vec<(String, usize, Vec<f32>)> = bundle
+            .content
+            .iter()
+            .map(|m| (m.name.clone(), m.dim, m.values.clone()))
+            .collect();
+        if let TrainedModel::Factor(m) = &bundle.model {
+            blocks.push(("collaborative".into(), m.dim, m.item_factors.clone()));
+        }
+        let dim = blocks.iter().map(|b| b.1).sum();
+        let mut values = vec![0.0f32; n * dim];
+        let mut ranges = Vec::new();
+        let mut at = 0;
+        for (name, d, v) in blocks {
+            for (i, row) in v.chunks_exact(d).enumerate().take(n) {
+                let s = 1.0 / norm(row).max(1e-12);
+                for (o, x) in values[i * dim + at..i * dim + at + d].iter_mut().zip(row) {
+                    *o = x * s;
+                }
+            }
+            ranges.push((name, at..at + d));
+            at += d;
+        }
+        Features {
+            dim,
+            values,
+            blocks: ranges,
+        }
+    }
+
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    fn n_catalog(&self) -> usize {
+        self.bundle.manifest.dims.items
+    }
+
+    /// Catalog items, then added ones.
+    pub fn n_items(&self) -> usize {
+        self.n_catalog() + self.added.len()
+    }
+
+    pub fn added(&self) -> &[AddedItem] {
+        &self.added
+    }
+
+    pub fn adaptor(&self) -> Option<&Adaptor> {
+        self.adaptor.as_ref()
+    }
+
+    /// The session index of an item id (catalog items first, then added ones).
+    pub fn index(&self, id: &str) -> Result<u32> {
+        self.bundle
+            .manifest
+            .items
+            .get(id)
+            .or_else(|| self.added_index.get(id).copied())
+            .ok_or_else(|| Error::UnknownItem(id.to_owned()))
+    }
+
+    pub fn id(&self, i: u32) -> &str {
+        let n = self.n_catalog();
+        match (i as usize).checked_sub(n) {
+            None => self.bundle.manifest.items.id(i),
+            Some(a) => &self.added[a].id,
+        }
+    }
+
+    pub fn title(&self, i: u32) -> Option<&str> {
+        let n = self.n_catalog();
+        match (i as usize).checked_sub(n) {
+            None => self.bundle.manifest.item_titles.get(i as usize)?.as_deref(),
+            Some(a) => self.added.get(a)?.title.as_deref(),
+        }
+    }
+
+    /// Catalog items (with weights) that stand for session item `i`.
+    fn expand(&self, i: u32) -> Vec<(u32, f32)> {
+        match (i as usize).checked_sub(self.n_catalog()) {
+            None => vec![(i, 1.0)],
+            Some(a) => self.added[a].neighbors.clone(),
+        }
+    }
+
+    /// Session indices and ratings of a history, sorted and de-duplicated; unknown ids and
+    /// non-finite ratings are errors.
+    pub fn resolve(&self, history: &[HistoryEvent]) -> Result<Vec<(u32, f32)>> {
+        let mut pairs: Vec<(u32, f32)> = history
+            .iter()
+            .map(|e| {
+                let i = self.index(&e.item)?;
+                match e.rating {
+                    Some(r) if !r.is_finite() => Err(Error::Data(format!(
+                        "rating of item '{}' is not a number",
+                        e.item
+                    ))),
+                    r => Ok((i, r.unwrap_or(1.0))),
+                }
+            })
+            .collect::<Result<_>>()?;
+        pairs.sort_by_key(|p| p.0);
+        pairs.dedup_by_key(|p| p.0);
+        Ok(pairs)
+    }
+
+    fn query_of(&self, events: &[(u32, f32)], n_events: usize) -> Query {
+        let mut q = Query {
+            events: n_events,
+            ..Query::default()
+        };
+        for &(i, r) in events {
+            for (j, w) in self.expand(i) {
+                q.items.push(j);
+                q.ratings.push(r);
+                q.weights.push(w);
+            }
+        }
+        q
+    }
+
+    /// The query for a history, and the session indices it holds (sorted: "seen").
+    pub fn query(&self, history: &[HistoryEvent]) -> Result<(Query, Vec<u32>)> {
+        let events = self.resolve(history)?;
+        let seen = events.iter().map(|e| e.0).collect();
+        Ok((self.query_of(&events, events.len()), seen))
+    }
+
+    /// Catalog scores of a query, computed on the CPU.
+    pub fn catalog_scores(&self, q: &Query) -> Result<Vec<f32>> {
+        let mut out = vec![0.0f32; self.n_catalog()];
+        score_history(&self.bundle.model, q, &mut out)?;
+        Ok(out)
+    }
+
+    /// Every session item's score from the catalog's (`base`, one per catalog item): added items
+    /// score as the mixture of their neighbours; with `personal`, the adaptor's term is added.
+    pub fn complete(&self, mut base: Vec<f32>, personal: bool) -> Result<Vec<f32>> {
+        let n = self.n_catalog();
+        if base.len() != n {
+            return Err(Error::Data(format!(
+                "{} scores for a catalog of {n}",
+                base.len()
+            )));
+        }
+        let catalog_scores = |b: &[f32], a: &AddedItem| -> f32 {
+            a.neighbors.iter().map(|&(m, w)| w * b[m as usize]).sum()
+        };
+        let extra: Vec<f32> = self.added.iter().map(|a| catalog_scores(&base, a)).collect();
+        if let (true, Some(adaptor)) = (personal, &self.adaptor) {
+            let mean = base.iter().sum::<f32>() / n.max(1) as f32;
+            let var = base.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n.max(1) as f32;
+            let scale = adaptor.strength * var.sqrt();
+            let terms = self.personal_terms(&adaptor.theta);
+            base.iter_mut()
+                .zip(&terms)
+                .for_each(|(s, t)| *s += scale * t);
+            base.extend(extra.iter().zip(&terms[n..]).map(|(s, t)| s + scale * t));
+        } else {
+            base.extend(extra);
+        }
+        Ok(base)
+    }
+
+    /// θ·φ(item) for every session item (added items: their neighbours' mixture).
+    fn personal_terms(&self, theta: &[f32]) -> Vec<f32> {
+        let f = &self.features;
+        let mut t: Vec<f32> = f
+            .values
+            .chunks_exact(f.dim.max(1))
+            .map(|row| dot(row, theta))
+            .collect();
+        t.resize(self.n_catalog(), 0.0);
+        let extra: Vec<f32> = self
+            .added
+            .iter()
+            .map(|a| a.neighbors.iter().map(|&(m, w)| w * t[m as usize]).sum())
+            .collect();
+        t.extend(extra);
+        t
+    }
+
+    /// Scores of every session item for a history, on the CPU (the browser computes the
+    /// catalog part on its device and calls [`Session::complete`]).
+    pub fn scores_for_history(&self, history: &[HistoryEvent]) -> Result<Vec<f32>> {
+        let (q, _) = self.query(history)?;
+        self.complete(self.catalog_scores(&q)?, true)
+    }
+
+    /// Top-`k` of `scores` as `(session index, score)`, without `seen` when given.
+    pub fn rank(&self, scores: &[f32], seen: Option<&[u32]>, k: usize) -> Vec<(u32, f32)> {
+        crate::eval::top_k(scores, seen.unwrap_or(&[]), k)
+            .into_iter()
+            .map(|i| (i, scores[i as usize]))
+            .collect()
+    }
+
+    /// Top-`k` items for a visitor's history, `(item id, score)` best first; the history's own
+    /// items are excluded when `exclude_seen`.
+    pub fn recommend(
+        &self,
+        history: &[HistoryEvent],
+        k: usize,
+        exclude_seen: bool,
+    ) -> Result<Vec<(String, f32)>> {
+        let (q, seen) = self.query(history)?;
+        let scores = self.complete(self.catalog_scores(&q)?, true)?;
+        Ok(self.named(self.rank(&scores, exclude_seen.then_some(&seen[..]), k)))
+    }
+
+    fn named(&self, ranked: Vec<(u32, f32)>) -> Vec<(String, f32)> {
+        ranked
+            .into_iter()
+            .map(|(i, s)| (self.id(i).to_owned(), s))
+            .collect()
+    }
+
+    /// The `k` items most similar to `item_id`, itself excluded, as session indices. Factor
+    /// models: cosine of item vectors (an added item's is its neighbours' mixture). Item–item
+    /// models: what a one-item history scores (the item's weight row). Popularity: the most
+    /// popular others.
+    pub fn similar_indices(&self, item_id: &str, k: usize) -> Result<Vec<(u32, f32)>> {
+        let item = self.index(item_id)?;
+        let scores = match &self.bundle.model {
+            TrainedModel::Factor(m) => {
+                let d = m.dim;
+                let vector = |i: u32| -> Vec<f32> {
+                    let mut v = vec![0.0f32; d];
+                    for (j, w) in self.expand(i) {
+                        let q = &m.item_factors[j as usize * d..(j as usize + 1) * d];
+                        v.iter_mut().zip(q).for_each(|(a, b)| *a += w * b);
+                    }
+                    v
+                };
+                let q = vector(item);
+                (0..self.n_items() as u32)
+                    .map(|i| cosine(&q, &vector(i)))
+                    .collect()
+            }
+            _ => {
+                let q = self.query_of(&[(item, 1.0)], 1);
+                self.complete(self.catalog_scores(&q)?, false)?
+            }
+        };
+        Ok(self.rank(&scores, Some(&[item]), k))
+    }
+
+    pub fn similar(&self, item_id: &str, k: usize) -> Result<Vec<(String, f32)>> {
+        Ok(self.named(self.similar_indices(item_id, k)?))
+    }
+
+    /// Content vector of session item `i` in the bundle's modality `m` (index into
+    /// `bundle.content`), when it has one.
+    fn content_of(&self, i: u32, m: usize) -> Option<&[f32]> {
+        let modality = &self.bundle.content[m];
+        match (i as usize).checked_sub(self.n_catalog()) {
+            None => modality.present[i as usize].then(|| modality.row(i as usize)),
+            Some(a) => self.added[a]
+                .content
+                .get(&modality.name)
+                .map(Vec::as_slice),
+        }
+    }
+
+    /// Explains `item_id`'s score for a visitor's history (see [`Explanation`]).
+    pub fn explain(&self, history: &[HistoryEvent], item_id: &str) -> Result<Explanation> {
+        let target = self.index(item_id)? as usize;
+        let events = self.resolve(history)?;
+        let at = |q: &Query, personal: bool| -> Result<f32> {
+            Ok(self.complete(self.catalog_scores(q)?, personal)?[target])
+        };
+        let full = self.query_of(&events, events.len());
+        let score = at(&full, true)?;
+        let personal = score - at(&full, false)?;
+        let base = at(&self.query_of(&[], events.len()), false)?;
+        let mut influences = events
+            .iter()
+            .map(|&e| Ok((e.0, at(&self.query_of(&[e], events.len()), false)? - base)))
+            .collect::<Result<Vec<(u32, f32)>>>()?;
+        influences.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+
+        let mut modalities: Vec<(String, f32)> = (0..self.bundle.content.len())
+            .filter_map(|m| {
+                let t = self.content_of(target as u32, m)?;
+                let total: f32 = events
+                    .iter()
+                    .filter_map(|e| self.content_of(e.0, m))
+                    .map(|h| cosine(t, h).max(0.0))
+                    .sum();
+                Some((self.bundle.content[m].name.clone(), total))
+            })
+            .collect();
+        let sum: f32 = modalities.iter().map(|m| m.1).sum();
+        if sum > 0.0 {
+            modalities.iter_mut().for_each(|m| m.1 /= sum);
+        } else {
+            modalities.clear();
+        }
+        modalities.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(Explanation {
+            item: item_id.to_owned(),
+            score,
+            base,
+            influences: self.named(influences),
+            personal,
+            modalities,
+        })
+    }
+
+    /// Adds an item described by its `content` vectors (modality name → vector, encoded by the
+    /// bundle's encoders); returns its catalog neighbours `(id, weight)`. The id must be new.
+    pub fn add_item(
+        &mut self,
+        id: &str,
+        title: Option<String>,
+        content: BTreeMap<String, Vec<f32>>,
+    ) -> Result<Vec<(String, f32)>> {
+        if id.is_empty() {
+            return Err(Error::Data("an added item needs a non-empty id".into()));
+        }
+        if self.index(id).is_ok() {
+            return Err(Error::Data(format!("item '{id}' already exists")));
+        }
+        let mut shared = Vec::new();
+        for (name, v) in &content {
+            let m = self
+                .bundle
+                .content
+                .iter()
+                .position(|m| &m.name == name)
+                .ok_or_else(|| {
+                    Error::Data(format!(
+                        "this bundle stores no '{name}' content to compare a new item with"
+                    ))
+                })?;
+            if v.len() != self.bundle.content[m].dim {
+                return Err(Error::Data(format!(
+                    "'{name}' vector has {} values, the catalog's have {}",
+                    v.len(),
+                    self.bundle.content[m].dim
+                )));
+            }
+            if !v.iter().all(|x| x.is_finite()) || norm(v) == 0.0 {
+                return Err(Error::Data(format!(
+                    "'{name}' vector is zero or not finite"
+                )));
+            }
+            shared.push((m, v));
+        }
+        if shared.is_empty() {
+            return Err(Error::Data(format!(
+                "item '{id}' has no content (the bundle compares {})",
+                self.content_names().join(", ")
+            )));
+        }
+        // Mean cosine over the modalities both sides have.
+        let mut sims: Vec<(u32, f32)> = (0..self.n_catalog() as u32)
+            .filter_map(|i| {
+                let (sum, count) = shared
+                    .iter()
+                    .filter_map(|&(m, v)| Some(cosine(v, self.content_of(i, m)?)))
+                    .fold((0.0f32, 0usize), |(s, c), x| (s + x, c + 1));
+                (count > 0).then(|| (i, sum / count as f32))
+            })
+            .collect();
+        if sims.is_empty() {
+            return Err(Error::Data(format!(
+                "no catalog item has the content item '{id}' comes with"
+            )));
+        }
+        sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        sims.truncate(NEIGHBORS);
+        let top = sims[0].1;
+        let exp: Vec<f32> = sims
+            .iter()
+            .map(|s| ((s.1 - top) / TEMPERATURE).exp())
+            .collect();
+        let z: f32 = exp.iter().sum();
+        let neighbors: Vec<(u32, f32)> = sims.iter().zip(&exp).map(|(s, e)| (s.0, e / z)).collect();
+        let index = self.n_items() as u32;
+        self.added.push(AddedItem {
+            id: id.to_owned(),
+            title,
+            content,
+            neighbors: neighbors.clone(),
+        });
+        self.added_index.insert(id.to_owned(), index);
+        Ok(self.named(neighbors))
+    }
+
+    /// Names of the bundle's content modalities.
+    pub fn content_names(&self) -> Vec<String> {
+        self.bundle.content.iter().map(|m| m.name.clone()).collect()
+    }
+
+    /// The adaptor's training pairs for local `events`: each liked event (rating ≥ 4, or no
+    /// rating) against each disliked one (rating ≤ 2) and against `negatives` sampled items the
+    /// events do not name. Errors when the bundle has no item features or no event is liked.
+    pub fn personalize_pairs(
+        &self,
+        events: &[HistoryEvent],
+        config: &PersonalizeConfig,
+    ) -> Result<Pairs> {
+        let f = &self.features;
+        if f.dim == 0 {
+            return Err(Error::Config(
+                "this bundle stores no item features to personalize on (train it with \
+                 --catalog-content, or use a factor model)"
+                    .into(),
+            ));
+        }
+        let events = self.resolve(events)?;
+        let liked: Vec<u32> = events.iter().filter(|e| e.1 >= 4.0).map(|e| e.0).collect();
+        let disliked: Vec<u32> = events.iter().filter(|e| e.1 <= 2.0).map(|e| e.0).collect();
+        if liked.is_empty() {
+            return Err(Error::Data(
+                "personalize needs at least one liked event (rating ≥ 4, or none)".into(),
+            ));
+        }
+        let seen: Vec<u32> = events.iter().map(|e| e.0).collect();
+        let n = self.n_catalog();
+        let mut rng = crate::rng::SeededRng::new(config.seed);
+        let feature = |i: u32| -> Vec<f32> {
+            let mut v = vec![0.0f32; f.dim];
+            for (j, w) in self.expand(i) {
+                let row = &f.values[j as usize * f.dim..(j as usize + 1) * f.dim];
+                v.iter_mut().zip(row).for_each(|(a, b)| *a += w * b);
+            }
+            v
+        };
+        let mut values = Vec::new();
+        let mut rows = 0;
+        for &p in &liked {
+            let fp = feature(p);
+            let mut others = disliked.clone();
+            let mut tries = 0;
+            while others.len() < disliked.len() + config.negatives && tries < 100 * config.negatives
+            {
+                let j = rng.below(n) as u32;
+                if seen.binary_search(&j).is_err() {
+                    others.push(j);
+                }
+                tries += 1;
+            }
+            for o in others {
+                let fo = feature(o);
+                values.extend(fp.iter().zip(&fo).map(|(a, b)| a - b));
+                rows += 1;
+            }
+        }
+        Ok(Pairs {
+            dim: f.dim,
+            rows,
+            values,
+        })
+    }
+
+    /// Installs a fitted θ (see [`crate::train::personalize`]).
+    pub fn set_adaptor(&mut self, theta: Vec<f32>, strength: f32, steps: usize) -> Result<()> {
+        if theta.len() != self.features.dim || !theta.iter().all(|x| x.is_finite()) {
+            return Err(Error::Data(format!(
+                "adaptor has {} values, expected {} finite ones",
+                theta.len(),
+                self.features.dim
+            )));
+        }
+        let steps = steps + self.adaptor.as_ref().map_or(0, |a| a.steps);
+        self.adaptor = Some(Adaptor {
+            theta,
+            strength,
+            steps,
+        });
+        Ok(())
+    }
+
+    /// The adaptor's starting point for the next fine-tuning (zero before the first).
+    pub fn theta(&self) -> Vec<f32> {
+        self.adaptor
+            .as_ref()
+            .map_or_else(|| vec![0.0; self.features.dim], |a| a.theta.clone())
+    }
+
+    /// Fine-tunes the adaptor on `events` on an autodiff device, synchronously (native; the
+    /// browser runs the same [`crate::train::personalize::fit_adaptor`] and reads θ back
+    /// asynchronously).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn personalize<B: burn::tensor::backend::AutodiffBackend>(
+        &mut self,
+        events: &[HistoryEvent],
+        config: &PersonalizeConfig,
+        device: &B::Device,
+    ) -> Result<()> {
+        let pairs = self.personalize_pairs(events, config)?;
+        let theta =
+            crate::train::personalize::fit_adaptor::<B>(&self.theta(), &pairs, config, device)?;
+        let theta = crate::device::read_floats(theta)?;
+        self.set_adaptor(theta, config.strength, config.steps)
+    }
+
+    /// Per-block names of the adaptor's features (`text`, `tabular`, `collaborative`, …).
+    pub fn feature_blocks(&self) -> Vec<String> {
+        self.features.blocks.iter().map(|b| b.0.clone()).collect()
+    }
+
+    /// The state a page saves.
+    pub fn state(&self) -> SessionState {
+        SessionState {
+            format: STATE_FORMAT.into(),
+            version: STATE_VERSION,
+            bundle: self.weights_sha256(),
+            added: self.added.clone(),
+            adaptor: self.adaptor.clone(),
+        }
+    }
+
+    fn weights_sha256(&self) -> String {
+        self.bundle
+            .manifest
+            .files
+            .get(WEIGHTS_FILE)
+            .map(|f| f.sha256.clone())
+            .unwrap_or_default()
+    }
+
+    /// Restores a saved state onto this (fresh) session; it must belong to this bundle.
+    pub fn restore(&mut self, state: SessionState) -> Result<()> {
+        if state.format != STATE_FORMAT || state.version != STATE_VERSION {
+            return Err(Error::Data(format!(
+                "not a saved session (format '{}' version {})",
+                state.format, state.version
+            )));
+        }
+        if state.bundle != self.weights_sha256() {
+            return Err(Error::Data(
+                "the saved session belongs to another bundle".into(),
+            ));
+        }
+        let n = self.n_catalog() as u32;
+        self.added.clear();
+        self.added_index.clear();
+        self.adaptor = None;
+        for a in state.added {
+            if a.neighbors.is_empty() || a.neighbors.iter().any(|&(m, w)| m >= n || !w.is_finite())
+            {
+                return Err(Error::Data(format!(
+                    "saved item '{}' has invalid neighbours",
+                    a.id
+                )));
+            }
+            if self.index(&a.id).is_ok() {
+                return Err(Error::Data(format!("saved item '{}' is duplicated", a.id)));
+            }
+            self.added_index
+                .insert(a.id.clone(), self.n_items() as u32);
+            self.added.push(a);
+        }
+        if let Some(a) = state.adaptor {
+            self.set_adaptor(a.theta, a.strength, a.steps)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::features::Modality;
+    use crate::model::{FactorModel, Popularity};
+
+    /// A 4-item factor bundle with a 2-d `text` content; items 0 and 1 alike, 2 and 3 alike.
+    fn session() -> Session {
+        let bundle = crate::store::tests::tiny_bundle(
+            TrainedModel::Factor(FactorModel {
+                dim: 2,
+                user_factors: vec![0.0; 2],
+                item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9],
+                biases: None,
+            }),
+            vec![Modality {
+                name: "text".into(),
+                dim: 2,
+                values: vec![1.0, 0.0, 1.0, 0.1, 0.0, 1.0, 0.1, 1.0],
+                present: vec![true; 4],
+            }],
+        );
+        Session::new(bundle)
+    }
+
+    fn events(ids: &[(&str, Option<f32>)]) -> Vec<HistoryEvent> {
+        ids.iter()
+            .map(|&(item, rating)| HistoryEvent {
+                item: item.into(),
+                rating,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_added_item_scores_as_its_neighbours_mixture() {
+        let mut s = session();
+        let near = s
+            .add_item("new", Some("New".into()), [("text".into(), vec![0.0, 2.0])].into())
+            .unwrap();
+        // Closest to item 2 (cosine 1), then 3; the softmax weights sum to 1.
+        assert_eq!(near[0].0, "i2");
+        assert!((near.iter().map(|n| n.1).sum::<f32>() - 1.0).abs() < 1e-6);
+        let h = events(&[("i2", None)]);
+        let scores = s.scores_for_history(&h).unwrap();
+        let expected: f32 = s.added()[0]
+            .neighbors
+            .iter()
+            .map(|&(m, w)| w * scores[m as usize])
+            .sum();
+        assert_eq!(scores.len(), 5);
+        assert!((scores[4] - expected).abs() < 1e-6);
+        // It is the most similar item to i2 after i3 … or i3 after it: either way in the top 2.
+        let similar = s.similar("i2", 2).unwrap();
+        assert!(similar.iter().any(|(id, _)| id == "new"), "{similar:?}");
+        // An event on it is an event on its neighbours.
+        let via_new = s.scores_for_history(&events(&[("new", None)])).unwrap();
+        assert!(via_new[2] > via_new[0]);
+        // Errors: duplicate id, unknown modality, wrong size.
+        assert!(s.add_item("new", None, [("text".into(), vec![1.0, 0.0])].into()).is_err());
+        assert!(s.add_item("x", None, [("image".into(), vec![1.0, 0.0])].into()).is_err());
+        assert!(s.add_item("x", None, [("text".into(), vec![1.0])].into()).is_err());
+        assert!(s.add_item("x", None, BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn explanation_adds_up_with_added_items_and_the_adaptor() {
+        let mut s = session();
+        s.add_item("new", None, [("text".into(), vec![0.0, 1.0])].into())
+            .unwrap();
+        s.set_adaptor(vec![0.5, -0.5, 1.0, 0.0], 1.0, 3).unwrap();
+        let h = events(&[("i0", Some(5.0)), ("new", None)]);
+        for item in ["i1", "i3", "new"] {
+            let e = s.explain(&h, item).unwrap();
+            let total = e.base + e.influences.iter().map(|x| x.1).sum::<f32>() + e.personal;
+            assert!((total - e.score).abs() < 1e-5, "{e:?}");
+            let i = s.index(item).unwrap() as usize;
+            assert!((s.scores_for_history(&h).unwrap()[i] - e.score).abs() < 1e-6);
+            assert_eq!(e.modalities.len(), 1);
+            assert!((e.modalities[0].1 - 1.0).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn state_round_trips_and_is_tied_to_its_bundle() {
+        let mut s = session();
+        s.add_item("new", Some("N".into()), [("text".into(), vec![0.3, 1.0])].into())
+            .unwrap();
+        s.set_adaptor(vec![0.1, 0.2, 0.3, 0.4], 2.0, 5).unwrap();
+        let h = events(&[("i1", None)]);
+        let before = s.recommend(&h, 4, true).unwrap();
+        let json = serde_json::to_string(&s.state()).unwrap();
+        let mut fresh = session();
+        fresh.restore(serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(fresh.recommend(&h, 4, true).unwrap(), before);
+        let mut other = s.state();
+        other.bundle = "0".repeat(64);
+        assert!(session().restore(other).is_err());
+    }
+
+    #[test]
+    fn popularity_has_no_influences_and_no_features() {
+        let bundle = crate::store::tests::tiny_bundle(
+            TrainedModel::Popularity(Popularity {
+                counts: vec![3.0, 1.0, 2.0, 0.0],
+            }),
+            Vec::new(),
+        );
+        let s = Session::new(bundle);
+        let e = s.explain(&events(&[("i1", None)]), "i0").unwrap();
+        assert_eq!((e.score, e.base, e.influences[0].1), (3.0, 3.0, 0.0));
+        assert!(s
+            .personalize_pairs(&events(&[("i1", None)]), &PersonalizeConfig::default())
+            .is_err());
+    }
+}
