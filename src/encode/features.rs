@@ -72,6 +72,28 @@ pub fn item_text(record: &ItemRecord) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
+/// The text of an item that is not in a dataset (the browser's `addItem`), composed exactly as
+/// for catalog items so that its MiniLM vector is comparable with theirs.
+pub fn new_item_text(
+    title: Option<&str>,
+    year: Option<i32>,
+    categories: &[String],
+    description: Option<&str>,
+) -> Option<String> {
+    let record = ItemRecord {
+        id: String::new(),
+        title: title.map(str::to_owned),
+        year,
+        categories: categories.to_vec(),
+        image: None,
+        audio: None,
+        extra: description
+            .map(|d| [("description".to_owned(), d.to_owned())].into())
+            .unwrap_or_default(),
+    };
+    item_text(&record)
+}
+
 /// Item records in catalog (index) order.
 fn records(dataset: &Dataset) -> Vec<Option<&ItemRecord>> {
     let by_id = dataset.items.by_id();

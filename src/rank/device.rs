@@ -5,8 +5,8 @@
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
-use crate::error::{Error, Result};
 use super::Query;
+use crate::error::{Error, Result};
 use crate::model::TrainedModel;
 
 enum Weights<B: Backend> {
@@ -108,7 +108,10 @@ impl<B: Backend> DeviceScorer<B> {
                 let x = history(&|r, w| if *binary { w } else { w * r })?;
                 x.matmul(weights.clone()).reshape([n])
             }
-            Weights::Factor { items: q_items, bias } => {
+            Weights::Factor {
+                items: q_items,
+                bias,
+            } => {
                 // Fold-in: the (weighted) mean of the history's item vectors.
                 let scale = 1.0 / q.events.max(1) as f32;
                 let user = history(&|_, w| scale * w)?.matmul(q_items.clone());

@@ -294,7 +294,11 @@ impl Session {
         let catalog_scores = |b: &[f32], a: &AddedItem| -> f32 {
             a.neighbors.iter().map(|&(m, w)| w * b[m as usize]).sum()
         };
-        let extra: Vec<f32> = self.added.iter().map(|a| catalog_scores(&base, a)).collect();
+        let extra: Vec<f32> = self
+            .added
+            .iter()
+            .map(|a| catalog_scores(&base, a))
+            .collect();
         if let (true, Some(adaptor)) = (personal, &self.adaptor) {
             let mean = base.iter().sum::<f32>() / n.max(1) as f32;
             let var = base.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n.max(1) as f32;
@@ -386,8 +390,16 @@ impl Session {
                     .collect()
             }
             _ => {
+                // An item's similarity to itself is taken as its row's largest weight (EASE's
+                // diagonal is zero by construction, not by dissimilarity), so that an added item
+                // placed on a catalog item is as similar to it as that item's closest one.
                 let q = self.query_of(&[(item, 1.0)], 1);
-                self.complete(self.catalog_scores(&q)?, false)?
+                let mut row = self.catalog_scores(&q)?;
+                for (&j, &w) in q.items.iter().zip(&q.weights) {
+                    let own = self.catalog_scores(&Query::plain(&[j], &[1.0]))?;
+                    row[j as usize] += w * own.iter().copied().fold(0.0, f32::max);
+                }
+                self.complete(row, false)?
             }
         };
         Ok(self.rank(&scores, Some(&[item]), k))
@@ -403,10 +415,7 @@ impl Session {
         let modality = &self.bundle.content[m];
         match (i as usize).checked_sub(self.n_catalog()) {
             None => modality.present[i as usize].then(|| modality.row(i as usize)),
-            Some(a) => self.added[a]
-                .content
-                .get(&modality.name)
-                .map(Vec::as_slice),
+            Some(a) => self.added[a].content.get(&modality.name).map(Vec::as_slice),
         }
     }
 
@@ -698,8 +707,7 @@ impl Session {
             if self.index(&a.id).is_ok() {
                 return Err(Error::Data(format!("saved item '{}' is duplicated", a.id)));
             }
-            self.added_index
-                .insert(a.id.clone(), self.n_items() as u32);
+            self.added_index.insert(a.id.clone(), self.n_items() as u32);
             self.added.push(a);
         }
         if let Some(a) = state.adaptor {
@@ -747,7 +755,11 @@ mod tests {
     fn an_added_item_scores_as_its_neighbours_mixture() {
         let mut s = session();
         let near = s
-            .add_item("new", Some("New".into()), [("text".into(), vec![0.0, 2.0])].into())
+            .add_item(
+                "new",
+                Some("New".into()),
+                [("text".into(), vec![0.0, 2.0])].into(),
+            )
             .unwrap();
         // Closest to item 2 (cosine 1), then 3; the softmax weights sum to 1.
         assert_eq!(near[0].0, "i2");
@@ -768,9 +780,15 @@ mod tests {
         let via_new = s.scores_for_history(&events(&[("new", None)])).unwrap();
         assert!(via_new[2] > via_new[0]);
         // Errors: duplicate id, unknown modality, wrong size.
-        assert!(s.add_item("new", None, [("text".into(), vec![1.0, 0.0])].into()).is_err());
-        assert!(s.add_item("x", None, [("image".into(), vec![1.0, 0.0])].into()).is_err());
-        assert!(s.add_item("x", None, [("text".into(), vec![1.0])].into()).is_err());
+        assert!(s
+            .add_item("new", None, [("text".into(), vec![1.0, 0.0])].into())
+            .is_err());
+        assert!(s
+            .add_item("x", None, [("image".into(), vec![1.0, 0.0])].into())
+            .is_err());
+        assert!(s
+            .add_item("x", None, [("text".into(), vec![1.0])].into())
+            .is_err());
         assert!(s.add_item("x", None, BTreeMap::new()).is_err());
     }
 
@@ -795,8 +813,12 @@ mod tests {
     #[test]
     fn state_round_trips_and_is_tied_to_its_bundle() {
         let mut s = session();
-        s.add_item("new", Some("N".into()), [("text".into(), vec![0.3, 1.0])].into())
-            .unwrap();
+        s.add_item(
+            "new",
+            Some("N".into()),
+            [("text".into(), vec![0.3, 1.0])].into(),
+        )
+        .unwrap();
         s.set_adaptor(vec![0.1, 0.2, 0.3, 0.4], 2.0, 5).unwrap();
         let h = events(&[("i1", None)]);
         let before = s.recommend(&h, 4, true).unwrap();

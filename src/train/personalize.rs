@@ -31,8 +31,7 @@ pub fn fit_adaptor<B: AutodiffBackend>(
             theta0.len()
         )));
     }
-    let diffs =
-        Tensor::<B, 2>::from_data(TensorData::new(pairs.values.clone(), [n, d]), device);
+    let diffs = Tensor::<B, 2>::from_data(TensorData::new(pairs.values.clone(), [n, d]), device);
     let mut adaptor = Adaptor {
         theta: Param::from_tensor(Tensor::<B, 1>::from_data(
             TensorData::new(theta0.to_vec(), [d]),
@@ -42,7 +41,10 @@ pub fn fit_adaptor<B: AutodiffBackend>(
     let mut optim = AdamConfig::new().init::<B, Adaptor<B>>();
     for _ in 0..config.steps {
         let theta = adaptor.theta.val();
-        let margin = diffs.clone().matmul(theta.clone().reshape([d, 1])).reshape([n]);
+        let margin = diffs
+            .clone()
+            .matmul(theta.clone().reshape([d, 1]))
+            .reshape([n]);
         let loss = activation::softplus(margin.neg(), 1.0).mean()
             + theta.powi_scalar(2).sum().mul_scalar(config.l2);
         let grads = GradientsParams::from_grads(loss.backward(), &adaptor);

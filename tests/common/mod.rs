@@ -40,7 +40,8 @@ pub fn ml100k_source() -> DataSource {
 }
 
 /// Trains `model` on ML-100K under the README's protocol (implicit ≥ 4, per-user 8:1:1, seed
-/// 2026) on burn Flex and returns its bundle.
+/// 2026) on burn Flex and returns its bundle, storing the content's text, image and tabular
+/// modalities with the catalog.
 pub fn train_ml100k(
     dataset: &fusionrec::data::Dataset,
     model: fusionrec::model::ModelConfig,
@@ -54,7 +55,16 @@ pub fn train_ml100k(
         protocol: fusionrec::data::Protocol::implicit_811(2026),
         model,
         content,
-        catalog: Vec::new(),
+        // What the CLI stores for content models: the modalities a browser uses.
+        catalog: content
+            .map(|c| {
+                c.modalities
+                    .iter()
+                    .filter(|m| ["text", "image", "tabular"].contains(&m.name.as_str()))
+                    .map(|m| (m.clone(), None))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     fusionrec::train::train_bundle(request, fusionrec::device::DeviceKind::Flex, &mut ()).unwrap()
 }
