@@ -30,7 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
-# The JS side: playwright-core (driver for Debian's Chromium), pinned in package-lock.json.
-if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# The JS side, pinned in package-lock.json: playwright-core (driver for Debian's Chromium) and
+# webpack (tests/browser/bundler.mjs). Installed again when one is missing or the lock changed.
+if ! node -e 'for (const d in require("./package.json").devDependencies) require("fs").statSync(`node_modules/${d}`)' 2>/dev/null ||
+    [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund
 fi

@@ -34,7 +34,7 @@ step "tests (release: they train real models on real data)"
 cargo test --locked --release
 
 step "browser package (wasm-pack, profiles from wasm-pack.toml; fails over the size budget)"
-bash scripts/build-wasm.sh web
+bash scripts/build-wasm.sh web bundler # the second reuses the first's cargo build
 
 step "CI bundles (EASE, BPR-MF) and the native CLI's answers the browser must match"
 history=50,172,133
@@ -47,5 +47,11 @@ done
 
 step "browser tests (Chromium headless: WebGPU on SwiftShader, then WebGPU unavailable)"
 node tests/browser/run.mjs models/ci
+
+step "npm package: packed, installed offline into a fresh project, imported as 'fusionrec' (Chromium)"
+node tests/browser/package.mjs models/ci
+
+step "bundler build (pkg/bundler) through webpack, in Chromium"
+node tests/browser/bundler.mjs models/ci
 
 step "done"

@@ -1,6 +1,7 @@
 // A tiny static server for the browser tests and the demo: serves the repository's pkg/, js/,
-// www/, tests/browser/ and models/ folders, and logs every request (method, URL, body) so that
-// tests can check what left the page. `/truncated/<path>` serves a file cut to half its size.
+// www/, tests/browser/ and models/ folders (or the `folders` given: URL prefix → directory), and
+// logs every request (method, URL, body) so that tests can check what left the page.
+// `/truncated/<path>` serves a file cut to half its size.
 // Run alone (`npm start`) it serves the demo page at http://127.0.0.1:8080/www/.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
-const served = ['pkg/', 'js/', 'www/', 'tests/browser/', 'models/'];
+const REPOSITORY = Object.fromEntries(['pkg/', 'js/', 'www/', 'tests/browser/', 'models/'].map((p) => [p, join(root, p)]));
 const types = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css',
@@ -19,7 +20,7 @@ const types = {
   '.png': 'image/png',
 };
 
-export function serve(port = 0) {
+export function serve(port = 0, { folders = REPOSITORY } = {}) {
   const log = [];
   const server = createServer(async (req, res) => {
     const chunks = [];
@@ -32,12 +33,13 @@ export function serve(port = 0) {
     if (path === '' || path === 'www') path = 'www/index.html';
     if (path.endsWith('/')) path += 'index.html';
     path = normalize(path);
-    if (!served.some((p) => path.startsWith(p))) {
+    const prefix = Object.keys(folders).find((p) => path.startsWith(p));
+    if (prefix === undefined) {
       res.writeHead(404).end();
       return;
     }
     try {
-      let bytes = await readFile(join(root, path));
+      let bytes = await readFile(join(folders[prefix], path.slice(prefix.length)));
       if (truncated && !path.endsWith('manifest.json')) bytes = bytes.subarray(0, bytes.length >> 1);
       res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' });
       res.end(bytes);
