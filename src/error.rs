@@ -46,6 +46,8 @@ pub enum Error {
     Network(String),
     #[error("device unavailable: {0}")]
     Device(String),
+    #[error("encoder: {0}")]
+    Encoder(String),
 }
 
 impl Error {
@@ -65,6 +67,7 @@ impl Error {
             Error::Audio(_) => "BAD_AUDIO",
             Error::Network(_) => "NETWORK",
             Error::Device(_) => "DEVICE",
+            Error::Encoder(_) => "ENCODER",
         }
     }
 

@@ -558,6 +558,19 @@ impl Session {
         events: &[HistoryEvent],
         config: &PersonalizeConfig,
     ) -> Result<Pairs> {
+        let ok = (1..=10_000).contains(&config.steps)
+            && config.lr.is_finite()
+            && config.lr > 0.0
+            && config.l2.is_finite()
+            && config.l2 >= 0.0
+            && config.strength.is_finite()
+            && config.negatives <= 1000;
+        if !ok {
+            return Err(Error::Config(
+                "personalize: steps 1…10000, lr > 0, l2 ≥ 0, finite strength, negatives ≤ 1000"
+                    .into(),
+            ));
+        }
         let f = &self.features;
         if f.dim == 0 {
             return Err(Error::Config(
@@ -648,8 +661,13 @@ impl Session {
         device: &B::Device,
     ) -> Result<()> {
         let pairs = self.personalize_pairs(events, config)?;
-        let theta =
-            crate::train::personalize::fit_adaptor::<B>(&self.theta(), &pairs, config, device)?;
+        let theta = crate::train::personalize::fit_adaptor::<B>(
+            &self.theta(),
+            &pairs,
+            config,
+            device,
+            &mut |_| {},
+        )?;
         let theta = crate::device::read_floats(theta)?;
         self.set_adaptor(theta, config.strength, config.steps)
     }

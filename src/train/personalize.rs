@@ -17,12 +17,14 @@ struct Adaptor<B: Backend> {
     theta: Param<Tensor<B, 1>>,
 }
 
-/// Fits θ from `theta0` on `pairs` with `config.steps` Adam steps at `config.lr`.
+/// Fits θ from `theta0` on `pairs` with `config.steps` Adam steps at `config.lr`, calling
+/// `on_step(step)` after each step is queued (for progress; it reads nothing back).
 pub fn fit_adaptor<B: AutodiffBackend>(
     theta0: &[f32],
     pairs: &Pairs,
     config: &PersonalizeConfig,
     device: &B::Device,
+    on_step: &mut dyn FnMut(usize),
 ) -> Result<Tensor<B::InnerBackend, 1>> {
     let (n, d) = (pairs.rows, pairs.dim);
     if theta0.len() != d || pairs.values.len() != n * d || n == 0 {
@@ -39,7 +41,7 @@ pub fn fit_adaptor<B: AutodiffBackend>(
         )),
     };
     let mut optim = AdamConfig::new().init::<B, Adaptor<B>>();
-    for _ in 0..config.steps {
+    for step in 0..config.steps {
         let theta = adaptor.theta.val();
         let margin = diffs
             .clone()
@@ -49,6 +51,67 @@ pub fn fit_adaptor<B: AutodiffBackend>(
             + theta.powi_scalar(2).sum().mul_scalar(config.l2);
         let grads = GradientsParams::from_grads(loss.backward(), &adaptor);
         adaptor = optim.step(config.lr, adaptor, grads);
+        on_step(step + 1);
     }
     Ok(adaptor.valid().theta.val())
+}
+
+/// The objective [`fit_adaptor`] minimises, computed on the CPU (to report before and after).
+pub fn adaptor_loss(theta: &[f32], pairs: &Pairs, l2: f64) -> f64 {
+    let softplus = |x: f64| if x > 30.0 { x } else { x.exp().ln_1p() };
+    let data: f64 = pairs
+        .values
+        .chunks_exact(pairs.dim.max(1))
+        .map(|row| {
+            let m: f64 = row.iter().zip(theta).map(|(a, b)| f64::from(a * b)).sum();
+            softplus(-m)
+        })
+        .sum::<f64>()
+        / pairs.rows.max(1) as f64;
+    data + l2 * theta.iter().map(|t| f64::from(t * t)).sum::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_lowers_the_loss_and_orders_the_pairs() {
+        // Two features; liked items have feature 0, others feature 1.
+        let pairs = Pairs {
+            dim: 2,
+            rows: 3,
+            values: vec![1.0, -1.0, 0.8, -1.0, 1.0, -0.5],
+        };
+        let config = PersonalizeConfig {
+            steps: 30,
+            ..PersonalizeConfig::default()
+        };
+        let mut steps = 0;
+        let theta = fit_adaptor::<burn::backend::Autodiff<burn::backend::Flex>>(
+            &[0.0, 0.0],
+            &pairs,
+            &config,
+            &Default::default(),
+            &mut |s| steps = s,
+        )
+        .unwrap();
+        let theta = crate::device::read_floats(theta).unwrap();
+        assert_eq!(steps, 30);
+        assert!(theta[0] > 0.0 && theta[1] < 0.0, "{theta:?}");
+        let (before, after) = (
+            adaptor_loss(&[0.0, 0.0], &pairs, config.l2),
+            adaptor_loss(&theta, &pairs, config.l2),
+        );
+        assert!((before - std::f64::consts::LN_2).abs() < 1e-9);
+        assert!(after < 0.5 * before, "{before} → {after}");
+        assert!(fit_adaptor::<burn::backend::Autodiff<burn::backend::Flex>>(
+            &[0.0],
+            &pairs,
+            &config,
+            &Default::default(),
+            &mut |_| {}
+        )
+        .is_err());
+    }
 }

@@ -1,17 +1,21 @@
-//! Device choice in the browser: WebGPU when the page has an adapter, else burn Flex on the CPU.
+//! Device choice in the browser: WebGPU when the page has an adapter, else burn Flex on the CPU;
+//! the bundle's scorer, the encoders and the adaptor's fine-tuning all run on the chosen one.
 //! The adapter is requested here first because burn's own request panics when there is none.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use burn::backend::wgpu::{graphics::WebGpu, init_setup_async, WgpuDevice};
-use burn::backend::{Flex, Wgpu};
+use burn::backend::{Autodiff, Flex, Wgpu};
 use burn::tensor::{backend::Backend, Tensor};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use crate::encode::{ImageEncoder, TextEncoder};
 use crate::error::{Error, Result};
-use crate::rank::DeviceScorer;
+use crate::rank::session::{Pairs, PersonalizeConfig};
+use crate::rank::{DeviceScorer, Query};
 use crate::store::Bundle;
 
 thread_local! {
@@ -19,9 +23,27 @@ thread_local! {
     static WEBGPU_READY: Cell<bool> = const { Cell::new(false) };
 }
 
-pub(super) enum Scorer {
-    WebGpu(Box<DeviceScorer<Wgpu>>),
-    Cpu(DeviceScorer<Flex>),
+/// Everything that runs on one device: the bundle's scorer and, once loaded, the encoders.
+pub(super) struct OnDevice<B: Backend> {
+    device: B::Device,
+    scorer: DeviceScorer<B>,
+    text: RefCell<Option<Rc<TextEncoder<B>>>>,
+    image: RefCell<Option<Rc<ImageEncoder<B>>>>,
+}
+
+pub(super) enum Engine {
+    WebGpu(Box<OnDevice<Wgpu>>),
+    Cpu(Box<OnDevice<Flex>>),
+}
+
+/// Runs the same generic body on whichever device the engine holds.
+macro_rules! on_device {
+    ($engine:expr, $d:ident => $body:expr) => {
+        match $engine {
+            Engine::WebGpu($d) => $body,
+            Engine::Cpu($d) => $body,
+        }
+    };
 }
 
 /// Whether `navigator.gpu.requestAdapter()` gives an adapter (in a page or a worker).
@@ -45,18 +67,71 @@ async fn webgpu_adapter() -> bool {
     }
 }
 
-async fn read<B: Backend>(scores: Tensor<B, 1>) -> Result<Vec<f32>> {
-    scores
+async fn read<B: Backend>(values: Tensor<B, 1>) -> Result<Vec<f32>> {
+    values
         .into_data_async()
         .await
-        .map_err(|e| Error::Device(format!("reading scores failed: {e:?}")))?
+        .map_err(|e| Error::Device(format!("reading from the device failed: {e:?}")))?
         .to_vec()
-        .map_err(|e| Error::Device(format!("unexpected score type: {e:?}")))
+        .map_err(|e| Error::Device(format!("unexpected value type: {e:?}")))
 }
 
-impl Scorer {
+impl<B: Backend> OnDevice<B> {
+    fn new(bundle: &Bundle, device: B::Device) -> Result<Self> {
+        Ok(Self {
+            scorer: DeviceScorer::new(&bundle.model, bundle.manifest.dims.items, &device)?,
+            device,
+            text: RefCell::new(None),
+            image: RefCell::new(None),
+        })
+    }
+
+    fn text_encoder(&self) -> Result<Rc<TextEncoder<B>>> {
+        self.text.borrow().clone().ok_or_else(|| {
+            Error::Encoder("the text encoder is not loaded (load option `encoders.text`)".into())
+        })
+    }
+
+    fn image_encoder(&self) -> Result<Rc<ImageEncoder<B>>> {
+        self.image.borrow().clone().ok_or_else(|| {
+            Error::Encoder("the image encoder is not loaded (load option `encoders.image`)".into())
+        })
+    }
+
+    async fn embed_text(&self, text: &str) -> Result<Vec<f32>> {
+        let encoder = self.text_encoder()?;
+        read(encoder.embed(&[text])?.reshape([-1])).await
+    }
+
+    async fn embed_image(&self, bytes: &[u8]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let encoder = self.image_encoder()?;
+        let (pooled, logits) = encoder.forward(&[bytes])?;
+        Ok((
+            read(pooled.reshape([-1])).await?,
+            read(logits.reshape([-1])).await?,
+        ))
+    }
+
+    async fn fit_adaptor(
+        &self,
+        theta0: &[f32],
+        pairs: &Pairs,
+        config: &PersonalizeConfig,
+        on_step: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f32>> {
+        let theta = crate::train::personalize::fit_adaptor::<Autodiff<B>>(
+            theta0,
+            pairs,
+            config,
+            &self.device,
+            on_step,
+        )?;
+        read(theta).await
+    }
+}
+
+impl Engine {
     pub(super) async fn new(bundle: &Bundle, device: &str) -> Result<Self> {
-        let (model, n) = (&bundle.model, bundle.manifest.dims.items);
         let webgpu = match device {
             "cpu" => false,
             "auto" => webgpu_adapter().await,
@@ -73,34 +148,76 @@ impl Scorer {
             }
         };
         if !webgpu {
-            return Ok(Scorer::Cpu(DeviceScorer::new(
-                model,
-                n,
-                &Default::default(),
-            )?));
+            return Ok(Engine::Cpu(Box::new(OnDevice::new(
+                bundle,
+                Default::default(),
+            )?)));
         }
         let device = WgpuDevice::default();
         if !WEBGPU_READY.get() {
             init_setup_async::<WebGpu>(&device, Default::default()).await;
             WEBGPU_READY.set(true);
         }
-        Ok(Scorer::WebGpu(Box::new(DeviceScorer::new(
-            model, n, &device,
-        )?)))
+        Ok(Engine::WebGpu(Box::new(OnDevice::new(bundle, device)?)))
     }
 
     pub(super) fn name(&self) -> &'static str {
         match self {
-            Scorer::WebGpu(_) => "webgpu",
-            Scorer::Cpu(_) => "cpu",
+            Engine::WebGpu(_) => "webgpu",
+            Engine::Cpu(_) => "cpu",
         }
     }
 
-    /// Scores on the device, read back asynchronously (a synchronous read panics on WebGPU).
-    pub(super) async fn scores(&self, items: &[u32], ratings: &[f32]) -> Result<Vec<f32>> {
-        match self {
-            Scorer::WebGpu(s) => read(s.scores(items, ratings)?).await,
-            Scorer::Cpu(s) => read(s.scores(items, ratings)?).await,
-        }
+    /// Catalog scores on the device, read back asynchronously (a synchronous read panics on
+    /// WebGPU).
+    pub(super) async fn scores(&self, q: &Query) -> Result<Vec<f32>> {
+        on_device!(self, d => read(d.scorer.scores(q)?).await)
+    }
+
+    /// Loads MiniLM from `tokenizer.json` and `model.safetensors` bytes.
+    pub(super) fn load_text(&self, tokenizer: &[u8], weights: &[u8]) -> Result<()> {
+        on_device!(self, d => {
+            let encoder = TextEncoder::from_bytes(tokenizer, weights, &d.device)?;
+            *d.text.borrow_mut() = Some(Rc::new(encoder));
+            Ok(())
+        })
+    }
+
+    /// Loads EfficientNet-Lite0 from the `.pth` bytes.
+    pub(super) fn load_image(&self, weights: &[u8]) -> Result<()> {
+        on_device!(self, d => {
+            let encoder = ImageEncoder::from_pth_bytes(weights, &d.device)?;
+            *d.image.borrow_mut() = Some(Rc::new(encoder));
+            Ok(())
+        })
+    }
+
+    pub(super) fn has_text(&self) -> bool {
+        on_device!(self, d => d.text.borrow().is_some())
+    }
+
+    pub(super) fn has_image(&self) -> bool {
+        on_device!(self, d => d.image.borrow().is_some())
+    }
+
+    /// MiniLM embedding (384-d, L2-normalised) of one text.
+    pub(super) async fn embed_text(&self, text: &str) -> Result<Vec<f32>> {
+        on_device!(self, d => d.embed_text(text).await)
+    }
+
+    /// EfficientNet-Lite0 pooled features (1280-d) and ImageNet logits of one photo.
+    pub(super) async fn embed_image(&self, bytes: &[u8]) -> Result<(Vec<f32>, Vec<f32>)> {
+        on_device!(self, d => d.embed_image(bytes).await)
+    }
+
+    /// The personal adaptor fitted by autodiff on this device.
+    pub(super) async fn fit_adaptor(
+        &self,
+        theta0: &[f32],
+        pairs: &Pairs,
+        config: &PersonalizeConfig,
+        on_step: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f32>> {
+        on_device!(self, d => d.fit_adaptor(theta0, pairs, config, on_step).await)
     }
 }

@@ -5,6 +5,8 @@
 
 mod device;
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect, Uint8Array};
@@ -12,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::encode::features::new_item_text;
 use crate::error::{Error, Result};
-use crate::rank::HistoryEvent;
-use crate::store::Bundle;
-use device::Scorer;
+use crate::rank::{HistoryEvent, PersonalizeConfig, Session, SessionState};
+use crate::store::{sha256_hex, Bundle};
+use crate::train::personalize::adaptor_loss;
+use device::Engine;
 
 /// The one mapping from [`Error`] to JavaScript: an `Error` with the message and a `code`.
 fn js_error(e: Error) -> JsValue {
@@ -78,21 +82,35 @@ struct Recommendation<'a> {
     title: Option<&'a str>,
 }
 
-struct State {
-    bundle: Bundle,
-    scorer: Scorer,
+/// `addItem`'s input: an id, and what describes the item (text parts and/or a photo).
+#[derive(Deserialize)]
+struct NewItem {
+    id: String,
+    title: Option<String>,
+    year: Option<i32>,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(alias = "text")]
+    description: Option<String>,
 }
 
+struct State {
+    session: RefCell<Session>,
+    engine: Engine,
+}
+
+/// No `RefCell` borrow of the session is ever held across an `.await`: calls interleave at
+/// await points (the worker does not serialise them), so each step borrows, copies what it
+/// needs, and lets go.
 impl State {
     fn list(&self, ranked: impl IntoIterator<Item = (u32, f32)>) -> Result<JsValue> {
-        let items = &self.bundle.manifest.items;
-        let titles = &self.bundle.manifest.item_titles;
+        let session = self.session.borrow();
         let list: Vec<Recommendation> = ranked
             .into_iter()
             .map(|(i, score)| Recommendation {
-                item: items.id(i),
+                item: session.id(i),
                 score,
-                title: titles.get(i as usize).and_then(|t| t.as_deref()),
+                title: session.title(i),
             })
             .collect();
         to_js(&list)
@@ -101,24 +119,25 @@ impl State {
     async fn recommend(&self, history: JsValue, options: JsValue) -> Result<JsValue> {
         let history: Vec<HistoryEvent> = from_js(history, "history")?;
         let options: RecommendOptions = self::options(options)?;
-        let (items, ratings) = self.bundle.history_indices(&history)?;
-        let scores = self.scorer.scores(&items, &ratings).await?;
-        let excluded: &[u32] = match options.exclude {
-            Exclude::Seen => &items,
-            Exclude::None => &[],
+        let (query, seen) = self.session.borrow().query(&history)?;
+        let base = self.engine.scores(&query).await?;
+        let ranked = {
+            let session = self.session.borrow();
+            let scores = session.complete(base, true)?;
+            let seen = match options.exclude {
+                Exclude::Seen => Some(&seen[..]),
+                Exclude::None => None,
+            };
+            session.rank(&scores, seen, options.k)
         };
-        let top = crate::eval::top_k(&scores, excluded, options.k);
-        self.list(top.into_iter().map(|i| (i, scores[i as usize])))
+        self.list(ranked)
     }
 
     fn explain(&self, history: JsValue, item: &str) -> Result<JsValue> {
         let history: Vec<HistoryEvent> = from_js(history, "history")?;
-        let e = self.bundle.explain(&history, item)?;
-        let titles = &self.bundle.manifest.item_titles;
-        let title = |id: &str| {
-            let i = self.bundle.manifest.items.get(id)?;
-            titles.get(i as usize)?.as_deref()
-        };
+        let session = self.session.borrow();
+        let e = session.explain(&history, item)?;
+        let title = |id: &str| session.title(session.index(id).ok()?);
         #[derive(Serialize)]
         struct Influence<'a> {
             item: &'a str,
@@ -126,18 +145,26 @@ impl State {
             contribution: f32,
         }
         #[derive(Serialize)]
+        struct Share<'a> {
+            modality: &'a str,
+            share: f32,
+        }
+        #[derive(Serialize)]
         struct Explained<'a> {
             item: &'a str,
             title: Option<&'a str>,
             score: f32,
             base: f32,
+            personal: f32,
             influences: Vec<Influence<'a>>,
+            modalities: Vec<Share<'a>>,
         }
         to_js(&Explained {
             item: &e.item,
             title: title(&e.item),
             score: e.score,
             base: e.base,
+            personal: e.personal,
             influences: e
                 .influences
                 .iter()
@@ -147,22 +174,212 @@ impl State {
                     contribution: *c,
                 })
                 .collect(),
+            modalities: e
+                .modalities
+                .iter()
+                .map(|(m, s)| Share {
+                    modality: m,
+                    share: *s,
+                })
+                .collect(),
         })
     }
 
     fn similar(&self, item: &str, options: JsValue) -> Result<JsValue> {
         let options: SimilarOptions = self::options(options)?;
-        let similar = self.bundle.similar(item, options.k)?;
-        let items = &self.bundle.manifest.items;
-        self.list(
-            similar
+        let similar = self.session.borrow().similar_indices(item, options.k)?;
+        self.list(similar)
+    }
+
+    /// Encodes a new item on the device and places it (see [`Session::add_item`]). The photo is
+    /// always decoded (a bad one is `BAD_IMAGE`); it is encoded by EfficientNet when the bundle's
+    /// catalog has image content to compare with, and otherwise reported as unused.
+    async fn add_item(&self, item: JsValue, image: Option<Vec<u8>>) -> Result<JsValue> {
+        let item: NewItem = from_js(item, "item")?;
+        let wanted = {
+            let session = self.session.borrow();
+            if session.index(&item.id).is_ok() {
+                return Err(Error::Data(format!("item '{}' already exists", item.id)));
+            }
+            session.content_names()
+        };
+        let mut content = BTreeMap::new();
+        let mut unused = Vec::new();
+        let text = new_item_text(
+            item.title.as_deref(),
+            item.year,
+            &item.categories,
+            item.description.as_deref(),
+        );
+        if let Some(text) = text {
+            match wanted.iter().any(|m| m == "text") {
+                true => {
+                    content.insert("text".to_owned(), self.engine.embed_text(&text).await?);
+                }
+                false => unused.push("text"),
+            }
+        }
+        if let Some(bytes) = &image {
+            crate::encode::image::decode_rgb(bytes)?;
+            match wanted.iter().any(|m| m == "image") {
+                true => {
+                    let (pooled, _) = self.engine.embed_image(bytes).await?;
+                    content.insert("image".to_owned(), pooled);
+                }
+                false => unused.push("image"),
+            }
+        }
+        let used: Vec<String> = content.keys().cloned().collect();
+        let neighbors =
+            self.session
+                .borrow_mut()
+                .add_item(&item.id, item.title.clone(), content)?;
+        #[derive(Serialize)]
+        struct Added<'a> {
+            item: &'a str,
+            used: Vec<String>,
+            unused: Vec<&'a str>,
+            neighbors: Vec<Recommendation<'a>>,
+        }
+        let session = self.session.borrow();
+        to_js(&Added {
+            item: &item.id,
+            used,
+            unused,
+            neighbors: neighbors
                 .iter()
-                .filter_map(|(id, s)| items.get(id).map(|i| (i, *s))),
-        )
+                .map(|(id, w)| Recommendation {
+                    item: id,
+                    score: *w,
+                    title: session.index(id).ok().and_then(|i| session.title(i)),
+                })
+                .collect(),
+        })
+    }
+
+    /// A few autodiff steps of the personal adaptor on this device, from local `events`.
+    async fn personalize(
+        &self,
+        events: JsValue,
+        options: JsValue,
+        on_step: Option<js_sys::Function>,
+    ) -> Result<JsValue> {
+        let events: Vec<HistoryEvent> = from_js(events, "events")?;
+        let config: PersonalizeConfig = self::options(options)?;
+        let (pairs, theta0) = {
+            let session = self.session.borrow();
+            (
+                session.personalize_pairs(&events, &config)?,
+                session.theta(),
+            )
+        };
+        let before = adaptor_loss(&theta0, &pairs, config.l2);
+        let mut report = |step: usize| {
+            if let Some(f) = &on_step {
+                // A throwing progress callback must not abort fine-tuning.
+                let _ = f.call2(&JsValue::NULL, &step.into(), &config.steps.into());
+            }
+        };
+        let theta = self
+            .engine
+            .fit_adaptor(&theta0, &pairs, &config, &mut report)
+            .await?;
+        let after = adaptor_loss(&theta, &pairs, config.l2);
+        self.session
+            .borrow_mut()
+            .set_adaptor(theta, config.strength, config.steps)?;
+        #[derive(Serialize)]
+        struct Tuned {
+            steps: usize,
+            pairs: usize,
+            loss_before: f64,
+            loss_after: f64,
+        }
+        to_js(&Tuned {
+            steps: config.steps,
+            pairs: pairs.rows,
+            loss_before: before,
+            loss_after: after,
+        })
+    }
+
+    /// Loads the encoders from their files' bytes, checking each against the encoder the
+    /// bundle's catalog content was made with (sha256 of the weights).
+    fn load_encoders(&self, files: Object) -> Result<JsValue> {
+        let bytes = |name: &str| -> Option<Vec<u8>> {
+            Reflect::get(&files, &name.into())
+                .ok()?
+                .dyn_into::<Uint8Array>()
+                .ok()
+                .map(|b| b.to_vec())
+        };
+        let expected = |modality: &str| -> Option<String> {
+            let session = self.session.borrow();
+            let entry = session
+                .bundle()
+                .manifest
+                .content
+                .iter()
+                .find(|c| c.name == modality)?;
+            Some(entry.encoder.as_ref()?.weights_sha256.clone())
+        };
+        let check = |modality: &str, weights: &[u8]| -> Result<()> {
+            match expected(modality) {
+                Some(sha) if sha != sha256_hex(weights) => Err(Error::Encoder(format!(
+                    "the {modality} encoder's weights differ from those the bundle's catalog was \
+                     encoded with (sha256 {sha})"
+                ))),
+                _ => Ok(()),
+            }
+        };
+        if let (Some(tokenizer), Some(weights)) = (bytes("tokenizer"), bytes("text")) {
+            check("text", &weights)?;
+            self.engine.load_text(&tokenizer, &weights)?;
+        }
+        if let Some(weights) = bytes("image") {
+            check("image", &weights)?;
+            self.engine.load_image(&weights)?;
+        }
+        to_js(&serde_json::json!({
+            "text": self.engine.has_text(),
+            "image": self.engine.has_image(),
+        }))
+    }
+
+    /// Raw encoder outputs, for checking the on-device encoders against native ones.
+    async fn encode(&self, text: Option<String>, image: Option<Uint8Array>) -> Result<JsValue> {
+        let mut out = serde_json::Map::new();
+        if let Some(text) = text {
+            out.insert("text".into(), self.engine.embed_text(&text).await?.into());
+        }
+        if let Some(image) = image {
+            let (pooled, logits) = self.engine.embed_image(&image.to_vec()).await?;
+            let top1 = logits
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i);
+            out.insert("image".into(), pooled.into());
+            out.insert("top1".into(), top1.into());
+        }
+        to_js(&out)
+    }
+
+    fn export_state(&self) -> Result<Uint8Array> {
+        let state = self.session.borrow().state();
+        let bytes = serde_json::to_vec(&state)
+            .map_err(|e| Error::Data(format!("saving the session: {e}")))?;
+        Ok(Uint8Array::from(&bytes[..]))
+    }
+
+    fn import_state(&self, bytes: &[u8]) -> Result<()> {
+        let state: SessionState = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Data(format!("not a saved session: {e}")))?;
+        self.session.borrow_mut().restore(state)
     }
 }
 
-/// A loaded bundle, scoring on WebGPU or the CPU.
+/// A loaded bundle with one visitor's session, scoring on WebGPU or the CPU.
 #[wasm_bindgen]
 pub struct Recommender {
     state: Rc<State>,
@@ -186,16 +403,19 @@ impl Recommender {
                 .map_err(|_| Error::Bundle(format!("no bytes given for the bundle file {name}")))
         };
         let bundle = Bundle::from_files(&manifest.to_vec(), file).map_err(js_error)?;
-        let scorer = Scorer::new(&bundle, &device).await.map_err(js_error)?;
+        let engine = Engine::new(&bundle, &device).await.map_err(js_error)?;
         Ok(Recommender {
-            state: Rc::new(State { bundle, scorer }),
+            state: Rc::new(State {
+                session: RefCell::new(Session::new(bundle)),
+                engine,
+            }),
         })
     }
 
     /// `'webgpu'` or `'cpu'`: where scores are computed.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.state.scorer.name().into()
+        self.state.engine.name().into()
     }
 
     /// Top-k items for `history` (`[{ item, rating? }]`); options `{ k = 10, exclude = 'seen' |
@@ -205,8 +425,9 @@ impl Recommender {
         future_to_promise(async move { state.recommend(history, options).await.map_err(js_error) })
     }
 
-    /// Why `item` scores what it does for `history`: `{ item, title, score, base, influences:
-    /// [{ item, title, contribution }] }`, where `score = base + Σ contribution` exactly.
+    /// Why `item` scores what it does for `history`: `{ item, title, score, base, personal,
+    /// influences: [{ item, title, contribution }], modalities: [{ modality, share }] }`, where
+    /// `score = base + Σ contribution + personal` exactly.
     pub fn explain(&self, history: JsValue, item: String) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move { state.explain(history, &item).map_err(js_error) })
@@ -216,5 +437,67 @@ impl Recommender {
     pub fn similar(&self, item: String, options: JsValue) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move { state.similar(&item, options).map_err(js_error) })
+    }
+
+    /// Adds `{ id, title?, year?, categories?, description? }` with an optional photo (encoded
+    /// bytes: JPEG, PNG or WebP), encoded on this device. Resolves to `{ item, used, unused,
+    /// neighbors: [{ item, score, title }] }`.
+    #[wasm_bindgen(js_name = addItem)]
+    pub fn add_item(&self, item: JsValue, image: Option<Uint8Array>) -> Promise {
+        let state = self.state.clone();
+        let image = image.map(|b| b.to_vec());
+        future_to_promise(async move { state.add_item(item, image).await.map_err(js_error) })
+    }
+
+    /// Fine-tunes the personal adaptor on local `events` (`[{ item, rating? }]`); options
+    /// `{ steps = 20, lr, l2, negatives, strength, seed }`; `on_step(step, steps)` reports
+    /// progress. Resolves to `{ steps, pairs, loss_before, loss_after }`.
+    pub fn personalize(
+        &self,
+        events: JsValue,
+        options: JsValue,
+        on_step: Option<js_sys::Function>,
+    ) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            state
+                .personalize(events, options, on_step)
+                .await
+                .map_err(js_error)
+        })
+    }
+
+    /// Loads encoders from bytes: `{ tokenizer, text }` (MiniLM's `tokenizer.json` and
+    /// `model.safetensors`) and/or `{ image }` (EfficientNet-Lite0 `.pth`). Resolves to which
+    /// encoders are loaded.
+    #[wasm_bindgen(js_name = loadEncoders)]
+    pub fn load_encoders(&self, files: Object) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move { state.load_encoders(files).map_err(js_error) })
+    }
+
+    /// Raw encoder outputs `{ text?: number[], image?: number[], top1?: number }`.
+    pub fn encode(&self, text: Option<String>, image: Option<Uint8Array>) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move { state.encode(text, image).await.map_err(js_error) })
+    }
+
+    /// The session (added items, adaptor) as bytes, for the page to store.
+    #[wasm_bindgen(js_name = exportState)]
+    pub fn export_state(&self) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move { state.export_state().map(Into::into).map_err(js_error) })
+    }
+
+    /// Restores a session saved by `exportState` for this same bundle.
+    #[wasm_bindgen(js_name = importState)]
+    pub fn import_state(&self, bytes: Uint8Array) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            state
+                .import_state(&bytes.to_vec())
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(js_error)
+        })
     }
 }
