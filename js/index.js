@@ -1,6 +1,7 @@
 // The package entry: fetches a bundle (with download progress) on the main thread and runs the
 // wasm recommender in a Web Worker (worker.js), forwarding each call by message. Errors come back
-// as `Error`s with the crate's stable `code`. The visitor's history goes to the worker only.
+// as `Error`s with the crate's stable `code`. The visitor's history, ratings, added items and
+// personal adaptor go to the worker (and IndexedDB on `save`) only: nothing is ever uploaded.
 
 const MANIFEST = 'manifest.json';
 
@@ -65,56 +66,118 @@ async function fetchBundle(url, onProgress) {
   return { manifest, files };
 }
 
+/** Bytes of an image given as a Blob/File, ArrayBuffer, typed array or URL. */
+async function imageBytes(image) {
+  if (image == null) return undefined;
+  if (image instanceof Uint8Array) return image;
+  if (image instanceof ArrayBuffer) return new Uint8Array(image);
+  if (ArrayBuffer.isView(image)) return new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
+  if (typeof Blob !== 'undefined' && image instanceof Blob) return new Uint8Array(await image.arrayBuffer());
+  if (typeof image === 'string' || image instanceof URL) {
+    return fetchBytes(new URL(String(image), globalThis.location?.href), () => {});
+  }
+  throw codedError({ message: 'image: expected a Blob, ArrayBuffer, typed array or URL', code: 'BAD_IMAGE' });
+}
+
+function newWorker() {
+  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+}
+
 export class Recommender {
   #worker;
   #pending = new Map();
   #next = 0;
   #backend;
+  #content = [];
+  #encoders; // { text?: folder URL, image?: .pth URL }
+  #loadedEncoders = { text: false, image: false };
 
-  constructor(worker) {
+  constructor(worker, encoders = {}) {
     this.#worker = worker;
-    worker.onmessage = ({ data: { id, ok, value, error } }) => {
+    const base = globalThis.location?.href;
+    this.#encoders = {
+      text: encoders.text && new URL(encoders.text.endsWith('/') ? encoders.text : `${encoders.text}/`, base),
+      image: encoders.image && new URL(encoders.image, base),
+    };
+    worker.onmessage = ({ data: { id, ok, value, error, progress } }) => {
       const call = this.#pending.get(id);
       if (!call) return;
+      if (progress) {
+        call.onProgress?.(progress);
+        return;
+      }
       this.#pending.delete(id);
       if (ok) call.resolve(value);
       else call.reject(codedError(error));
     };
     worker.onerror = (event) => {
-      const error = codedError({ message: `worker failed: ${event.message}`, code: 'WORKER' });
+      const message = event.message ?? 'the worker script could not be loaded';
+      const error = codedError({ message: `worker failed: ${message}`, code: 'WORKER' });
       for (const call of this.#pending.values()) call.reject(error);
       this.#pending.clear();
     };
   }
 
-  #call(method, args, transfer = []) {
+  #call(method, args, transfer = [], onProgress) {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, onProgress });
       this.#worker.postMessage({ id, method, args }, transfer);
     });
+  }
+
+  /** Fetches and loads the encoders `needs` names ('text', 'image') that are not loaded yet. */
+  async #ensureEncoders(needs, onProgress) {
+    const files = {};
+    let loaded = 0;
+    const report = (file) => (n) => {
+      loaded += n;
+      onProgress?.({ phase: 'download', file, loaded });
+    };
+    for (const kind of needs) {
+      if (this.#loadedEncoders[kind]) continue;
+      const url = this.#encoders[kind];
+      if (!url) {
+        throw codedError({ message: `no ${kind} encoder: pass load(…, { encoders: { ${kind}: URL } })`, code: 'ENCODER' });
+      }
+      if (kind === 'text') {
+        files.tokenizer = await fetchBytes(new URL('tokenizer.json', url), report('tokenizer.json'));
+        files.text = await fetchBytes(new URL('model.safetensors', url), report('model.safetensors'));
+      } else {
+        files.image = await fetchBytes(url, report(url.pathname.split('/').pop()));
+      }
+    }
+    if (Object.keys(files).length === 0) return;
+    onProgress?.({ phase: 'encoders' });
+    this.#loadedEncoders = await this.#call('loadEncoders', { files }, Object.values(files).map((b) => b.buffer));
   }
 
   /**
    * Loads a bundle: a folder URL (fetched here) or `{ manifest, files }` bytes.
    * Options: `device` ('auto' | 'webgpu' | 'cpu'), `onProgress({ loaded, total, file })`.
    */
-  static async load(urlOrBytes, { device = 'auto', onProgress } = {}) {
+  static async load(urlOrBytes, { device = 'auto', onProgress, encoders } = {}) {
     const bundle =
       typeof urlOrBytes === 'string' || urlOrBytes instanceof URL
         ? await fetchBundle(String(urlOrBytes), onProgress)
         : urlOrBytes;
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    const rec = new Recommender(worker);
+    const rec = new Recommender(newWorker(), encoders);
+    const worker = rec.#worker;
     const transfer = [bundle.manifest.buffer, ...Object.values(bundle.files).map((b) => b.buffer)];
     try {
-      const { backend } = await rec.#call('load', { ...bundle, device }, transfer);
+      const { backend, content } = await rec.#call('load', { ...bundle, device }, transfer);
       rec.#backend = backend;
+      rec.#content = content;
     } catch (e) {
       worker.terminate();
       throw e;
     }
     return rec;
+  }
+
+  /** The catalog content modalities of the bundle (e.g. ['tabular', 'text']). */
+  get content() {
+    return [...this.#content];
   }
 
   /** 'webgpu' or 'cpu'. */
@@ -140,6 +203,59 @@ export class Recommender {
   explain(query, item) {
     const history = Array.isArray(query) ? query : query?.history;
     return this.#call('explain', { history, item });
+  }
+
+  /**
+   * Adds an item encoded on this device: `{ id, title?, year?, categories?, description?,
+   * image? }` (image: Blob/File, bytes or URL). The encoders are fetched on first use from the
+   * `encoders` URLs given to `load`. Resolves to `{ item, used, unused, neighbors }`: the
+   * modalities it was placed by, those the bundle's catalog cannot compare (still decoded, so a
+   * bad photo rejects with BAD_IMAGE), and its nearest catalog items with their weights.
+   */
+  async addItem(item, { onProgress } = {}) {
+    const { image, ...fields } = item ?? {};
+    const bytes = await imageBytes(image);
+    const hasText = ['title', 'description', 'text', 'categories'].some((k) => fields[k] != null);
+    const needs = [...(hasText ? ['text'] : []), ...(bytes ? ['image'] : [])];
+    await this.#ensureEncoders(needs.filter((m) => this.#content.includes(m)), onProgress);
+    onProgress?.({ phase: 'encoding' });
+    return this.#call('addItem', { item: fields, image: bytes }, bytes ? [bytes.buffer] : [], onProgress);
+  }
+
+  /**
+   * A few autodiff steps of the personal adaptor on local `events` (`[{ item, rating? }]`: ≥ 4
+   * or no rating = liked, ≤ 2 = disliked), on WebGPU when the recommender runs there. Options:
+   * `steps` (20), `lr`, `l2`, `negatives`, `strength`, `seed`, `onProgress({ phase, step, steps })`.
+   * Resolves to `{ steps, pairs, loss_before, loss_after }`.
+   */
+  personalize(events, { onProgress, ...options } = {}) {
+    return this.#call('personalize', { events, options }, [], onProgress);
+  }
+
+  /** Raw on-device encoder outputs: `{ text?: number[], image?: number[], top1?: number }`. */
+  async encode({ text, image } = {}) {
+    const bytes = await imageBytes(image);
+    await this.#ensureEncoders([...(text != null ? ['text'] : []), ...(bytes ? ['image'] : [])]);
+    return this.#call('encode', { text, image: bytes }, bytes ? [bytes.buffer] : []);
+  }
+
+  /** Saves the bundle and this session (added items, adaptor) in IndexedDB under `key`. */
+  save(key = 'default') {
+    return this.#call('save', { key });
+  }
+
+  /** A recommender restored from IndexedDB (see `save`); no network needed. */
+  static async restore(key = 'default', { device, encoders } = {}) {
+    const rec = new Recommender(newWorker(), encoders);
+    try {
+      const { backend, content } = await rec.#call('restore', { key, device });
+      rec.#backend = backend;
+      rec.#content = content;
+    } catch (e) {
+      rec.#worker.terminate();
+      throw e;
+    }
+    return rec;
   }
 
   /** Stops the worker. */

@@ -1,26 +1,90 @@
 // Runs the wasm recommender off the main thread: one `Recommender` per worker, calls by message
-// `{ id, method, args }`, answers `{ id, ok, value }` or `{ id, ok: false, error: { message, code } }`.
+// `{ id, method, args }`, answers `{ id, ok, value }` or `{ id, ok: false, error: { message, code } }`,
+// and `{ id, progress }` while a call runs. Saved sessions live in IndexedDB (database
+// `fusionrec`, store `sessions`): the bundle's bytes and the session state, so that a restore
+// needs no network.
 import init, { Recommender } from '../pkg/web/fusionrec.js';
 
 const ready = init();
 let recommender;
+let bundle; // { manifest, files } as loaded, kept for `save`
+let device;
+
+const DB = 'fusionrec';
+const STORE = 'sessions';
+
+function coded(message, code) {
+  return Object.assign(new Error(message), { code });
+}
+
+function database() {
+  return new Promise((resolve, reject) => {
+    if (!self.indexedDB) return reject(coded('IndexedDB is not available here', 'STORAGE'));
+    const open = self.indexedDB.open(DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(STORE);
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(coded(`IndexedDB: ${open.error?.message}`, 'STORAGE'));
+  });
+}
+
+async function transaction(mode, run) {
+  const db = await database();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const request = run(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(coded(`IndexedDB: ${tx.error?.message}`, 'STORAGE'));
+      tx.onabort = () => reject(coded(`IndexedDB: ${tx.error?.message ?? 'aborted'}`, 'STORAGE'));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+async function loadBundle(b, dev) {
+  const next = await Recommender.load(b.manifest, b.files, dev);
+  recommender?.free();
+  recommender = next;
+  bundle = b;
+  device = dev;
+  return { backend: recommender.backend, content: recommender.content };
+}
 
 const methods = {
-  async load({ manifest, files, device }) {
-    recommender = await Recommender.load(manifest, files, device);
-    return { backend: recommender.backend };
-  },
+  load: ({ manifest, files, device }) => loadBundle({ manifest, files }, device),
   recommend: ({ history, options }) => recommender.recommend(history, options),
   similar: ({ item, options }) => recommender.similar(item, options),
   explain: ({ history, item }) => recommender.explain(history, item),
+  loadEncoders: ({ files }) => recommender.loadEncoders(files),
+  addItem: ({ item, image }) => recommender.addItem(item, image),
+  encode: ({ text, image }) => recommender.encode(text, image),
+  personalize: ({ events, options }, progress) =>
+    recommender.personalize(events, options, (step, steps) => progress({ phase: 'fine-tuning', step, steps })),
+  async save({ key }) {
+    const state = await recommender.exportState();
+    await transaction('readwrite', (store) =>
+      store.put({ manifest: bundle.manifest, files: bundle.files, state, device, saved: Date.now() }, key),
+    );
+    return { key, bytes: state.length };
+  },
+  async restore({ key, device: wanted }) {
+    const saved = await transaction('readonly', (store) => store.get(key));
+    if (!saved) throw coded(`no saved session '${key}'`, 'NOT_FOUND');
+    const loaded = await loadBundle({ manifest: saved.manifest, files: saved.files }, wanted ?? saved.device);
+    await recommender.importState(saved.state);
+    return loaded;
+  },
 };
 
 self.onmessage = async ({ data: { id, method, args } }) => {
   try {
     await ready;
-    if (!methods[method]) throw Object.assign(new Error(`unknown method ${method}`), { code: 'BAD_CALL' });
-    if (method !== 'load' && !recommender) throw Object.assign(new Error('no bundle loaded'), { code: 'BAD_CALL' });
-    self.postMessage({ id, ok: true, value: await methods[method](args) });
+    if (!methods[method]) throw coded(`unknown method ${method}`, 'BAD_CALL');
+    const needsBundle = !['load', 'restore'].includes(method);
+    if (needsBundle && !recommender) throw coded('no bundle loaded', 'BAD_CALL');
+    const progress = (p) => self.postMessage({ id, progress: p });
+    self.postMessage({ id, ok: true, value: await methods[method](args, progress) });
   } catch (e) {
     // A wasm trap (a bug, never an input) has no code of its own.
     self.postMessage({ id, ok: false, error: { message: String(e?.message ?? e), code: e?.code ?? 'INTERNAL' } });

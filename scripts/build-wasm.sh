@@ -18,7 +18,7 @@ budget=$(query 'print(c["build"]["gzip_budget"])')
 for name in "${profiles[@]}"; do
     target=$(query "print(c['profile']['$name']['target'])")
     out=pkg/$name
-    args=(build --release --mode no-install --no-opt --no-pack --target "$target" --out-dir "$out")
+    args=(build --profile wasm-release --mode no-install --no-opt --no-pack --target "$target" --out-dir "$out")
     wasm-pack "${args[@]}" -- ${features:+--features "$features"}
     wasm=$out/fusionrec_bg.wasm
     rm -f "$out/.gitignore" # wasm-pack's "*" would hide the files from `npm pack`

@@ -412,6 +412,12 @@ impl Recommender {
         })
     }
 
+    /// The bundle's catalog content modalities (what an added item can be placed by).
+    #[wasm_bindgen(getter)]
+    pub fn content(&self) -> Vec<String> {
+        self.state.session.borrow().content_names()
+    }
+
     /// `'webgpu'` or `'cpu'`: where scores are computed.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
