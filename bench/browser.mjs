@@ -1,14 +1,14 @@
 // Browser benchmark: load, recommend, similar and explain latency of the fusionrec package in
 // Debian's Chromium (headless), on WebGPU (SwiftShader here: CPU-emulated, so slow) and on the
 // CPU (burn Flex in wasm), side by side in one run. Prints a markdown table; not a test.
-//   node bench/browser.mjs [bundle-dir ...]      (default: models/ci/ease models/ci/bpr)
+//   node bench/browser.mjs [bundle-dir ...]      (default: models/ci/ease-mm models/ci/bpr)
 // Needs the built package (bash scripts/build-wasm.sh web) and the bundles.
 import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from '../tests/browser/chromium.mjs';
 import { serve } from '../tests/browser/server.mjs';
 
-const bundles = process.argv.slice(2).length ? process.argv.slice(2) : ['models/ci/ease', 'models/ci/bpr'];
+const bundles = process.argv.slice(2).length ? process.argv.slice(2) : ['models/ci/ease-mm', 'models/ci/bpr'];
 const HISTORY = ['50', '172', '133', '1', '181'].map((item) => ({ item }));
 const LOADS = 3;
 const CALLS = 20;

@@ -36,11 +36,11 @@ cargo test --locked --release
 step "browser package (wasm-pack, profiles from wasm-pack.toml; fails over the size budget)"
 bash scripts/build-wasm.sh web bundler # the second reuses the first's cargo build
 
-step "CI bundles (EASE, BPR-MF) and the native CLI's answers the browser must match"
+step "CI bundles (EASE + content with its catalog content, BPR-MF) and the native CLI's answers the browser must match"
 history=50,172,133
-target/release/fusionrec train --model ease --out models/ci/ease
+target/release/fusionrec train --model ease-mm --out models/ci/ease-mm
 target/release/fusionrec train --model bpr-mf --epochs 5 --out models/ci/bpr
-for m in ease bpr; do
+for m in ease-mm bpr; do
     target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --json \
         > models/ci/$m.reference.json
 done

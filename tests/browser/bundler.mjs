@@ -3,8 +3,8 @@
 // without WebGPU runs the output, calling the raw wasm-bindgen API with device 'cpu'. Checks that
 // webpack ships the wasm unchanged, the native CLI's answer, and a typed error through the glue.
 //   node tests/browser/bundler.mjs [models/ci]
-// Expects pkg/bundler (`bash scripts/build-wasm.sh bundler`), the bundle `<dir>/ease` and
-// `<dir>/ease.reference.json`.
+// Expects pkg/bundler (`bash scripts/build-wasm.sh bundler`), the bundle `<dir>/ease-mm` and
+// `<dir>/ease-mm.reference.json`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { serve } from './server.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const dir = resolve(process.argv[2] ?? 'models/ci');
-const BUNDLE = 'ease';
+const BUNDLE = 'ease-mm';
 
 const seconds = (since) => ((performance.now() - since) / 1000).toFixed(1);
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');

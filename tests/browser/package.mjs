@@ -4,7 +4,7 @@
 // what the tarball holds, that Node resolves 'fusionrec' where the import map points, that the
 // worker and the wasm load from inside the installed package, and the native CLI's answer.
 //   node tests/browser/package.mjs [models/ci]
-// Expects the built package (pkg/web), the bundle `<dir>/ease` and `<dir>/ease.reference.json`.
+// Expects the built package (pkg/web), the bundle `<dir>/ease-mm` and `<dir>/ease-mm.reference.json`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { serve } from './server.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const dir = resolve(process.argv[2] ?? 'models/ci');
-const BUNDLE = 'ease';
+const BUNDLE = 'ease-mm';
 // Exactly what a web app needs: the JS entry with its types and worker, the web build's glue and
 // wasm, and what npm always adds. No Rust sources, data, models, tests or other wasm builds.
 const CONTENTS = [

@@ -1,7 +1,7 @@
 // Browser tests in Debian's Chromium (headless), driven by playwright-core: once with WebGPU
 // (SwiftShader) and once with WebGPU unavailable, for each CI bundle (EASE and BPR-MF).
 //   node tests/browser/run.mjs [models/ci]
-// Expects the built package (pkg/web), the bundles `<dir>/{ease,bpr}` and the native CLI's
+// Expects the built package (pkg/web), the bundles `<dir>/{ease-mm,bpr}` and the native CLI's
 // answers for HISTORY in `<dir>/<name>.reference.json` (see scripts/test.sh).
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -10,8 +10,33 @@ import { launch } from './chromium.mjs';
 import { serve } from './server.mjs';
 
 const dir = process.argv[2] ?? 'models/ci';
+const CONTENT_BUNDLE = 'ease-mm'; // stores MiniLM text + tabular catalog content
+const ENCODERS = { text: '/data/minilm/', image: '/data/efficientnet-lite0/efficientnet-lite0-57934424.pth' };
+const GOLDEN_TEXT = JSON.parse(readFileSync('tests/golden/minilm.json', 'utf8')).sentences[0];
+
+/** ML-100K items of `genre`, most interacted first (ties by id): as tests/on_device.rs picks them. */
+function genreItems(genre) {
+  const counts = new Map();
+  for (const line of readFileSync('data/ml-100k/ml-100k.inter', 'utf8').split('\n').slice(1)) {
+    const item = line.split('\t')[1];
+    if (item) counts.set(item, (counts.get(item) ?? 0) + 1);
+  }
+  const genres = new Map();
+  for (const line of readFileSync('data/ml-100k/ml-100k.item', 'utf8').split('\n').slice(1)) {
+    const [id, , , classes] = line.split('\t');
+    if (id) genres.set(id, (classes ?? '').split(' '));
+  }
+  return [...genres]
+    .filter(([, g]) => g.includes(genre))
+    .map(([id]) => id)
+    .sort((a, b) => (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || (a < b ? -1 : a > b ? 1 : 0))
+    .map((id) => ({ id, genres: genres.get(id) }));
+}
+const HORROR = genreItems('Horror');
+const COMEDY = genreItems('Comedy');
+const isHorror = new Set(HORROR.map((x) => x.id));
 const HISTORY = ['50', '172', '133'];
-const BUNDLES = ['ease', 'bpr'];
+const BUNDLES = ['ease-mm', 'bpr'];
 const TOLERANCE = 1e-4;
 const RUNS = [
   { backend: 'webgpu', args: ['--enable-unsafe-webgpu'] },
@@ -118,10 +143,121 @@ for (const run of RUNS) {
       );
     }
 
+    // On the device: encoders (golden text vector, a photo's class), addItem, personalize,
+    // explain's modality shares, save → restore; a bad photo is BAD_IMAGE.
+    {
+      const label = `${run.backend}/${CONTENT_BUNDLE} on-device`;
+      const afterLoad = { server: log.length, browser: seen.length };
+      const out = await page.evaluate(
+        async ({ bundleUrl, encoders, golden, liked, disliked }) => {
+          const code = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.code : `not an Error: ${e}`));
+          window.rec?.dispose();
+          const rec = (window.rec = await Recommender.load(bundleUrl, { device: 'auto', encoders }));
+          const t0 = performance.now();
+          const encoded = await rec.encode({ text: golden, image: '/data/photos/coffee.png' });
+          const encodeMs = performance.now() - t0;
+          const history = [{ item: '50', rating: 5 }, { item: '1', rating: 5 }, { item: '100', rating: 4 }];
+          const before = await rec.recommend({ history });
+          const progress = [];
+          const events = [...liked.map((item) => ({ item, rating: 5 })), ...disliked.map((item) => ({ item, rating: 1 }))];
+          const t1 = performance.now();
+          const tuned = await rec.personalize(events, { steps: 20, onProgress: (p) => progress.push(p.step) });
+          const personalizeMs = performance.now() - t1;
+          const after = await rec.recommend({ history });
+          const explained = await rec.explain({ history }, after[0].item);
+          const photo = await (await fetch('/data/photos/rocket.jpg')).blob();
+          const badPhoto = await code(rec.addItem({ id: 'bad', title: 'Broken', image: new Uint8Array([1, 2, 3, 4]) }));
+          const t2 = performance.now();
+          const added = await rec.addItem({
+            id: 'new-1',
+            title: 'Rebels of the Outer Rim',
+            year: 1998,
+            categories: ['Action', 'Adventure', 'Sci-Fi'],
+            description: 'Jedi knights and rebel pilots fight the Galactic Empire and its new Death Star.',
+            image: photo,
+          });
+          const addMs = performance.now() - t2;
+          const duplicate = await code(rec.addItem({ id: 'new-1', title: 'Again' }));
+          const similar = {};
+          for (const id of ['50', '172', '181', '271']) similar[id] = (await rec.similar(id, { k: 10 })).map((r) => r.item);
+          const sequels = await rec.recommend({ history: [{ item: '172', rating: 5 }, { item: '181', rating: 5 }] });
+          const saved = await rec.save('ci');
+          const beforeSave = await rec.recommend({ history });
+          rec.dispose();
+          const restored = (window.rec = await Recommender.restore('ci', { encoders }));
+          const afterRestore = await restored.recommend({ history });
+          const similarRestored = (await restored.similar('181', { k: 10 })).map((r) => r.item);
+          const missing = await code(Recommender.restore('no-such-key'));
+          return {
+            encoded: { text: encoded.text, top1: encoded.top1, dim: encoded.image.length },
+            encodeMs, before, after, tuned, progress, personalizeMs, explained, badPhoto, added, addMs,
+            duplicate, similar, sequels, saved, beforeSave, afterRestore, similarRestored, missing,
+          };
+        },
+        {
+          bundleUrl: `/${dir}/${CONTENT_BUNDLE}/`,
+          encoders: ENCODERS,
+          golden: GOLDEN_TEXT.text,
+          liked: HORROR.slice(0, 8).map((x) => x.id),
+          disliked: COMEDY.slice(0, 4).map((x) => x.id),
+        },
+      );
+      // Encoders on the device: MiniLM matches the independent NumPy golden vector; the photo of
+      // an espresso is an espresso (967) or a cup (968) to EfficientNet-Lite0.
+      const g = GOLDEN_TEXT.embedding;
+      const dot = out.encoded.text.reduce((s, x, i) => s + x * g[i], 0);
+      const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+      const distance = 1 - dot / (norm(out.encoded.text) * norm(g));
+      assert.ok(distance < 1e-4, `${label}: MiniLM cosine distance to golden ${distance}`);
+      assert.ok([967, 968].includes(out.encoded.top1), `${label}: coffee.png → ${out.encoded.top1}`);
+      assert.equal(out.encoded.dim, 1280);
+      // Personalize on horror-favouring events moves horror's share of the top 10 up.
+      const share = (recs) => recs.filter((r) => isHorror.has(r.item)).length / recs.length;
+      assert.ok(share(out.after) > share(out.before), `${label}: horror share ${share(out.before)} → ${share(out.after)}`);
+      assert.deepEqual(out.progress, Array.from({ length: 20 }, (_, i) => i + 1), `${label}: progress`);
+      assert.ok(out.tuned.loss_after < out.tuned.loss_before, `${label}: loss ${out.tuned.loss_before} → ${out.tuned.loss_after}`);
+      const e = out.explained;
+      const total = e.base + e.personal + e.influences.reduce((sum, x) => sum + x.contribution, 0);
+      assert.ok(Math.abs(total - e.score) <= TOLERANCE, `${label}: explanation with personal term adds up`);
+      assert.notEqual(e.personal, 0, `${label}: personal term`);
+      assert.deepEqual(e.modalities.map((m) => m.modality).sort(), ['tabular', 'text']);
+      assert.ok(Math.abs(e.modalities.reduce((s, m) => s + m.share, 0) - 1) < 1e-5, `${label}: shares sum to 1`);
+      // addItem: a corrupt photo is BAD_IMAGE; the real one is decoded but this catalog has no
+      // images, so the item is placed by its MiniLM text — among the Star Wars films.
+      assert.equal(out.badPhoto, 'BAD_IMAGE', label);
+      assert.equal(out.duplicate, 'BAD_DATA', label);
+      assert.deepEqual(out.added.used, ['text']);
+      assert.deepEqual(out.added.unused, ['image']);
+      assert.ok(['50', '172', '181', '271'].includes(out.added.neighbors[0].item), `${label}: ${JSON.stringify(out.added.neighbors)}`);
+      for (const [id, list] of Object.entries(out.similar)) {
+        assert.ok(list.includes('new-1'), `${label}: new item among the 10 most similar to ${id}: ${list}`);
+      }
+      assert.ok(out.sequels.some((r) => r.item === 'new-1'), `${label}: recommended to a fan of the sequels`);
+      // save → restore (a new worker, from IndexedDB) gives the same recommendations.
+      assert.deepEqual(out.afterRestore, out.beforeSave, `${label}: restored recommendations`);
+      assert.deepEqual(out.similarRestored, out.similar['181'], `${label}: restored added item`);
+      assert.equal(out.missing, 'NOT_FOUND', label);
+      // After load, only static files were fetched (encoders, the photo, the package): GETs
+      // without bodies or query strings — no event, rating or added item left the page.
+      const sent = [...log.slice(afterLoad.server), ...seen.slice(afterLoad.browser)];
+      for (const r of sent) {
+        const where = new URL(r.url, url);
+        assert.equal(r.body, '', `${label}: request with a body ${r.url}`);
+        assert.equal(where.search, '', `${label}: request with a query ${r.url}`);
+        assert.ok(/^\/(data\/(minilm|photos|efficientnet-lite0)|js|pkg|models)\//.test(where.pathname), `${label}: ${r.url}`);
+      }
+      console.log(
+        `ok ${label}: encode (MiniLM + EfficientNet, first call with loading) ${out.encodeMs.toFixed(0)} ms, ` +
+          `personalize 20 steps ${out.personalizeMs.toFixed(0)} ms (horror ${share(out.before)} → ${share(out.after)}), ` +
+          `addItem ${out.addMs.toFixed(0)} ms, save ${out.saved.bytes} bytes → restore same top 10; ` +
+          `MiniLM distance ${distance.toExponential(2)}`,
+      );
+    }
+
     // A cut weights file is a checksum error, and the page keeps working afterwards.
     const cut = await page.evaluate(async ({ dir, history }) => {
-      const code = await Recommender.load(`/truncated/${dir}/ease/`).then(() => 'resolved', (e) => e.code);
-      const webgpu = await Recommender.load(`/${dir}/ease/`, { device: 'webgpu' }).then(
+      const code = await Recommender.load(`/truncated/${dir}/ease-mm/`).then(() => 'resolved', (e) => e.code);
+      const webgpu = await Recommender.load(`/${dir}/ease-mm/`, { device: 'webgpu' }).then(
         (r) => (r.dispose(), r.backend),
         (e) => e.code,
       );
@@ -146,7 +282,7 @@ for (const run of RUNS) {
     const page = await context.newPage();
     const seen = [];
     context.on('request', (r) => seen.push({ url: r.url(), body: r.postData() ?? '' }));
-    await page.goto(`${url}/www/?bundle=/${dir}/ease/`);
+    await page.goto(`${url}/www/?bundle=/${dir}/ease-mm/`);
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.getAttribute('body', 'data-backend'), 'webgpu', 'demo backend');
     assert.match(await page.textContent('#backend'), /WebGPU/);

@@ -1,5 +1,5 @@
 // A tiny static server for the browser tests and the demo: serves the repository's pkg/, js/,
-// www/, tests/browser/ and models/ folders (or the `folders` given: URL prefix → directory), and
+// www/, tests/browser/, models/ and the fetched encoders and photos under data/ (or the `folders` given: URL prefix → directory), and
 // logs every request (method, URL, body) so that tests can check what left the page.
 // `/truncated/<path>` serves a file cut to half its size.
 // Run alone (`npm start`) it serves the demo page at http://127.0.0.1:8080/www/.
@@ -9,7 +9,9 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
-const REPOSITORY = Object.fromEntries(['pkg/', 'js/', 'www/', 'tests/browser/', 'models/'].map((p) => [p, join(root, p)]));
+// The encoders and sample photos are served too, for addItem and the encoder checks.
+const SERVED = ['pkg/', 'js/', 'www/', 'tests/browser/', 'models/', 'data/minilm/', 'data/efficientnet-lite0/', 'data/photos/'];
+const REPOSITORY = Object.fromEntries(SERVED.map((p) => [p, join(root, p)]));
 const types = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css',
@@ -18,6 +20,7 @@ const types = {
   '.wasm': 'application/wasm',
   '.json': 'application/json',
   '.png': 'image/png',
+  '.jpg': 'image/jpeg',
 };
 
 export function serve(port = 0, { folders = REPOSITORY } = {}) {
