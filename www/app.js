@@ -1,5 +1,8 @@
-// The demo: search and rate movies; recommendations update on every rating. Everything runs in
-// this page (the fusionrec package's Web Worker); the ratings live in memory only.
+// The demo: search and rate movies; recommendations update on every rating, each with the rated
+// movie that weighs most and bars for which content (text, genres/year) links it to your ratings.
+// Personalize fine-tunes a small adaptor on your ratings (autodiff on WebGPU or the CPU); Add a
+// movie encodes its text (and photo) on the device. Everything runs in this page (the fusionrec
+// package's Web Worker); the ratings live in memory only.
 import { Recommender } from '/js/index.js';
 
 const params = new URLSearchParams(location.search);
@@ -27,6 +30,7 @@ function showError(e) {
 async function main() {
   const rec = await Recommender.load(bundle, {
     device: params.get('device') ?? 'auto',
+    encoders: { text: '/data/minilm/', image: '/data/efficientnet-lite0/efficientnet-lite0-57934424.pth' },
     onProgress: ({ loaded, total }) => {
       $('#progress').value = total ? loaded / total : 0;
     },
@@ -63,7 +67,14 @@ async function main() {
             className: 'because',
             textContent: top && top.contribution > 0 ? `because you liked ${top.title ?? top.item}` : '',
           });
-          return item(r.title ?? r.item, [score, because]);
+          const bars = Object.assign(document.createElement('span'), { className: 'bars' });
+          bars.title = why[i].modalities.map((m) => `${m.modality} ${(100 * m.share).toFixed(0)}%`).join(', ');
+          bars.append(
+            ...why[i].modalities.map((m) =>
+              Object.assign(document.createElement('span'), { className: m.modality, style: `width:${100 * m.share}%` }),
+            ),
+          );
+          return item(r.title ?? r.item, [score, bars, because]);
         }),
       );
       document.body.dataset.recommendations = String(recs.length);
@@ -82,6 +93,60 @@ async function main() {
         item(t.title, [1, 2, 3, 4, 5].map((r) => button(`${r}★`, () => { ratings.set(t.id, r); refresh(); }))),
       ),
     );
+  });
+  const tune = $('#personalize');
+  tune.disabled = false;
+  tune.addEventListener('click', async () => {
+    const events = [...ratings].map(([id, r]) => ({ item: id, rating: r }));
+    tune.disabled = true;
+    try {
+      const t = await rec.personalize(events, {
+        steps: 20,
+        onProgress: ({ step, steps }) => {
+          $('#tune-progress').value = step / steps;
+        },
+      });
+      $('#tune-status').textContent = `${t.steps} steps on ${t.pairs} pairs, loss ${t.loss_before.toFixed(3)} → ${t.loss_after.toFixed(3)}`;
+      document.body.dataset.personalized = 'true';
+      showError(null);
+      await refresh();
+    } catch (e) {
+      showError(e);
+    } finally {
+      tune.disabled = false;
+    }
+  });
+
+  const add = $('#add');
+  const submit = add.querySelector('button');
+  submit.disabled = false;
+  let added = 0;
+  add.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const title = $('#add-title').value.trim();
+    const id = `new-${++added}`;
+    submit.disabled = true;
+    $('#add-status').textContent = 'encoding on this device…';
+    try {
+      const result = await rec.addItem({
+        id,
+        title,
+        description: $('#add-description').value.trim() || undefined,
+        image: $('#add-image').files[0],
+      });
+      titles.push({ id, title });
+      const near = result.neighbors.slice(0, 3).map((n) => n.title ?? n.item).join(', ');
+      const unused = result.unused.length ? ` (${result.unused.join(', ')} not comparable with this catalog)` : '';
+      $('#add-status').textContent = `added “${title}”, placed by ${result.used.join(' + ')}${unused} near ${near}`;
+      document.body.dataset.added = id;
+      showError(null);
+      await refresh();
+    } catch (e) {
+      $('#add-status').textContent = '';
+      showError(e);
+    } finally {
+      submit.disabled = false;
+    }
   });
   document.body.dataset.ready = 'true';
 }

@@ -299,6 +299,24 @@ for (const run of RUNS) {
     assert.ok(!recs.some((r) => /^Star Wars\d/.test(r)), 'demo: the rated movie is excluded');
     const sent = seen.slice(afterReady);
     assert.ok(sent.every((r) => r.body === '' && !/\b50\b/.test(new URL(r.url).pathname + new URL(r.url).search)), 'demo: requests after load');
+    // Explanation bars, personalization with progress, and a movie added on the device.
+    assert.equal(await page.$$eval('#recs .bars', (b) => b.filter((x) => x.children.length > 0).length), 10, 'demo: modality bars');
+    await page.click('#personalize');
+    await page.waitForSelector('body[data-personalized="true"]');
+    assert.equal(await page.$eval('#tune-progress', (p) => p.value), 1, 'demo: personalize progress');
+    assert.match(await page.textContent('#tune-status'), /20 steps/);
+    await page.fill('#add-title', 'Rebels of the Outer Rim');
+    await page.fill('#add-description', 'Jedi knights and rebel pilots fight the Galactic Empire and its new Death Star.');
+    await page.click('#add button[type=submit]');
+    await page.waitForSelector('body[data-added="new-1"]');
+    assert.match(await page.textContent('#add-status'), /placed by text near/);
+    await page.fill('#search', 'rebels of the');
+    assert.match(await page.textContent('#results'), /Rebels of the Outer Rim/, 'demo: the added movie is searchable');
+    const sentAll = seen.slice(afterReady);
+    assert.ok(
+      sentAll.every((r) => r.body === '' && new URL(r.url).search === '' && /^\/(data|js|pkg|models|www)\//.test(new URL(r.url).pathname)),
+      'demo: only static files after load',
+    );
     await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
     console.log(`ok demo: rated Star Wars, 10 recommendations (first: ${recs[0]}), ${sent.length} requests after load`);
   } catch (e) {
