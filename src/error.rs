@@ -25,7 +25,7 @@ pub enum Error {
         actual: String,
     },
     #[error(
-        "bundle format version {found} is not supported (this build reads version {supported})"
+        "bundle format version {found} is not supported (this build reads versions 1 to {supported})"
     )]
     BundleVersion { found: u32, supported: u32 },
     #[error("invalid bundle: {0}")]

@@ -116,7 +116,10 @@ fn bad_input_gives_a_coded_error_not_a_panic() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+        text.replace(
+            &format!("\"format_version\": {}", fusionrec::store::FORMAT_VERSION),
+            "\"format_version\": 99",
+        ),
     )
     .unwrap();
     let o = fusionrec(&["recommend", "--bundle", out_s, "--user", "196"]);
