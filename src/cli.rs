@@ -208,6 +208,13 @@ struct TrainArgs {
     /// Hybrid: concat, gated or attention.
     #[arg(long, default_value = "gated")]
     fusion: String,
+    /// Hybrid: the recency-weighted history path and the user's time features (training
+    /// timestamps only) in the user tower, true (the default) or false.
+    #[arg(long)]
+    user_recent: Option<bool>,
+    /// Hybrid: half-life of the recency weights, in interactions (default 20).
+    #[arg(long)]
+    recent_half_life: Option<f64>,
     /// Hybrid: folder with MiniLM's tokenizer.json and model.safetensors.
     #[arg(long, default_value = "data/minilm")]
     minilm: PathBuf,
@@ -414,6 +421,8 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
                 c.modalities = m.clone();
             }
             c.fusion = args.fusion.parse()?;
+            c.user_recent = args.user_recent.unwrap_or(c.user_recent);
+            c.recent_half_life = args.recent_half_life.unwrap_or(c.recent_half_life);
         }
         ModelConfig::LightGcn(c) => {
             override_training!(c, args, ranking);
@@ -760,14 +769,15 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             runs.push(
                 train_bundle(request, device, &mut observer)?
                     .manifest
-                    .metrics
-                    .test,
+                    .metrics,
             );
         }
+        let (valid, test): (Vec<_>, Vec<_>) = runs.into_iter().map(|m| (m.valid, m.test)).unzip();
         rows.push(Row {
             name: name.into(),
             seeds: seeds.len(),
-            metrics: mean_metrics(&runs),
+            metrics: mean_metrics(&test),
+            valid: mean_metrics(&valid),
             shares: vec![],
         });
     }
@@ -930,8 +940,8 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     }
     println!("ML-100K, implicit (rating ≥ 4), per-user 8:1:1 split seed 2026, test metrics averaged over model seeds {seeds:?}:");
     println!(
-        "{:<22}{:>10}{:>11}   modality shares",
-        "model", "NDCG@10", "Recall@20"
+        "{:<26}{:>10}{:>11}{:>16}   modality shares",
+        "model", "NDCG@10", "Recall@20", "valid NDCG@10"
     );
     for r in &rows {
         let shares: Vec<String> = r
@@ -940,10 +950,11 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             .map(|(n, s)| format!("{n} {s:.2}"))
             .collect();
         println!(
-            "{:<22}{:>10.4}{:>11.4}   {}",
+            "{:<26}{:>10.4}{:>11.4}{:>16.4}   {}",
             r.name,
             r.metrics["ndcg@10"],
             r.metrics["recall@20"],
+            r.valid["ndcg@10"],
             shares.join(", ")
         );
     }

@@ -14,7 +14,7 @@ use burn::tensor::backend::Backend;
 
 use super::tfidf::TfIdf;
 use super::TextEncoder;
-use crate::data::{Dataset, ItemRecord};
+use crate::data::{Dataset, Interaction, ItemRecord};
 use crate::error::{Error, Result};
 
 /// One modality for every item of the catalog.
@@ -353,6 +353,38 @@ pub fn user_features(dataset: &Dataset) -> (usize, Vec<f32>) {
     (dim, values)
 }
 
+/// Width of [`user_time_features`].
+pub const USER_TIME_DIM: usize = 4;
+
+/// Time features of each user, from the interactions given — pass the training interactions
+/// only, so that nothing of validation or test leaks in: `log1p(count)`, `log1p(span in days)`
+/// between the first and last timestamp, and the shares of timestamped interactions within one
+/// day and within one week (inclusive) of the last one. Interactions without a timestamp count
+/// in `count` only; a user without any has zeros for the other three.
+pub fn user_time_features(n_users: usize, interactions: &[Interaction]) -> (usize, Vec<f32>) {
+    const DAY: i64 = 86_400;
+    let mut counts = vec![0usize; n_users];
+    let mut times: Vec<Vec<i64>> = vec![Vec::new(); n_users];
+    for x in interactions {
+        counts[x.user as usize] += 1;
+        times[x.user as usize].extend(x.timestamp);
+    }
+    let mut values = vec![0.0f32; n_users * USER_TIME_DIM];
+    for (u, (row, ts)) in values.chunks_mut(USER_TIME_DIM).zip(&times).enumerate() {
+        row[0] = (counts[u] as f32).ln_1p();
+        let (Some(&first), Some(&last)) = (ts.iter().min(), ts.iter().max()) else {
+            continue;
+        };
+        let share = |window: i64| {
+            ts.iter().filter(|&&t| t >= last - window).count() as f32 / ts.len() as f32
+        };
+        row[1] = ((last - first) as f32 / DAY as f32).ln_1p();
+        row[2] = share(DAY);
+        row[3] = share(7 * DAY);
+    }
+    (USER_TIME_DIM, values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,6 +436,35 @@ mod tests {
         assert_eq!(m.row(1), &[1.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
         assert_eq!(m.present, [true, true, false], "item c has no record");
         assert!(m.row(2).iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn user_time_features_by_hand() {
+        const DAY: i64 = 86_400;
+        let at = |user, t: Option<i64>| Interaction {
+            user,
+            item: 0,
+            rating: None,
+            timestamp: t,
+        };
+        let xs = [
+            at(0, Some(3 * DAY)),
+            at(0, Some(0)),
+            at(0, Some(10 * DAY)),
+            at(0, Some(DAY / 2)),
+            at(1, None),
+        ];
+        let (dim, v) = user_time_features(3, &xs);
+        assert_eq!(dim, USER_TIME_DIM);
+        // User 0: 4 events over 10 days; within a day of the last only itself, within a week
+        // the last two (days 3 and 10).
+        let want = [5f32.ln(), 11f32.ln(), 0.25, 0.5];
+        assert!(
+            v[..4].iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{v:?}"
+        );
+        // User 1: one event without a timestamp; user 2: none at all.
+        assert_eq!(&v[4..], &[2f32.ln(), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]

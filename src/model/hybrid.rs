@@ -8,6 +8,9 @@
 //! - **User tower**: user id embedding + projected demographics + a projection of the mean item
 //!   vector of the user's history (the training target left out). Because a user is mostly their
 //!   history, the same tower serves users the model has never seen (the browser's case).
+//!   Optionally (`user_recent`) a second history path weighted by recency, with its own
+//!   projection, and time features of the user appended to the demographics — both from training
+//!   timestamps only (see [`HistoryTimes`] and [`user_time_features`]).
 //! - **Score**: dot product. **Loss**: softmax over the whole catalog (items unseen in training
 //!   excluded) with a temperature, or BPR with one uniform negative.
 //!
@@ -27,11 +30,11 @@ use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::{TrainedModel, UserHistory};
-use crate::data::Split;
+use crate::data::{Interaction, Split};
 use crate::device::{
     float_tensor as tensor2, int_tensor as ints, l2_normalize, read_floats as read,
 };
-use crate::encode::features::Modality;
+use crate::encode::features::{user_time_features, Modality};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
@@ -86,6 +89,15 @@ pub struct HybridConfig {
     /// Probability of hiding each history item from the user tower at each step (denoising, as
     /// in Mult-DAE): without it the history path memorises the training pairs.
     pub history_dropout: f64,
+    /// The recency path (history weighted `0.5^(rank / recent_half_life)`, rank 0 the user's most
+    /// recent training interaction) and the user's time features. On by default: validation
+    /// NDCG@10 0.1878 vs 0.1792 without (ML-100K, 3 seeds). Absent from older bundles, which were
+    /// trained without it.
+    #[serde(default)]
+    pub user_recent: bool,
+    /// Half-life of the recency weights, in interactions.
+    #[serde(default = "default_half_life")]
+    pub recent_half_life: f64,
     pub eval_every: usize,
     pub patience: usize,
     pub seed: u64,
@@ -113,11 +125,19 @@ impl Default for HybridConfig {
             modality_dropout: 0.1,
             id_dropout: 0.0,
             history_dropout: 0.5,
+            user_recent: true,
+            recent_half_life: default_half_life(),
             eval_every: 2,
             patience: 3,
             seed: 2026,
         }
     }
+}
+
+/// Chosen on validation NDCG@10 (ML-100K, seeds 2026–2027) among 2, 5 and 20 interactions; an
+/// effectively flat 1000 did as well, so on random splits the ordering itself adds little.
+fn default_half_life() -> f64 {
+    20.0
 }
 
 impl HybridConfig {
@@ -143,8 +163,11 @@ impl HybridConfig {
         if !self.item_id && self.modalities.is_empty() {
             return bad("the item tower needs the id or at least one content modality");
         }
-        if !(self.user_id || self.user_features || self.user_history) {
+        if !(self.user_id || self.user_features || self.user_history || self.user_recent) {
             return bad("the user tower needs the id, features or history");
+        }
+        if self.user_recent && !(self.recent_half_life > 0.0 && self.recent_half_life.is_finite()) {
+            return bad("recent_half_life must be > 0");
         }
         Ok(())
     }
@@ -176,6 +199,7 @@ struct HybridNet<B: Backend> {
     user_id: Option<Param<Tensor<B, 2>>>,
     user_features: Option<Linear<B>>,
     history: Option<Linear<B>>,
+    recent: Option<Linear<B>>,
     cosine: bool,
 }
 
@@ -211,10 +235,12 @@ impl<B: Backend> HybridNet<B> {
             user_id: c
                 .user_id
                 .then(|| init_param(&mut rng, [n_users, c.dim], 0.1, device)),
-            user_features: (c.user_features && user_dim > 0)
-                .then(|| LinearConfig::new(user_dim, c.dim).init(device)),
+            user_features: (user_dim > 0).then(|| LinearConfig::new(user_dim, c.dim).init(device)),
             history: c
                 .user_history
+                .then(|| LinearConfig::new(c.dim, c.dim).init(device)),
+            recent: c
+                .user_recent
                 .then(|| LinearConfig::new(c.dim, c.dim).init(device)),
             cosine: c.cosine,
         }
@@ -250,7 +276,7 @@ impl<B: Backend> HybridNet<B> {
     fn users(
         &self,
         users: Tensor<B, 1, Int>,
-        history: Tensor<B, 2>,
+        history: HistoryTensors<B>,
         items: Tensor<B, 2>,
         inputs: &DeviceInputs<B>,
     ) -> Tensor<B, 2> {
@@ -264,7 +290,10 @@ impl<B: Backend> HybridNet<B> {
             u = u + l.forward(f.clone().select(0, users));
         }
         if let Some(l) = &self.history {
-            u = u + l.forward(history.matmul(items));
+            u = u + l.forward(history.mean.matmul(items.clone()));
+        }
+        if let (Some(l), Some(r)) = (&self.recent, history.recent) {
+            u = u + l.forward(r.matmul(items));
         }
         if self.cosine {
             l2_normalize(u)
@@ -274,6 +303,68 @@ impl<B: Backend> HybridNet<B> {
     }
 }
 
+/// When each training interaction of a user happened relative to their others, aligned entry
+/// for entry with the [`UserHistory`] built from the same interactions: the recency path's input.
+/// Built from training interactions only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryTimes {
+    offsets: Vec<u32>,
+    /// Per entry: the timestamp (`None` where the source has none, ranked oldest).
+    times: Vec<Option<i64>>,
+    /// Per entry: how many of the user's entries are strictly more recent (ties share a rank).
+    ranks: Vec<u32>,
+}
+
+impl HistoryTimes {
+    /// `train` must be the interactions `history` was built from.
+    pub fn new(history: &UserHistory, train: &[Interaction]) -> Result<Self> {
+        let mut rows: Vec<Vec<(u32, Option<i64>)>> = vec![Vec::new(); history.n_users()];
+        for x in train {
+            rows.get_mut(x.user as usize)
+                .ok_or_else(|| Error::Data(format!("user {} is outside the history", x.user)))?
+                .push((x.item, x.timestamp));
+        }
+        let (mut times, mut ranks) = (Vec::new(), Vec::new());
+        for (u, mut row) in rows.into_iter().enumerate() {
+            row.sort_unstable();
+            if !row
+                .iter()
+                .map(|r| r.0)
+                .eq(history.user(u as u32).0.iter().copied())
+            {
+                return Err(Error::Data(format!(
+                    "user {u}'s training interactions differ from their history"
+                )));
+            }
+            let mut newest_first: Vec<Option<i64>> = row.iter().map(|r| r.1).collect();
+            newest_first.sort_unstable_by(|a, b| b.cmp(a));
+            for &(_, t) in &row {
+                times.push(t);
+                ranks.push(newest_first.partition_point(|&s| s > t) as u32);
+            }
+        }
+        Ok(Self {
+            offsets: history.offsets.clone(),
+            times,
+            ranks,
+        })
+    }
+
+    fn check(&self, history: &UserHistory) -> Result<()> {
+        if self.offsets != history.offsets {
+            return Err(Error::Data(
+                "the recency path's timestamps belong to another history".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The recency weight of an interaction `rank` places before the user's most recent one.
+pub fn recency_weight(rank: u32, half_life: f64) -> f32 {
+    0.5f64.powf(f64::from(rank) / half_life) as f32
+}
+
 /// How training rows hide parts of the history: the target, and a random share of the rest.
 struct HistoryNoise<'a> {
     targets: &'a [u32],
@@ -281,32 +372,104 @@ struct HistoryNoise<'a> {
     rng: &'a mut SeededRng,
 }
 
-/// Mean-normalised history rows `[users, n_items]`; in training, with `noise` applied.
+/// History rows `[users, n_items]` for the user tower: `mean` weighs each kept item equally;
+/// `recent` (with `times`) weighs it by recency and sums to 1 too.
+struct HistoryRows {
+    mean: Vec<f32>,
+    recent: Option<Vec<f32>>,
+}
+
+struct HistoryTensors<B: Backend> {
+    mean: Tensor<B, 2>,
+    recent: Option<Tensor<B, 2>>,
+}
+
+impl HistoryRows {
+    fn into_device<B: Backend>(self, n_items: usize, device: &B::Device) -> HistoryTensors<B> {
+        let b = self.mean.len() / n_items;
+        HistoryTensors {
+            mean: tensor2(self.mean, [b, n_items], device),
+            recent: self.recent.map(|r| tensor2(r, [b, n_items], device)),
+        }
+    }
+}
+
+/// The history rows of `users`; in training, with `noise` applied to both paths alike (the same
+/// items hidden). The target is never counted: it is hidden, and the recency ranks are those of
+/// the history without it — otherwise the weights would tell which items came after the target.
 fn history_rows(
     history: &UserHistory,
+    times: Option<(&HistoryTimes, f64)>,
     users: &[u32],
     mut noise: Option<HistoryNoise<'_>>,
     n_items: usize,
-) -> Vec<f32> {
-    let mut rows = vec![0.0f32; users.len() * n_items];
+) -> HistoryRows {
+    let mut mean = vec![0.0f32; users.len() * n_items];
+    let mut recent = times.map(|_| vec![0.0f32; users.len() * n_items]);
     let mut kept = Vec::new();
+    let mut target_times = Vec::new();
     for (r, &u) in users.iter().enumerate() {
         kept.clear();
-        for &i in history.user(u).0 {
+        target_times.clear();
+        let start = history.offsets[u as usize] as usize;
+        for (k, &i) in history.user(u).0.iter().enumerate() {
             let keep = match &mut noise {
                 None => true,
-                Some(n) => i != n.targets[r] && (n.dropout == 0.0 || n.rng.unit_f64() >= n.dropout),
+                Some(n) if i == n.targets[r] => {
+                    if let Some((t, _)) = times {
+                        target_times.push(t.times[start + k]);
+                    }
+                    false
+                }
+                Some(n) => n.dropout == 0.0 || n.rng.unit_f64() >= n.dropout,
             };
             if keep {
-                kept.push(i);
+                kept.push((i, start + k));
             }
         }
         let w = 1.0 / kept.len().max(1) as f32;
-        for &i in &kept {
-            rows[r * n_items + i as usize] = w;
+        for &(i, _) in &kept {
+            mean[r * n_items + i as usize] = w;
+        }
+        if let (Some(rows), Some((t, half_life))) = (&mut recent, times) {
+            let weights: Vec<f32> = kept
+                .iter()
+                .map(|&(_, e)| {
+                    let after_target = target_times.iter().filter(|&&s| s > t.times[e]).count();
+                    recency_weight(t.ranks[e] - after_target as u32, half_life)
+                })
+                .collect();
+            let total: f32 = weights.iter().sum();
+            for (&(i, _), w) in kept.iter().zip(weights) {
+                rows[r * n_items + i as usize] += w / total;
+            }
         }
     }
-    rows
+    HistoryRows { mean, recent }
+}
+
+/// The user tower's feature rows: demographics (when `user_features`) followed by time features
+/// of the training interactions (when `user_recent`); `(0, [])` when neither.
+fn user_feature_rows(
+    config: &HybridConfig,
+    demographics: (usize, &[f32]),
+    split: &Split,
+) -> (usize, Vec<f32>) {
+    let mut blocks: Vec<(usize, Vec<f32>)> = Vec::new();
+    if config.user_features && demographics.0 > 0 {
+        blocks.push((demographics.0, demographics.1.to_vec()));
+    }
+    if config.user_recent {
+        blocks.push(user_time_features(split.n_users, &split.train));
+    }
+    let dim: usize = blocks.iter().map(|b| b.0).sum();
+    let mut values = Vec::with_capacity(split.n_users * dim);
+    for u in 0..split.n_users {
+        for (d, v) in &blocks {
+            values.extend_from_slice(&v[u * d..(u + 1) * d]);
+        }
+    }
+    (dim, values)
 }
 
 /// A trained hybrid network that can still be asked for vectors under other masks (missing
@@ -314,6 +477,7 @@ fn history_rows(
 pub struct TrainedHybrid<B: Backend> {
     net: HybridNet<B>,
     inputs: DeviceInputs<B>,
+    times: Option<HistoryTimes>,
     config: HybridConfig,
     device: B::Device,
 }
@@ -328,9 +492,26 @@ impl<B: Backend> TrainedHybrid<B> {
         self.config.token_names()
     }
 
-    /// Precomputes user and item vectors with the given presence mask.
+    /// Precomputes user and item vectors with the given presence mask. `history` must be the
+    /// training history the model was trained with (the recency path's timestamps are its).
     pub fn factors(&self, history: &UserHistory, presence: &[f32]) -> Result<FactorModel> {
-        snapshot(&self.net, &self.inputs, history, presence, &self.device)
+        let times = self.recency()?;
+        snapshot(
+            &self.net,
+            &self.inputs,
+            history,
+            times,
+            presence,
+            &self.device,
+        )
+    }
+
+    fn recency(&self) -> Result<Option<(&HistoryTimes, f64)>> {
+        Ok(match (&self.times, self.config.user_recent) {
+            (Some(t), true) => Some((t, self.config.recent_half_life)),
+            (None, false) => None,
+            _ => return Err(Error::Data("recency timestamps and config disagree".into())),
+        })
     }
 
     /// Mean modality shares over items, under the full presence mask.
@@ -356,9 +537,13 @@ fn snapshot<B: Backend>(
     net: &HybridNet<B>,
     inputs: &DeviceInputs<B>,
     history: &UserHistory,
+    times: Option<(&HistoryTimes, f64)>,
     presence: &[f32],
     device: &B::Device,
 ) -> Result<FactorModel> {
+    if let Some((t, _)) = times {
+        t.check(history)?;
+    }
     let n_items = presence.len() / inputs.n_tokens;
     let mask = tensor2(presence.to_vec(), [n_items, inputs.n_tokens], device);
     let items = net.items(inputs, mask).0;
@@ -366,11 +551,7 @@ fn snapshot<B: Backend>(
     let all: Vec<u32> = (0..n_users as u32).collect();
     let mut user_factors = Vec::new();
     for chunk in all.chunks(1024) {
-        let rows = tensor2(
-            history_rows(history, chunk, None, n_items),
-            [chunk.len(), n_items],
-            device,
-        );
+        let rows = history_rows(history, times, chunk, None, n_items).into_device(n_items, device);
         user_factors.extend(read(net.users(
             ints::<B>(chunk, device),
             rows,
@@ -415,7 +596,12 @@ pub fn train_hybrid<B: AutodiffBackend>(
             presence[i * n_tokens + t + k] = if m.present[i] { 1.0 } else { 0.0 };
         }
     }
-    let (user_dim, user_values) = inputs.user_features;
+    let times = match config.user_recent {
+        true => Some(HistoryTimes::new(history, &split.train)?),
+        false => None,
+    };
+    let recency = times.as_ref().map(|t| (t, config.recent_half_life));
+    let (user_dim, user_values) = user_feature_rows(config, inputs.user_features, split);
     let device_inputs = DeviceInputs::<B> {
         content: inputs
             .modalities
@@ -423,8 +609,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
             .map(|m| tensor2(m.values.clone(), [n_items, m.dim], device))
             .collect(),
         presence: presence.clone(),
-        users: (config.user_features && user_dim > 0)
-            .then(|| tensor2(user_values.to_vec(), [split.n_users, user_dim], device)),
+        users: (user_dim > 0).then(|| tensor2(user_values, [split.n_users, user_dim], device)),
         n_tokens,
     };
     let dims: Vec<usize> = inputs.modalities.iter().map(|m| m.dim).collect();
@@ -492,20 +677,20 @@ pub fn train_hybrid<B: AutodiffBackend>(
                 }
             }
             let (items, _) = net.items(&device_inputs, tensor2(mask, [n_items, n_tokens], device));
-            let rows = match config.user_history {
+            let rows = match config.user_history || config.user_recent {
                 true => {
                     let noise = HistoryNoise {
                         targets: &targets,
                         dropout: config.history_dropout,
                         rng: &mut rng,
                     };
-                    tensor2(
-                        history_rows(history, &users, Some(noise), n_items),
-                        [b, n_items],
-                        device,
-                    )
+                    history_rows(history, recency, &users, Some(noise), n_items)
+                        .into_device(n_items, device)
                 }
-                false => Tensor::zeros([b, n_items], device),
+                false => HistoryTensors {
+                    mean: Tensor::zeros([b, n_items], device),
+                    recent: None,
+                },
             };
             let user_idx = ints::<B>(&users, device);
             let u = net.users(user_idx, rows, items.clone(), &device_inputs);
@@ -547,7 +732,14 @@ pub fn train_hybrid<B: AutodiffBackend>(
         };
         let stop = end_epoch(state, &mut stopper, observer, || {
             let valid_net = net.valid();
-            let model = snapshot(&valid_net, &inner_inputs, history, &presence, device)?;
+            let model = snapshot(
+                &valid_net,
+                &inner_inputs,
+                history,
+                recency,
+                &presence,
+                device,
+            )?;
             let ndcg =
                 evaluate(&TrainedModel::Factor(model), split, history, Target::Valid)["ndcg@10"];
             Ok((ndcg, valid_net))
@@ -563,9 +755,112 @@ pub fn train_hybrid<B: AutodiffBackend>(
         TrainedHybrid {
             net,
             inputs: inner_inputs,
+            times,
             config: config.clone(),
             device: device.clone(),
         },
         best,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    /// One user, items 0–3 at days 0, 2, 1, 2 (items 1 and 3 tie as the most recent) in
+    /// training; item 4 on day 100 in validation.
+    fn split() -> Split {
+        let at = |item, day: i64| Interaction {
+            user: 0,
+            item,
+            rating: None,
+            timestamp: Some(day * DAY),
+        };
+        Split {
+            n_users: 1,
+            n_items: 5,
+            train: vec![at(2, 1), at(0, 0), at(3, 2), at(1, 2)],
+            valid: vec![at(4, 100)],
+            test: vec![],
+        }
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
+    }
+
+    #[test]
+    fn recency_ranks_and_weights_by_hand() {
+        let split = split();
+        let history = UserHistory::from_interactions(1, &split.train);
+        let times = HistoryTimes::new(&history, &split.train).unwrap();
+        // Strictly more recent entries: item 0 has three, item 2 two, items 1 and 3 none.
+        assert_eq!(times.ranks, [3, 0, 2, 0]);
+        assert_eq!(recency_weight(0, 5.0), 1.0);
+        assert!((recency_weight(5, 5.0) - 0.5).abs() < 1e-7);
+        // Evaluation rows, half-life 1: weights 1/8, 1, 1/4, 1 over a total of 19/8.
+        let rows = history_rows(&history, Some((&times, 1.0)), &[0], None, 5);
+        let want = [1.0 / 19.0, 8.0 / 19.0, 2.0 / 19.0, 8.0 / 19.0, 0.0];
+        assert!(
+            close(rows.recent.as_ref().unwrap(), &want),
+            "{:?}",
+            rows.recent
+        );
+        assert!(close(&rows.mean, &[0.25, 0.25, 0.25, 0.25, 0.0]));
+        // Timestamps must come from the interactions the history was built from: adding the
+        // validation interaction is refused rather than ranked.
+        let with_valid: Vec<_> = split.train.iter().chain(&split.valid).copied().collect();
+        assert!(HistoryTimes::new(&history, &with_valid).is_err());
+    }
+
+    #[test]
+    fn a_training_row_hides_its_target_from_both_paths_and_from_the_ranks() {
+        let split = split();
+        let history = UserHistory::from_interactions(1, &split.train);
+        let times = HistoryTimes::new(&history, &split.train).unwrap();
+        let mut rng = SeededRng::new(1);
+        let noise = HistoryNoise {
+            targets: &[3],
+            dropout: 0.0,
+            rng: &mut rng,
+        };
+        let rows = history_rows(&history, Some((&times, 1.0)), &[0], Some(noise), 5);
+        let third = 1.0 / 3.0;
+        assert!(close(&rows.mean, &[third, third, third, 0.0, 0.0]));
+        // Without the target (day 2), item 1 is still rank 0, item 2 rank 1, item 0 rank 2:
+        // weights 1/4, 1, 1/2 over a total of 7/4.
+        let want = [1.0 / 7.0, 4.0 / 7.0, 2.0 / 7.0, 0.0, 0.0];
+        assert!(
+            close(rows.recent.as_ref().unwrap(), &want),
+            "{:?}",
+            rows.recent
+        );
+    }
+
+    #[test]
+    fn time_features_follow_the_demographics_and_read_training_only() {
+        let split = split();
+        let config = HybridConfig {
+            user_recent: true,
+            ..HybridConfig::default()
+        };
+        let (dim, rows) = user_feature_rows(&config, (2, &[1.0, 0.0]), &split);
+        // 4 training events over 2 days; 3 of them within a day of the last, all within a week.
+        // The validation event on day 100 would make these 5 events, 0.2 and 0.2.
+        assert_eq!(dim, 2 + 4);
+        assert!(
+            close(&rows, &[1.0, 0.0, 5f32.ln(), 3f32.ln(), 0.75, 1.0]),
+            "{rows:?}"
+        );
+        let off = HybridConfig {
+            user_recent: false,
+            ..HybridConfig::default()
+        };
+        assert_eq!(
+            user_feature_rows(&off, (2, &[1.0, 0.0]), &split),
+            (2, vec![1.0, 0.0])
+        );
+    }
 }
