@@ -579,7 +579,15 @@ impl Session {
                     .into(),
             ));
         }
-        let events = self.resolve(events)?;
+        // An event without a rating is implicit feedback: liked (`resolve` would read it as 1).
+        let implicit: Vec<HistoryEvent> = events
+            .iter()
+            .map(|e| HistoryEvent {
+                item: e.item.clone(),
+                rating: Some(e.rating.unwrap_or(5.0)),
+            })
+            .collect();
+        let events = self.resolve(&implicit)?;
         let liked: Vec<u32> = events.iter().filter(|e| e.1 >= 4.0).map(|e| e.0).collect();
         let disliked: Vec<u32> = events.iter().filter(|e| e.1 <= 2.0).map(|e| e.0).collect();
         if liked.is_empty() {
@@ -847,6 +855,42 @@ mod tests {
         let mut other = s.state();
         other.bundle = "0".repeat(64);
         assert!(session().restore(other).is_err());
+    }
+
+    #[test]
+    fn personalize_pairs_read_ratings_as_likes_and_dislikes() {
+        let s = session();
+        let config = PersonalizeConfig {
+            negatives: 0,
+            ..PersonalizeConfig::default()
+        };
+        // No rating = liked; 1★ = disliked; 3★ = neither.
+        let pairs = s
+            .personalize_pairs(
+                &events(&[("i0", None), ("i3", Some(1.0)), ("i1", Some(3.0))]),
+                &config,
+            )
+            .unwrap();
+        assert_eq!(pairs.rows, 1);
+        // φ(i0) − φ(i3): text block (1, 0) − (0.1, 1)/‖·‖, then the item-vector block.
+        let n = (0.01f32 + 1.0).sqrt();
+        assert!(
+            (pairs.values[0] - (1.0 - 0.1 / n)).abs() < 1e-6,
+            "{:?}",
+            pairs.values
+        );
+        assert!((pairs.values[1] - (0.0 - 1.0 / n)).abs() < 1e-6);
+        assert!(s
+            .personalize_pairs(&events(&[("i3", Some(1.0))]), &config)
+            .is_err());
+        let bad = PersonalizeConfig {
+            steps: 0,
+            ..PersonalizeConfig::default()
+        };
+        assert!(matches!(
+            s.personalize_pairs(&events(&[("i0", None)]), &bad),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]
