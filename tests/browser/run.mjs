@@ -183,15 +183,10 @@ for (const run of RUNS) {
           const sequels = await rec.recommend({ history: [{ item: '172', rating: 5 }, { item: '181', rating: 5 }] });
           const saved = await rec.save('ci');
           const beforeSave = await rec.recommend({ history });
-          rec.dispose();
-          const restored = (window.rec = await Recommender.restore('ci', { encoders }));
-          const afterRestore = await restored.recommend({ history });
-          const similarRestored = (await restored.similar('181', { k: 10 })).map((r) => r.item);
-          const missing = await code(Recommender.restore('no-such-key'));
           return {
             encoded: { text: encoded.text, top1: encoded.top1, dim: encoded.image.length },
             encodeMs, before, after, tuned, progress, personalizeMs, explained, badPhoto, added, addMs,
-            duplicate, similar, sequels, saved, beforeSave, afterRestore, similarRestored, missing,
+            duplicate, similar, sequels, saved, beforeSave,
           };
         },
         {
@@ -202,6 +197,26 @@ for (const run of RUNS) {
           disliked: COMEDY.slice(0, 4).map((x) => x.id),
         },
       );
+      // Reload the page: the session comes back from IndexedDB, without the network.
+      await page.reload();
+      await page.waitForFunction(() => window.ready === true);
+      const beforeRestore = { server: log.length, browser: seen.length };
+      Object.assign(
+        out,
+        await page.evaluate(async ({ history }) => {
+          const code = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.code : `not an Error: ${e}`));
+          const restored = (window.rec = await Recommender.restore('ci'));
+          return {
+            afterRestore: await restored.recommend({ history }),
+            similarRestored: (await restored.similar('181', { k: 10 })).map((r) => r.item),
+            missing: await code(Recommender.restore('no-such-key')),
+          };
+        }, { history: [{ item: '50', rating: 5 }, { item: '1', rating: 5 }, { item: '100', rating: 4 }] }),
+      );
+      const restoreFetches = [...log.slice(beforeRestore.server), ...seen.slice(beforeRestore.browser)]
+        .map((r) => new URL(r.url, url).pathname)
+        .filter((p) => p.startsWith('/models/'));
+      assert.deepEqual(restoreFetches, [], `${label}: restore fetched the bundle`);
       // Encoders on the device: MiniLM matches the independent NumPy golden vector; the photo of
       // an espresso is an espresso (967) or a cup (968) to EfficientNet-Lite0.
       const g = GOLDEN_TEXT.embedding;
@@ -233,7 +248,7 @@ for (const run of RUNS) {
         assert.ok(list.includes('new-1'), `${label}: new item among the 10 most similar to ${id}: ${list}`);
       }
       assert.ok(out.sequels.some((r) => r.item === 'new-1'), `${label}: recommended to a fan of the sequels`);
-      // save → restore (a new worker, from IndexedDB) gives the same recommendations.
+      // save → reload → restore (a new page and worker, from IndexedDB): same recommendations.
       assert.deepEqual(out.afterRestore, out.beforeSave, `${label}: restored recommendations`);
       assert.deepEqual(out.similarRestored, out.similar['181'], `${label}: restored added item`);
       assert.equal(out.missing, 'NOT_FOUND', label);
@@ -244,7 +259,7 @@ for (const run of RUNS) {
         const where = new URL(r.url, url);
         assert.equal(r.body, '', `${label}: request with a body ${r.url}`);
         assert.equal(where.search, '', `${label}: request with a query ${r.url}`);
-        assert.ok(/^\/(data\/(minilm|photos|efficientnet-lite0)|js|pkg|models)\//.test(where.pathname), `${label}: ${r.url}`);
+        assert.ok(/^\/(data\/(minilm|photos|efficientnet-lite0)|js|pkg|models|tests\/browser)\//.test(where.pathname), `${label}: ${r.url}`);
       }
       console.log(
         `ok ${label}: encode (MiniLM + EfficientNet, first call with loading) ${out.encodeMs.toFixed(0)} ms, ` +
