@@ -116,6 +116,25 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot(a, b) / (norm(a) * norm(b)).max(1e-12)
 }
 
+/// The neighbours a new item is placed by, from its similarity to each candidate `(index,
+/// similarity)`: the `k` most similar (ties to the lower index), weighted by a softmax of
+/// similarity / `temperature`; best first, weights summing to 1 (an infinite temperature weighs
+/// them equally). [`Session::add_item`] uses [`NEIGHBORS`] and [`TEMPERATURE`]; the cold-start
+/// experiment validates other values.
+pub fn neighbor_weights(mut sims: Vec<(u32, f32)>, k: usize, temperature: f32) -> Vec<(u32, f32)> {
+    sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    sims.truncate(k);
+    let Some(&(_, top)) = sims.first() else {
+        return sims;
+    };
+    let exp: Vec<f32> = sims
+        .iter()
+        .map(|s| ((s.1 - top) / temperature).exp())
+        .collect();
+    let z: f32 = exp.iter().sum();
+    sims.iter().zip(&exp).map(|(s, e)| (s.0, e / z)).collect()
+}
+
 /// A bundle with one visitor's added items and personal adaptor.
 pub struct Session {
     bundle: Bundle,
@@ -511,7 +530,7 @@ impl Session {
             )));
         }
         // Mean cosine over the modalities both sides have.
-        let mut sims: Vec<(u32, f32)> = (0..self.n_catalog() as u32)
+        let sims: Vec<(u32, f32)> = (0..self.n_catalog() as u32)
             .filter_map(|i| {
                 let (sum, count) = shared
                     .iter()
@@ -525,15 +544,7 @@ impl Session {
                 "no catalog item has the content item '{id}' comes with"
             )));
         }
-        sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        sims.truncate(NEIGHBORS);
-        let top = sims[0].1;
-        let exp: Vec<f32> = sims
-            .iter()
-            .map(|s| ((s.1 - top) / TEMPERATURE).exp())
-            .collect();
-        let z: f32 = exp.iter().sum();
-        let neighbors: Vec<(u32, f32)> = sims.iter().zip(&exp).map(|(s, e)| (s.0, e / z)).collect();
+        let neighbors = neighbor_weights(sims, NEIGHBORS, TEMPERATURE);
         let index = self.n_items() as u32;
         self.added.push(AddedItem {
             id: id.to_owned(),
@@ -816,6 +827,23 @@ mod tests {
             .add_item("x", None, [("text".into(), vec![1.0])].into())
             .is_err());
         assert!(s.add_item("x", None, BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn neighbor_weights_are_a_softmax_of_the_k_most_similar() {
+        let sims = vec![(0, 0.5), (1, 0.9), (2, 0.7), (3, 0.9)];
+        let w = neighbor_weights(sims.clone(), 3, 0.1);
+        // Best first, ties to the lower index; weights ∝ exp(sim / T), summing to 1.
+        assert_eq!(w.iter().map(|n| n.0).collect::<Vec<_>>(), [1, 3, 2]);
+        let e = (-2.0f32).exp();
+        assert!((w[0].1 - 1.0 / (2.0 + e)).abs() < 1e-6 && (w[2].1 - e / (2.0 + e)).abs() < 1e-6);
+        // An infinite temperature weighs them equally.
+        let uniform = neighbor_weights(sims, 2, f32::INFINITY);
+        assert!(
+            uniform.iter().all(|n| (n.1 - 0.5).abs() < 1e-6),
+            "{uniform:?}"
+        );
+        assert!(neighbor_weights(Vec::new(), 3, 0.1).is_empty());
     }
 
     #[test]
