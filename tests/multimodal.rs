@@ -99,10 +99,11 @@ fn cold_items_are_recommended_from_content_well_above_random() {
         };
         evaluate(&placement, &cold_split, &history, Target::Test)["recall@20"]
     };
-    let (placed, browser) = (placed_at(0.01), placed_at(TEMPERATURE));
+    // The browser's rule (`addItem`): its temperature was chosen on the validation cold items.
+    let placed = placed_at(TEMPERATURE);
     eprintln!(
-        "cold Recall@20: fused {fused:.4}, EASE placed by text neighbours {placed:.4} (T 0.01; \
-         {browser:.4} at T {TEMPERATURE}), TF-IDF kNN {tfidf:.4}, random {random:.4}"
+        "cold Recall@20: fused {fused:.4}, EASE placed by text neighbours {placed:.4} (k \
+         {NEIGHBORS}, T {TEMPERATURE}), TF-IDF kNN {tfidf:.4}, random {random:.4}"
     );
     assert!(
         tfidf > 3.0 * random,

@@ -31,7 +31,7 @@ use crate::store::{Bundle, WEIGHTS_FILE};
 /// Catalog neighbours an added item is placed by.
 pub const NEIGHBORS: usize = 10;
 /// Softmax temperature over the neighbours' cosine similarities.
-pub const TEMPERATURE: f32 = 0.05;
+pub const TEMPERATURE: f32 = 0.01;
 const STATE_FORMAT: &str = "fusionrec-session";
 const STATE_VERSION: u32 = 1;
 
