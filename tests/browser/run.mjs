@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './chromium.mjs';
+import { assertParity, HISTORY, TOLERANCE } from './parity.mjs';
 import { serve } from './server.mjs';
 
 const dir = process.argv[2] ?? 'models/ci';
@@ -35,34 +36,11 @@ function genreItems(genre) {
 const HORROR = genreItems('Horror');
 const COMEDY = genreItems('Comedy');
 const isHorror = new Set(HORROR.map((x) => x.id));
-const HISTORY = ['50', '172', '133'];
 const BUNDLES = ['ease-mm', 'bpr'];
-const TOLERANCE = 1e-4;
 const RUNS = [
   { backend: 'webgpu', args: ['--enable-unsafe-webgpu'] },
   { backend: 'cpu', args: ['--disable-webgpu'] },
 ];
-
-/** Same top-k as the native list: scores within TOLERANCE rank by rank, and where the ids
- * differ, the swapped items' native scores are within TOLERANCE of each other. Returns the
- * largest score difference seen (rank by rank and item by item). */
-function assertParity(browser, native) {
-  assert.equal(browser.length, native.length);
-  const nativeScore = new Map(native.map((r) => [r.item, r.score]));
-  const last = native[native.length - 1].score;
-  let worst = 0;
-  browser.forEach((b, r) => {
-    const diff = Math.abs(b.score - native[r].score);
-    worst = Math.max(worst, diff);
-    assert.ok(diff <= TOLERANCE, `rank ${r + 1}: browser ${b.score} vs native ${native[r].score}`);
-    if (b.item !== native[r].item) {
-      const theirs = nativeScore.get(b.item) ?? last;
-      assert.ok(Math.abs(theirs - native[r].score) <= TOLERANCE, `rank ${r + 1}: ${b.item} vs ${native[r].item}`);
-    }
-    if (nativeScore.has(b.item)) worst = Math.max(worst, Math.abs(b.score - nativeScore.get(b.item)));
-  });
-  return worst;
-}
 
 const { server, log, url } = await serve();
 mkdirSync('test-results', { recursive: true });
