@@ -523,9 +523,16 @@ impl Session {
             }
             shared.push((m, v));
         }
+        if self.bundle.content.is_empty() {
+            return Err(Error::Config(
+                "this bundle stores no catalog content to place a new item by (train it with \
+                 --catalog-content text)"
+                    .into(),
+            ));
+        }
         if shared.is_empty() {
             return Err(Error::Data(format!(
-                "item '{id}' has no content (the bundle compares {})",
+                "item '{id}' has no content the catalog has ({})",
                 self.content_names().join(", ")
             )));
         }
