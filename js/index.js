@@ -90,14 +90,14 @@ export class Recommender {
   #backend;
   #content = [];
   #encoders; // { text?: folder URL, image?: .pth URL }
-  #loadedEncoders = { text: false, image: false };
+  #encoderLoads = {}; // kind → Promise of its load
 
   constructor(worker, encoders = {}) {
     this.#worker = worker;
     const base = globalThis.location?.href;
     this.#encoders = {
-      text: encoders.text && new URL(encoders.text.endsWith('/') ? encoders.text : `${encoders.text}/`, base),
-      image: encoders.image && new URL(encoders.image, base),
+      text: encoders.text && new URL(String(encoders.text).replace(/\/?$/, '/'), base),
+      image: encoders.image && new URL(String(encoders.image), base),
     };
     worker.onmessage = ({ data: { id, ok, value, error, progress } }) => {
       const call = this.#pending.get(id);
@@ -126,30 +126,39 @@ export class Recommender {
     });
   }
 
-  /** Fetches and loads the encoders `needs` names ('text', 'image') that are not loaded yet. */
-  async #ensureEncoders(needs, onProgress) {
-    const files = {};
+  /** Fetches and loads the encoders `needs` names ('text', 'image'), each once (concurrent
+   * calls share the download; a failed one is retried by the next call). */
+  #ensureEncoders(needs, onProgress) {
+    return Promise.all(
+      needs.map((kind) => {
+        this.#encoderLoads[kind] ??= this.#loadEncoder(kind, onProgress).catch((e) => {
+          delete this.#encoderLoads[kind];
+          throw e;
+        });
+        return this.#encoderLoads[kind];
+      }),
+    );
+  }
+
+  async #loadEncoder(kind, onProgress) {
+    const url = this.#encoders[kind];
+    if (!url) {
+      throw codedError({ message: `no ${kind} encoder: pass load(…, { encoders: { ${kind}: URL } })`, code: 'ENCODER' });
+    }
     let loaded = 0;
     const report = (file) => (n) => {
       loaded += n;
       onProgress?.({ phase: 'download', file, loaded });
     };
-    for (const kind of needs) {
-      if (this.#loadedEncoders[kind]) continue;
-      const url = this.#encoders[kind];
-      if (!url) {
-        throw codedError({ message: `no ${kind} encoder: pass load(…, { encoders: { ${kind}: URL } })`, code: 'ENCODER' });
-      }
-      if (kind === 'text') {
-        files.tokenizer = await fetchBytes(new URL('tokenizer.json', url), report('tokenizer.json'));
-        files.text = await fetchBytes(new URL('model.safetensors', url), report('model.safetensors'));
-      } else {
-        files.image = await fetchBytes(url, report(url.pathname.split('/').pop()));
-      }
+    const files = {};
+    if (kind === 'text') {
+      files.tokenizer = await fetchBytes(new URL('tokenizer.json', url), report('tokenizer.json'));
+      files.text = await fetchBytes(new URL('model.safetensors', url), report('model.safetensors'));
+    } else {
+      files.image = await fetchBytes(url, report(url.pathname.split('/').pop()));
     }
-    if (Object.keys(files).length === 0) return;
     onProgress?.({ phase: 'encoders' });
-    this.#loadedEncoders = await this.#call('loadEncoders', { files }, Object.values(files).map((b) => b.buffer));
+    await this.#call('loadEncoders', { files }, Object.values(files).map((b) => b.buffer));
   }
 
   /**
@@ -219,7 +228,7 @@ export class Recommender {
     const needs = [...(hasText ? ['text'] : []), ...(bytes ? ['image'] : [])];
     await this.#ensureEncoders(needs.filter((m) => this.#content.includes(m)), onProgress);
     onProgress?.({ phase: 'encoding' });
-    return this.#call('addItem', { item: fields, image: bytes }, bytes ? [bytes.buffer] : [], onProgress);
+    return this.#call('addItem', { item: fields, image: bytes }, [], onProgress);
   }
 
   /**
@@ -236,7 +245,7 @@ export class Recommender {
   async encode({ text, image } = {}) {
     const bytes = await imageBytes(image);
     await this.#ensureEncoders([...(text != null ? ['text'] : []), ...(bytes ? ['image'] : [])]);
-    return this.#call('encode', { text, image: bytes }, bytes ? [bytes.buffer] : []);
+    return this.#call('encode', { text, image: bytes });
   }
 
   /** Saves the bundle and this session (added items, adaptor) in IndexedDB under `key`. */

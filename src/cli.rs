@@ -93,6 +93,10 @@ struct ExperimentArgs {
     device: String,
     #[arg(long)]
     json: bool,
+    /// Seed of the cold-start item split (the README's figures use 2026; others are for checking
+    /// how much a cold-start comparison depends on which items went cold).
+    #[arg(long, default_value_t = 2026)]
+    cold_split_seed: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -700,8 +704,8 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::model::HybridConfig;
     use crate::train::experiment::{
         ablation_configs, averaged, cold_start_blend, cold_start_config, cold_start_ease,
-        cold_start_split, degraded_mean, ease_missing_modality, fused_content_knn, mean_metrics,
-        run_graph, tfidf_knn, Content, Row,
+        cold_start_neighbours, cold_start_split, degraded_mean, ease_missing_modality,
+        fused_content_knn, mean_metrics, run_graph, tfidf_knn, Content, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -810,17 +814,19 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         ease_missing = Some(ease_missing_modality(&split, &content, "text", 0.5, 2026)?);
     }
     let mut cold_rows = Vec::new();
+    let mut neighbours = None;
     if [
         "cold hybrid",
         "cold blend",
         "cold knn",
         "cold ease",
         "cold graph",
+        "cold neighbours",
     ]
     .iter()
     .any(|n| wanted(n))
     {
-        let (cold_split, cold) = cold_start_split(&split, 0.1, 2026);
+        let (cold_split, cold) = cold_start_split(&split, 0.1, args.cold_split_seed);
         let history =
             crate::model::UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
         let tfidf = crate::eval::evaluate(
@@ -903,6 +909,20 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             let m = cold_start_ease(&cold_split, &content)?;
             cold_rows.push(("EASE + content (text, tabular)".to_owned(), m["recall@20"]));
         }
+        if wanted("cold neighbours") {
+            let run =
+                cold_start_neighbours(&split, &cold_split, &content, &cold, &tfidf_knn(&dataset))?;
+            let c = &run.grid[run.chosen];
+            cold_rows.push((
+                format!("{}, cold items placed by neighbours", c.model),
+                run.test["recall@20"],
+            ));
+            cold_rows.push((
+                "blend: that + TF-IDF kNN".to_owned(),
+                run.blend.1["recall@20"],
+            ));
+            neighbours = Some((run, tfidf.clone()));
+        }
         if wanted("cold graph") {
             bar.set_prefix("cold graph");
             let mut runs = Vec::new();
@@ -934,6 +954,15 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             "missing_text_50pct": missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
             "ease_missing_text_50pct": ease_missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
             "cold_start_recall@20": cold_rows,
+            "cold_neighbours": neighbours.as_ref().map(|(run, _)| serde_json::json!({
+                "valid_grid": run.grid,
+                "chosen": run.grid[run.chosen],
+                "test": run.test,
+                "blend_tfidf_weight": run.blend.0,
+                "blend_test": run.blend.1,
+                "tfidf_valid_recall@20": run.tfidf_valid_recall,
+                "diagnostics": { "tfidf_knn": run.diagnostics[0], "placed": run.diagnostics[1], "blend": run.diagnostics[2], "control_cold_first": run.control.1 },
+            })),
         });
         println!("{out}");
         return Ok(());
@@ -967,9 +996,58 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         println!("missing modality (EASE + content): NDCG@10 {a:.4} with text, {b:.4} with text absent for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
     }
     if !cold_rows.is_empty() {
-        println!("\ncold start (10% of items never seen in training), Recall@20 of their interactions ranked among all items:");
+        println!("\ncold start (10% of items never seen in training, cold split seed {}), Recall@20 of their interactions ranked among all items:", args.cold_split_seed);
         for (name, v) in &cold_rows {
             println!("  {name:<40}{v:.4}");
+        }
+    }
+    if let Some((run, tfidf)) = &neighbours {
+        println!(
+            "\ncold neighbours: validation Recall@20 of the placement grid, model, space, k × T (chosen *; TF-IDF kNN: {:.4}):",
+            run.tfidf_valid_recall
+        );
+        let chosen = &run.grid[run.chosen];
+        let temperatures = crate::train::experiment::PLACEMENT_TEMPERATURES;
+        print!("  {:<32}", "");
+        temperatures
+            .iter()
+            .for_each(|t| print!("{:>8}", format!("T {t}")));
+        println!();
+        for p in run.grid.iter().filter(|p| p.temperature == temperatures[0]) {
+            print!("  {:<32}", format!("{}, {}, k {}", p.model, p.space, p.k));
+            for q in run
+                .grid
+                .iter()
+                .filter(|q| (&q.model, &q.space, q.k) == (&p.model, &p.space, p.k))
+            {
+                let mark = if std::ptr::eq(q, chosen) { "*" } else { " " };
+                print!("{:>7.4}{mark}", q.valid_recall);
+            }
+            println!();
+        }
+        println!("  test (deterministic: EASE has no seed and the cold split is fixed, so every model seed gives these figures):");
+        println!(
+            "  {:<48}{:>9}{:>11}{:>12}{:>13}",
+            "", "NDCG@10", "Recall@20", "cold share", "warm R@20"
+        );
+        let names = [
+            "TF-IDF item-kNN".to_owned(),
+            format!(
+                "{}, {}, k {}, T {}",
+                chosen.model, chosen.space, chosen.k, chosen.temperature
+            ),
+            format!("blend, TF-IDF kNN weight {:.1}", run.blend.0),
+            "control: TF-IDF kNN, every cold item first".to_owned(),
+        ];
+        for ((name, m), d) in names
+            .iter()
+            .zip([tfidf, &run.test, &run.blend.1, &run.control.0])
+            .zip(run.diagnostics.iter().chain([&run.control.1]))
+        {
+            println!(
+                "  {name:<48}{:>9.4}{:>11.4}{:>12.3}{:>13.4}",
+                m["ndcg@10"], m["recall@20"], d.cold_share, d.warm_recall
+            );
         }
     }
     Ok(())

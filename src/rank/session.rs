@@ -31,7 +31,7 @@ use crate::store::{Bundle, WEIGHTS_FILE};
 /// Catalog neighbours an added item is placed by.
 pub const NEIGHBORS: usize = 10;
 /// Softmax temperature over the neighbours' cosine similarities.
-pub const TEMPERATURE: f32 = 0.05;
+pub const TEMPERATURE: f32 = 0.01;
 const STATE_FORMAT: &str = "fusionrec-session";
 const STATE_VERSION: u32 = 1;
 
@@ -114,6 +114,25 @@ fn norm(a: &[f32]) -> f32 {
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot(a, b) / (norm(a) * norm(b)).max(1e-12)
+}
+
+/// The neighbours a new item is placed by, from its similarity to each candidate `(index,
+/// similarity)`: the `k` most similar (ties to the lower index), weighted by a softmax of
+/// similarity / `temperature`; best first, weights summing to 1 (an infinite temperature weighs
+/// them equally). [`Session::add_item`] uses [`NEIGHBORS`] and [`TEMPERATURE`]; the cold-start
+/// experiment validates other values.
+pub fn neighbor_weights(mut sims: Vec<(u32, f32)>, k: usize, temperature: f32) -> Vec<(u32, f32)> {
+    sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    sims.truncate(k);
+    let Some(&(_, top)) = sims.first() else {
+        return sims;
+    };
+    let exp: Vec<f32> = sims
+        .iter()
+        .map(|s| ((s.1 - top) / temperature).exp())
+        .collect();
+    let z: f32 = exp.iter().sum();
+    sims.iter().zip(&exp).map(|(s, e)| (s.0, e / z)).collect()
 }
 
 /// A bundle with one visitor's added items and personal adaptor.
@@ -504,14 +523,21 @@ impl Session {
             }
             shared.push((m, v));
         }
+        if self.bundle.content.is_empty() {
+            return Err(Error::Config(
+                "this bundle stores no catalog content to place a new item by (train it with \
+                 --catalog-content text)"
+                    .into(),
+            ));
+        }
         if shared.is_empty() {
             return Err(Error::Data(format!(
-                "item '{id}' has no content (the bundle compares {})",
+                "item '{id}' has no content the catalog has ({})",
                 self.content_names().join(", ")
             )));
         }
         // Mean cosine over the modalities both sides have.
-        let mut sims: Vec<(u32, f32)> = (0..self.n_catalog() as u32)
+        let sims: Vec<(u32, f32)> = (0..self.n_catalog() as u32)
             .filter_map(|i| {
                 let (sum, count) = shared
                     .iter()
@@ -525,15 +551,7 @@ impl Session {
                 "no catalog item has the content item '{id}' comes with"
             )));
         }
-        sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        sims.truncate(NEIGHBORS);
-        let top = sims[0].1;
-        let exp: Vec<f32> = sims
-            .iter()
-            .map(|s| ((s.1 - top) / TEMPERATURE).exp())
-            .collect();
-        let z: f32 = exp.iter().sum();
-        let neighbors: Vec<(u32, f32)> = sims.iter().zip(&exp).map(|(s, e)| (s.0, e / z)).collect();
+        let neighbors = neighbor_weights(sims, NEIGHBORS, TEMPERATURE);
         let index = self.n_items() as u32;
         self.added.push(AddedItem {
             id: id.to_owned(),
@@ -579,7 +597,15 @@ impl Session {
                     .into(),
             ));
         }
-        let events = self.resolve(events)?;
+        // An event without a rating is implicit feedback: liked (`resolve` would read it as 1).
+        let implicit: Vec<HistoryEvent> = events
+            .iter()
+            .map(|e| HistoryEvent {
+                item: e.item.clone(),
+                rating: Some(e.rating.unwrap_or(5.0)),
+            })
+            .collect();
+        let events = self.resolve(&implicit)?;
         let liked: Vec<u32> = events.iter().filter(|e| e.1 >= 4.0).map(|e| e.0).collect();
         let disliked: Vec<u32> = events.iter().filter(|e| e.1 <= 2.0).map(|e| e.0).collect();
         if liked.is_empty() {
@@ -811,6 +837,23 @@ mod tests {
     }
 
     #[test]
+    fn neighbor_weights_are_a_softmax_of_the_k_most_similar() {
+        let sims = vec![(0, 0.5), (1, 0.9), (2, 0.7), (3, 0.9)];
+        let w = neighbor_weights(sims.clone(), 3, 0.1);
+        // Best first, ties to the lower index; weights ∝ exp(sim / T), summing to 1.
+        assert_eq!(w.iter().map(|n| n.0).collect::<Vec<_>>(), [1, 3, 2]);
+        let e = (-2.0f32).exp();
+        assert!((w[0].1 - 1.0 / (2.0 + e)).abs() < 1e-6 && (w[2].1 - e / (2.0 + e)).abs() < 1e-6);
+        // An infinite temperature weighs them equally.
+        let uniform = neighbor_weights(sims, 2, f32::INFINITY);
+        assert!(
+            uniform.iter().all(|n| (n.1 - 0.5).abs() < 1e-6),
+            "{uniform:?}"
+        );
+        assert!(neighbor_weights(Vec::new(), 3, 0.1).is_empty());
+    }
+
+    #[test]
     fn explanation_adds_up_with_added_items_and_the_adaptor() {
         let mut s = session();
         s.add_item("new", None, [("text".into(), vec![0.0, 1.0])].into())
@@ -847,6 +890,42 @@ mod tests {
         let mut other = s.state();
         other.bundle = "0".repeat(64);
         assert!(session().restore(other).is_err());
+    }
+
+    #[test]
+    fn personalize_pairs_read_ratings_as_likes_and_dislikes() {
+        let s = session();
+        let config = PersonalizeConfig {
+            negatives: 0,
+            ..PersonalizeConfig::default()
+        };
+        // No rating = liked; 1★ = disliked; 3★ = neither.
+        let pairs = s
+            .personalize_pairs(
+                &events(&[("i0", None), ("i3", Some(1.0)), ("i1", Some(3.0))]),
+                &config,
+            )
+            .unwrap();
+        assert_eq!(pairs.rows, 1);
+        // φ(i0) − φ(i3): text block (1, 0) − (0.1, 1)/‖·‖, then the item-vector block.
+        let n = (0.01f32 + 1.0).sqrt();
+        assert!(
+            (pairs.values[0] - (1.0 - 0.1 / n)).abs() < 1e-6,
+            "{:?}",
+            pairs.values
+        );
+        assert!((pairs.values[1] - (0.0 - 1.0 / n)).abs() < 1e-6);
+        assert!(s
+            .personalize_pairs(&events(&[("i3", Some(1.0))]), &config)
+            .is_err());
+        let bad = PersonalizeConfig {
+            steps: 0,
+            ..PersonalizeConfig::default()
+        };
+        assert!(matches!(
+            s.personalize_pairs(&events(&[("i0", None)]), &bad),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]

@@ -432,37 +432,37 @@ fn knn_from_similarity(n: usize, k: usize, sim: impl Fn(usize, usize) -> f32) ->
     })
 }
 
+/// Each item's L2-normalised row of `m`; `None` where the modality is absent or zero.
+fn unit_rows(m: &Modality) -> Vec<Option<Vec<f32>>> {
+    (0..m.n_items())
+        .map(|i| {
+            let row = m.row(i);
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            (m.present[i] && norm > 0.0).then(|| row.iter().map(|x| x / norm).collect())
+        })
+        .collect()
+}
+
+/// The mean, over the modalities both items have, of their cosine similarities (`units` from
+/// [`unit_rows`]); `None` when they share none. A modality missing for either item is left out,
+/// not counted as zero.
+fn mean_cosine(units: &[Vec<Option<Vec<f32>>>], i: usize, j: usize) -> Option<f32> {
+    let (mut total, mut count) = (0.0f32, 0usize);
+    for unit in units {
+        if let (Some(a), Some(b)) = (&unit[i], &unit[j]) {
+            total += a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+            count += 1;
+        }
+    }
+    (count > 0).then(|| total / count as f32)
+}
+
 /// Item-kNN on fused content: the similarity of two items is the mean, over the modalities both
-/// have, of their cosine similarities (a modality missing for either item is left out, not
-/// counted as zero). Late fusion, deterministic, no training.
+/// have, of their cosine similarities. Late fusion, deterministic, no training.
 pub fn fused_content_knn(modalities: &[&Modality], k: usize) -> TrainedModel {
     let n = modalities.first().map_or(0, |m| m.n_items());
-    let units: Vec<Vec<Option<Vec<f32>>>> = modalities
-        .iter()
-        .map(|m| {
-            (0..n)
-                .map(|i| {
-                    let row = m.row(i);
-                    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-                    (m.present[i] && norm > 0.0).then(|| row.iter().map(|x| x / norm).collect())
-                })
-                .collect()
-        })
-        .collect();
-    knn_from_similarity(n, k, |i, j| {
-        let (mut total, mut count) = (0.0f32, 0usize);
-        for unit in &units {
-            if let (Some(a), Some(b)) = (&unit[i], &unit[j]) {
-                total += a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-                count += 1;
-            }
-        }
-        if count == 0 {
-            0.0
-        } else {
-            total / count as f32
-        }
-    })
+    let units: Vec<_> = modalities.iter().map(|m| unit_rows(m)).collect();
+    knn_from_similarity(n, k, |i, j| mean_cosine(&units, i, j).unwrap_or(0.0))
 }
 
 /// Cold start with the content-augmented EASE: cold items have no co-occurrences, so their
@@ -577,14 +577,14 @@ pub fn ease_missing_modality(
 /// (so that a cosine and a sum of similarities become comparable) and mixed with `weight` on
 /// the first. `weight` 0 is the second model alone.
 pub struct Blend<'a> {
-    pub first: &'a TrainedModel,
-    pub second: &'a TrainedModel,
+    pub first: &'a dyn crate::eval::Scores,
+    pub second: &'a dyn crate::eval::Scores,
     pub weight: f32,
 }
 
 impl crate::eval::Scores for Blend<'_> {
     fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]) {
-        let standardised = |m: &TrainedModel| {
+        let standardised = |m: &dyn crate::eval::Scores| {
             let mut s = vec![0.0f32; out.len()];
             m.score(user, items, ratings, &mut s);
             let n = s.len().max(1) as f32;
@@ -635,11 +635,292 @@ pub fn cold_start_blend(
     Ok((best.1, evaluate(&blend, cold_split, &history, Target::Test)))
 }
 
+/// Cold items scored as the browser scores an added item: each is placed on warm catalog items
+/// (its content neighbours, with weights summing to 1) and its score is the weighted mixture of
+/// their scores. The neighbours' scores are the model's raw ones, seen items included: a cold
+/// film that resembles films the user has watched should inherit their (high) scores.
+pub struct NeighbourPlacement<'a> {
+    pub base: &'a TrainedModel,
+    /// `(cold item, [(warm neighbour, weight)])`; a neighbour is never itself placed.
+    pub placed: Vec<(u32, Vec<(u32, f32)>)>,
+}
+
+impl crate::eval::Scores for NeighbourPlacement<'_> {
+    fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]) {
+        self.base.score(user, items, ratings, out);
+        for (item, neighbors) in &self.placed {
+            out[*item as usize] = neighbors.iter().map(|&(m, w)| w * out[m as usize]).sum();
+        }
+    }
+}
+
+/// Each cold item's similarity to every warm item: the mean cosine over the `modalities` both
+/// have, as [`crate::rank::Session::add_item`] compares a new item with the catalog.
+pub fn cold_similarities(modalities: &[&Modality], cold: &[bool]) -> Vec<(u32, Vec<(u32, f32)>)> {
+    let units: Vec<_> = modalities.iter().map(|m| unit_rows(m)).collect();
+    (0..cold.len())
+        .filter(|&c| cold[c])
+        .map(|c| {
+            let sims = (0..cold.len())
+                .filter(|&w| !cold[w])
+                .filter_map(|w| Some((w as u32, mean_cosine(&units, c, w)?)))
+                .collect();
+            (c as u32, sims)
+        })
+        .collect()
+}
+
+/// Neighbour counts and softmax temperatures of the placement grid (∞: equal weights).
+pub const PLACEMENT_KS: [usize; 4] = [5, 10, 20, 50];
+pub const PLACEMENT_TEMPERATURES: [f32; 5] = [0.01, 0.02, 0.05, 0.1, f32::INFINITY];
+
+/// One setting of the placement grid and its Recall@20 on the validation cold items.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Placement {
+    pub model: String,
+    pub space: String,
+    pub k: usize,
+    pub temperature: f32,
+    pub valid_recall: f64,
+}
+
+/// What a cold-start scorer does to the rest of the ranking. Every target of the cold-start
+/// protocol is a cold item, so a scorer that lifts cold items above warm ones in general gains
+/// Recall@20 without knowing the user better (see [`ColdItemsFirst`]); these two figures show
+/// whether a gain came that way.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ColdDiagnostics {
+    /// Mean share of cold items in the top 20 of the test users (all items ranked, seen ones
+    /// excluded as in [`evaluate`]).
+    pub cold_share: f64,
+    /// Recall@20 of the users' held-out *warm* items (the original split's test interactions
+    /// with items that stayed in training), ranked among all items.
+    pub warm_recall: f64,
+}
+
+/// A control for [`ColdDiagnostics`]: `base`'s scores with every cold item moved above every warm
+/// one (order within each group kept). Not a recommender: it shows how much Recall@20 the
+/// cold-start protocol gives for preferring cold items as such.
+pub struct ColdItemsFirst<'a> {
+    pub base: &'a dyn crate::eval::Scores,
+    pub cold: &'a [bool],
+}
+
+impl crate::eval::Scores for ColdItemsFirst<'_> {
+    fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]) {
+        self.base.score(user, items, ratings, out);
+        let (lo, hi) = out
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
+                (l.min(x), h.max(x))
+            });
+        let lift = hi - lo + 1.0;
+        out.iter_mut()
+            .zip(self.cold)
+            .filter(|(_, &c)| c)
+            .for_each(|(x, _)| *x += lift);
+    }
+}
+
+/// [`ColdDiagnostics`] of `scorer`; `split` is the split `cold_split` was made from.
+pub fn cold_diagnostics(
+    scorer: &dyn crate::eval::Scores,
+    split: &Split,
+    cold_split: &Split,
+    cold: &[bool],
+) -> ColdDiagnostics {
+    use crate::data::split::items_by_user;
+    let history = UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
+    let targets = items_by_user(cold_split.n_users, &cold_split.test);
+    let earlier = items_by_user(cold_split.n_users, &cold_split.valid);
+    let mut scores = vec![0.0f32; cold_split.n_items];
+    let (mut share, mut users) = (0.0, 0);
+    for (user, relevant) in targets.iter().enumerate() {
+        if relevant.is_empty() {
+            continue;
+        }
+        let (items, ratings) = history.user(user as u32);
+        scorer.score(user as u32, items, ratings, &mut scores);
+        let mut excluded = [items, &earlier[user]].concat();
+        excluded.sort_unstable();
+        let top = crate::eval::top_k(&scores, &excluded, 20);
+        share += top.iter().filter(|&&i| cold[i as usize]).count() as f64 / top.len().max(1) as f64;
+        users += 1;
+    }
+    let warm = Split {
+        valid: Vec::new(),
+        test: split
+            .test
+            .iter()
+            .filter(|x| !cold[x.item as usize])
+            .copied()
+            .collect(),
+        ..cold_split.clone()
+    };
+    ColdDiagnostics {
+        cold_share: share / users.max(1) as f64,
+        warm_recall: evaluate(scorer, &warm, &history, Target::Test)["recall@20"],
+    }
+}
+
+/// Result of [`cold_start_neighbours`].
+pub struct ColdNeighbours {
+    /// Every setting tried, in grid order (model, space, k, temperature).
+    pub grid: Vec<Placement>,
+    /// Index in `grid` of the setting chosen on validation.
+    pub chosen: usize,
+    pub test: Metrics,
+    /// The TF-IDF kNN weight of the blend, chosen on validation, and the blend's test metrics.
+    pub blend: (f32, Metrics),
+    /// TF-IDF kNN's validation Recall@20, to read the grid against.
+    pub tfidf_valid_recall: f64,
+    /// Diagnostics of TF-IDF kNN, the chosen placement and the blend, in that order.
+    pub diagnostics: [ColdDiagnostics; 3],
+    /// The [`ColdItemsFirst`] control on TF-IDF kNN: test metrics and diagnostics.
+    pub control: (Metrics, ColdDiagnostics),
+}
+
+/// Cold start with EASE and cold items placed by content neighbours (as the browser's `addItem`):
+/// EASE, plain and with content (text, tabular), fitted on the cold split's training part; each
+/// cold item takes the `k` warm items most similar in a content space (MiniLM text, TF-IDF,
+/// tabular, text and TF-IDF, every modality), with softmax(similarity / temperature) weights. The
+/// model, space, `k` and temperature are chosen on the *validation* cold items (Recall@20; ties to
+/// the earlier setting in grid order); the test items are scored once, with the chosen setting.
+/// The chosen placement is also blended with `tfidf` (item-kNN), the weight chosen on validation
+/// as in [`cold_start_blend`]. Deterministic (no seed). `split` is the split `cold_split` was
+/// made from (for [`cold_diagnostics`]).
+pub fn cold_start_neighbours(
+    split: &Split,
+    cold_split: &Split,
+    content: &Content,
+    cold: &[bool],
+    tfidf: &TrainedModel,
+) -> Result<ColdNeighbours> {
+    use crate::model::{train_ease, EaseConfig};
+    use crate::rank::session::neighbor_weights;
+    let history = UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
+    let mut models = Vec::new();
+    for (name, config) in [
+        ("EASE", EaseConfig::plain_default()),
+        ("EASE + content", EaseConfig::multimodal_default()),
+    ] {
+        let model = train_ease(
+            &config,
+            &history,
+            cold_split.n_items,
+            &content.select(&config.modalities)?,
+        )?;
+        models.push((name, TrainedModel::ItemKnn(model)));
+    }
+    let every: Vec<String> = content.modalities.iter().map(|m| m.name.clone()).collect();
+    let mut spaces = Vec::new();
+    for (name, modalities) in [
+        ("text", vec!["text".to_owned()]),
+        ("tfidf", vec!["tfidf".into()]),
+        ("tabular", vec!["tabular".into()]),
+        ("text+tfidf", vec!["text".into(), "tfidf".into()]),
+        ("all", every),
+    ] {
+        spaces.push((name, cold_similarities(&content.select(&modalities)?, cold)));
+    }
+    let place = |sims: &[(u32, Vec<(u32, f32)>)], k: usize, temperature: f32| {
+        sims.iter()
+            .map(|(c, s)| (*c, neighbor_weights(s.clone(), k, temperature)))
+            .collect::<Vec<_>>()
+    };
+    let mut grid = Vec::new();
+    let mut best: Option<(f64, usize, NeighbourPlacement)> = None;
+    for (model_name, model) in &models {
+        for (space, sims) in &spaces {
+            for k in PLACEMENT_KS {
+                for temperature in PLACEMENT_TEMPERATURES {
+                    let scorer = NeighbourPlacement {
+                        base: model,
+                        placed: place(sims, k, temperature),
+                    };
+                    let valid_recall =
+                        evaluate(&scorer, cold_split, &history, Target::Valid)["recall@20"];
+                    if best.as_ref().is_none_or(|b| valid_recall > b.0) {
+                        best = Some((valid_recall, grid.len(), scorer));
+                    }
+                    grid.push(Placement {
+                        model: model_name.to_string(),
+                        space: space.to_string(),
+                        k,
+                        temperature,
+                        valid_recall,
+                    });
+                }
+            }
+        }
+    }
+    let (_, chosen, scorer) = best.ok_or_else(|| Error::Config("empty placement grid".into()))?;
+    let test = evaluate(&scorer, cold_split, &history, Target::Test);
+    let mut weight = (f64::NEG_INFINITY, 0.0f32);
+    for step in 0..=10 {
+        let w = step as f32 / 10.0;
+        let blend = Blend {
+            first: tfidf,
+            second: &scorer,
+            weight: w,
+        };
+        let valid = evaluate(&blend, cold_split, &history, Target::Valid)["recall@20"];
+        if valid > weight.0 {
+            weight = (valid, w);
+        }
+    }
+    let blend = Blend {
+        first: tfidf,
+        second: &scorer,
+        weight: weight.1,
+    };
+    let control = ColdItemsFirst { base: tfidf, cold };
+    let diagnostics = [tfidf as &dyn crate::eval::Scores, &scorer, &blend]
+        .map(|m| cold_diagnostics(m, split, cold_split, cold));
+    Ok(ColdNeighbours {
+        grid,
+        chosen,
+        test,
+        blend: (
+            weight.1,
+            evaluate(&blend, cold_split, &history, Target::Test),
+        ),
+        tfidf_valid_recall: evaluate(tfidf, cold_split, &history, Target::Valid)["recall@20"],
+        diagnostics,
+        control: (
+            evaluate(&control, cold_split, &history, Target::Test),
+            cold_diagnostics(&control, split, cold_split, cold),
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::eval::Scores;
     use crate::model::Popularity;
+
+    #[test]
+    fn placed_items_score_as_their_neighbours_mixture() {
+        let base = TrainedModel::Popularity(Popularity {
+            counts: vec![1.0, 2.0, 3.0, 0.0],
+        });
+        let placement = NeighbourPlacement {
+            base: &base,
+            placed: vec![(3, vec![(0, 0.25), (2, 0.75)])],
+        };
+        let mut out = vec![0.0; 4];
+        placement.score(0, &[], &[], &mut out);
+        assert_eq!(out, [1.0, 2.0, 3.0, 2.5]);
+        // The control lifts cold items above every warm one, keeping each group's order.
+        let cold = [false, true, false, true];
+        ColdItemsFirst {
+            base: &placement,
+            cold: &cold,
+        }
+        .score(0, &[], &[], &mut out);
+        assert_eq!(crate::eval::top_k(&out, &[], 4), [3, 1, 2, 0]);
+    }
 
     #[test]
     fn blend_mixes_standardised_scores() {

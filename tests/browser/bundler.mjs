@@ -12,9 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import webpack from 'webpack';
-import { launch } from './chromium.mjs';
-import { assertTop10, HISTORY, reference } from './parity.mjs';
-import { serve } from './server.mjs';
+import { runAppPage } from './parity.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const dir = resolve(process.argv[2] ?? 'models/ci');
@@ -54,32 +52,21 @@ try {
   console.log(`ok webpack ${webpack.version}: ${assets.join(', ')} (${seconds(started)} s)`);
 
   started = performance.now();
-  const { server, log, url } = await serve(0, { folders: { 'app/': work, 'bundles/': dir } });
-  const { context, close } = await launch(['--disable-webgpu']);
-  try {
-    const page = await context.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
-    await page.goto(`${url}/app/?bundle=/bundles/${BUNDLE}/&history=${HISTORY.join(',')}`);
-    await page.waitForFunction(() => window.result !== undefined);
-    const result = await page.evaluate(() => window.result);
-    await page.screenshot({ path: join(root, 'test-results/bundler.png') });
-    assert.deepEqual(errors, [], 'errors in the page');
-    assert.equal(result.error, undefined, 'the page failed');
-    assert.equal(result.backend, 'cpu');
-    const worst = assertTop10(result.recs, reference(dir, BUNDLE), 'bundler');
-    assert.equal(result.unknown, 'UNKNOWN_ITEM', 'an unknown history item rejects with its code');
-    const paths = log.map((r) => new URL(r.url, url).pathname);
-    assert.ok(paths.includes(`/app/${wasm[0]}`), `the page fetched ${wasm[0]}`);
-    console.log(
-      `ok bundled page: ${result.recs.length} recommendations on ${result.backend}, ` +
-        `parity max |Δscore| ${worst.toExponential(2)}, unknown item → ${result.unknown} (${seconds(started)} s)`,
-    );
-  } finally {
-    await close();
-    server.close();
-  }
+  const { result, worst } = await runAppPage({
+    app: work,
+    dir,
+    bundle: BUNDLE,
+    label: 'bundler',
+    screenshot: join(root, 'test-results/bundler.png'),
+    check: (result, paths) => {
+      assert.equal(result.unknown, 'UNKNOWN_ITEM', 'an unknown history item rejects with its code');
+      assert.ok(paths.includes(`/app/${wasm[0]}`), `the page fetched ${wasm[0]}`);
+    },
+  });
+  console.log(
+    `ok bundled page: ${result.recs.length} recommendations on ${result.backend}, ` +
+      `parity max |Δscore| ${worst.toExponential(2)}, unknown item → ${result.unknown} (${seconds(started)} s)`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

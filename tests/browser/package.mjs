@@ -11,9 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launch } from './chromium.mjs';
-import { assertTop10, HISTORY, reference } from './parity.mjs';
-import { serve } from './server.mjs';
+import { runAppPage } from './parity.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const dir = resolve(process.argv[2] ?? 'models/ci');
@@ -70,37 +68,25 @@ try {
 
   // The server knows only the app's folder and the bundles: nothing can come from the repository.
   started = performance.now();
-  const { server, log, url } = await serve(0, { folders: { 'app/': app, 'bundles/': dir } });
-  const { context, close } = await launch(['--disable-webgpu']);
-  try {
-    const page = await context.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
-    await page.goto(`${url}/app/?bundle=/bundles/${BUNDLE}/&history=${HISTORY.join(',')}`);
-    await page.waitForFunction(() => window.result !== undefined);
-    const result = await page.evaluate(() => window.result);
-    await page.screenshot({ path: join(root, 'test-results/package.png') });
-    assert.deepEqual(errors, [], 'errors in the page');
-    assert.equal(result.error, undefined, 'the page failed');
-    assert.equal(result.backend, 'cpu');
-    const worst = assertTop10(result.recs, reference(dir, BUNDLE), 'package');
-
-    const paths = log.map((r) => new URL(r.url, url).pathname);
-    const pkg = '/app/node_modules/fusionrec/';
-    for (const file of ['js/index.js', 'js/worker.js', 'pkg/web/fusionrec.js', 'pkg/web/fusionrec_bg.wasm']) {
-      assert.ok(paths.includes(pkg + file), `${file} loaded from the installed package`);
-    }
-    const outside = paths.filter((p) => !p.startsWith(pkg) && !p.startsWith(`/bundles/${BUNDLE}/`) && p !== '/app/');
-    assert.deepEqual(outside, [], 'requests outside the package and the bundle');
-    console.log(
-      `ok page imports 'fusionrec': ${result.recs.length} recommendations on ${result.backend}, ` +
-        `parity max |Δscore| ${worst.toExponential(2)}, ${paths.length} requests (${seconds(started)} s)`,
-    );
-  } finally {
-    await close();
-    server.close();
-  }
+  const pkg = '/app/node_modules/fusionrec/';
+  const { result, paths, worst } = await runAppPage({
+    app,
+    dir,
+    bundle: BUNDLE,
+    label: 'package',
+    screenshot: join(root, 'test-results/package.png'),
+    check: (_, paths) => {
+      for (const file of ['js/index.js', 'js/worker.js', 'pkg/web/fusionrec.js', 'pkg/web/fusionrec_bg.wasm']) {
+        assert.ok(paths.includes(pkg + file), `${file} loaded from the installed package`);
+      }
+      const outside = paths.filter((p) => !p.startsWith(pkg) && !p.startsWith(`/bundles/${BUNDLE}/`) && p !== '/app/');
+      assert.deepEqual(outside, [], 'requests outside the package and the bundle');
+    },
+  });
+  console.log(
+    `ok page imports 'fusionrec': ${result.recs.length} recommendations on ${result.backend}, ` +
+      `parity max |Δscore| ${worst.toExponential(2)}, ${paths.length} requests (${seconds(started)} s)`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

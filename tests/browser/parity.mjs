@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { launch } from './chromium.mjs';
+import { serve } from './server.mjs';
 
 /** The history every browser test asks about (scripts/test.sh gives the CLI the same one). */
 export const HISTORY = ['50', '172', '133'];
@@ -40,4 +42,35 @@ export function assertTop10(recs, native, label) {
   assert.ok(ids.every((i) => !HISTORY.includes(i)), `${label}: history excluded`);
   assert.ok(recs.every((r) => typeof r.title === 'string' && r.title.length > 0), `${label}: titles`);
   return assertParity(recs, native);
+}
+
+/**
+ * Serves `app` (at /app/) and the bundles folder `dir` (at /bundles/), opens the app's page in
+ * Chromium without WebGPU, waits for its `window.result` and checks its top 10 for HISTORY
+ * against the native answer for `bundle`; `check(result, paths)` adds the caller's assertions.
+ * Returns `{ result, paths, worst }`.
+ */
+export async function runAppPage({ app, dir, bundle, label, screenshot, check }) {
+  const { server, log, url } = await serve(0, { folders: { 'app/': app, 'bundles/': dir } });
+  const { context, close } = await launch(['--disable-webgpu']);
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+    await page.goto(`${url}/app/?bundle=/bundles/${bundle}/&history=${HISTORY.join(',')}`);
+    await page.waitForFunction(() => window.result !== undefined);
+    const result = await page.evaluate(() => window.result);
+    await page.screenshot({ path: screenshot });
+    assert.deepEqual(errors, [], 'errors in the page');
+    assert.equal(result.error, undefined, 'the page failed');
+    assert.equal(result.backend, 'cpu');
+    const worst = assertTop10(result.recs, reference(dir, bundle), label);
+    const paths = log.map((r) => new URL(r.url, url).pathname);
+    check(result, paths);
+    return { result, paths, worst };
+  } finally {
+    await close();
+    server.close();
+  }
 }
