@@ -28,17 +28,22 @@ pub struct HistoryEvent {
 /// The fold-in user vector of a history (`items` as dense indices): the mean of their item
 /// vectors (zero for an empty history).
 pub fn fold_in(m: &FactorModel, items: &[u32]) -> Result<Vec<f32>> {
+    fold_in_query(m, &Query::plain(items, &vec![1.0; items.len()]))
+}
+
+/// The fold-in of a query: `Σ weight_j q_j / events` (an added item's neighbours carry its
+/// event's weight, so the mean is still over the visitor's events).
+fn fold_in_query(m: &FactorModel, q: &Query) -> Result<Vec<f32>> {
     let d = m.dim;
     let mut p = vec![0.0f32; d];
-    for &i in items {
-        let q = m
+    let scale = 1.0 / q.events.max(1) as f32;
+    for (&i, &w) in q.items.iter().zip(&q.weights) {
+        let v = m
             .item_factors
             .get(i as usize * d..(i as usize + 1) * d)
             .ok_or_else(|| Error::Data(format!("item index {i} is outside the catalog")))?;
-        p.iter_mut().zip(q).for_each(|(a, b)| *a += b);
+        p.iter_mut().zip(v).for_each(|(a, b)| *a += scale * w * b);
     }
-    let w = 1.0 / items.len().max(1) as f32;
-    p.iter_mut().for_each(|a| *a *= w);
     Ok(p)
 }
 
@@ -80,17 +85,8 @@ pub fn score_history(model: &TrainedModel, q: &Query, out: &mut [f32]) -> Result
     q.check()?;
     match model {
         TrainedModel::Factor(m) => {
-            // Fold-in: the (weighted) mean of the history's item vectors.
             let d = m.dim;
-            let mut p = vec![0.0f32; d];
-            let scale = 1.0 / q.events.max(1) as f32;
-            for (&i, &w) in q.items.iter().zip(&q.weights) {
-                let v = m
-                    .item_factors
-                    .get(i as usize * d..(i as usize + 1) * d)
-                    .ok_or_else(|| Error::Data(format!("item index {i} is outside the catalog")))?;
-                p.iter_mut().zip(v).for_each(|(a, b)| *a += scale * w * b);
-            }
+            let p = fold_in_query(m, q)?;
             for (o, v) in out.iter_mut().zip(m.item_factors.chunks_exact(d)) {
                 *o = p.iter().zip(v).map(|(a, b)| a * b).sum();
             }
