@@ -8,12 +8,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::{fetch, DataSource, Feedback, Protocol, RowPolicy, SplitStrategy};
 use crate::device::DeviceKind;
+use crate::encode::external::FeatureSpec;
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
+use crate::eval::Target;
 use crate::model::{ItemKnnConfig, ModelConfig, Similarity};
 use crate::rank::HistoryEvent;
 use crate::store::Bundle;
-use crate::train::{reevaluate, train_bundle, EpochReport, TrainRequest};
+use crate::train::{
+    export_topk as export_topk_lists, reevaluate, train_bundle, EpochReport, TrainRequest,
+};
 
 #[derive(Parser)]
 #[command(
@@ -44,7 +48,7 @@ enum Command {
     },
     /// Train a model (or all of them), evaluate it and export a bundle.
     Train(Box<TrainArgs>),
-    /// Re-evaluate a bundle on the data it was trained on.
+    /// Re-evaluate a bundle on the data it was trained on; optionally export its ranked lists.
     Eval {
         #[arg(long)]
         bundle: PathBuf,
@@ -53,6 +57,16 @@ enum Command {
         data: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Write the top-k of every user with held-out items as JSON `{"user": ["item", …]}`
+        /// (original ids), for an external scorer such as `../shared/bench/metrics.py`.
+        #[arg(long)]
+        export_topk: Option<PathBuf>,
+        /// Which held-out part the exported lists are for.
+        #[arg(long, value_enum, default_value = "test")]
+        on: OnArg,
+        /// Length of each exported list.
+        #[arg(short, long, default_value_t = 50)]
+        k: usize,
     },
     /// The multimodal experiments: ablation (3 seeds), missing text, cold start.
     Experiment(ExperimentArgs),
@@ -123,6 +137,12 @@ enum ModelArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum OnArg {
+    Test,
+    Valid,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ProtocolArg {
     Implicit,
     Explicit,
@@ -134,19 +154,48 @@ enum SplitArg {
     Random,
     /// Per-user temporal leave-last-out.
     Temporal,
+    /// Read the split: --train/--valid[/--test], or --interactions with --split-column.
+    Given,
 }
 
 #[derive(Args)]
 struct TrainArgs {
     /// A dataset folder (RecBole atomic files or the GroupLens layout).
-    #[arg(long, default_value = "data/ml-100k", conflicts_with = "interactions")]
+    #[arg(long, default_value = "data/ml-100k", conflicts_with_all = ["interactions", "train_file"])]
     data: PathBuf,
-    /// Generic format: interactions CSV with a `user,item[,rating][,timestamp]` header.
+    /// Generic format: interactions CSV with a `user,item[,rating][,timestamp]` header. With
+    /// --split-column: the interactions file that holds the split (tab- or comma-separated).
     #[arg(long)]
     interactions: Option<PathBuf>,
-    /// Generic format: items JSONL or CSV with an `id` column.
-    #[arg(long, requires = "interactions")]
+    /// Generic format and given splits: items JSONL or CSV with an `id` column.
+    #[arg(long)]
     items: Option<PathBuf>,
+    /// Given split: the training interactions (CSV, `user,item[,rating][,timestamp]`).
+    #[arg(
+        long = "train",
+        requires = "valid_file",
+        conflicts_with = "interactions"
+    )]
+    train_file: Option<PathBuf>,
+    /// Given split: the validation interactions (what epochs and settings are chosen on).
+    #[arg(long = "valid", requires = "train_file")]
+    valid_file: Option<PathBuf>,
+    /// Given split: the test interactions (optional).
+    #[arg(long = "test", requires = "train_file")]
+    test_file: Option<PathBuf>,
+    /// Given split in one file (--interactions): the column holding 0 (train), 1 (valid) or 2
+    /// (test) on each row, as `x_label` in RecBole/MMRec atomic files.
+    #[arg(long, requires = "interactions")]
+    split_column: Option<String>,
+    /// At test, keep the user's validation items in the ranking (MMRec's convention). By default
+    /// they are excluded, like the training items.
+    #[arg(long)]
+    keep_valid_at_test: bool,
+    /// Item features from a file, as a modality named NAME: `NAME=PATH[@IDS]` with PATH a .npy,
+    /// .safetensors or .csv (id column); rows align to item ids by the id list IDS, else by
+    /// position (row r is item id r, as in RecBole/MMRec files). Repeatable.
+    #[arg(long = "item-features")]
+    item_features: Vec<String>,
     /// Skip malformed rows (and report how many) instead of stopping at the first.
     #[arg(long)]
     skip_bad_rows: bool,
@@ -155,11 +204,14 @@ struct TrainArgs {
     /// Defaults to explicit for mf, implicit otherwise.
     #[arg(long, value_enum)]
     protocol: Option<ProtocolArg>,
-    /// Implicit protocol: ratings ≥ this are positive; 0 keeps every interaction.
-    #[arg(long, default_value_t = 4.0)]
-    threshold: f32,
-    #[arg(long, value_enum, default_value = "random")]
-    split: SplitArg,
+    /// Implicit protocol: ratings ≥ this are positive; 0 keeps every interaction. Default 4, and
+    /// none for a given split (its files say what is positive).
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// How to split: random (per-user 8:1:1, the default), temporal, or given (implied by
+    /// --train or --split-column).
+    #[arg(long, value_enum)]
+    split: Option<SplitArg>,
     #[arg(long, default_value_t = 2026)]
     seed: u64,
     #[arg(long, default_value = "flex")]
@@ -279,7 +331,14 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Train(args) => train(*args),
         Command::Experiment(args) => experiment(args),
-        Command::Eval { bundle, data, json } => {
+        Command::Eval {
+            bundle,
+            data,
+            json,
+            export_topk,
+            on,
+            k,
+        } => {
             let b = Bundle::read_dir(&bundle)?;
             let mut source = b.manifest.data.source.clone();
             if let Some(dir) = data {
@@ -292,6 +351,18 @@ fn run(command: Command) -> Result<()> {
             }
             let dataset = source.load(RowPolicy::Skip)?;
             let metrics = reevaluate(&b, &dataset)?;
+            if let Some(path) = &export_topk {
+                let target = match on {
+                    OnArg::Test => Target::Test,
+                    OnArg::Valid => Target::Valid,
+                };
+                let lists = export_topk_lists(&b, &dataset, target, k)?;
+                let n = lists.as_object().map_or(0, |m| m.len());
+                let text = serde_json::to_string(&lists)
+                    .map_err(|e| Error::Data(format!("top-k JSON: {e}")))?;
+                std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
+                eprintln!("top-{k} lists of {n} users written to {}", path.display());
+            }
             let same = metrics == b.manifest.metrics;
             if json {
                 let out = serde_json::json!({ "model": b.manifest.model.kind(), "valid": metrics.valid, "test": metrics.test, "matches_training": same });
@@ -367,9 +438,12 @@ fn relocate(source: &DataSource, dir: &Path) -> Result<DataSource> {
         DataSource::Grouplens { .. } => DataSource::Grouplens {
             dir: dir.to_owned(),
         },
-        DataSource::Generic { .. } => {
+        DataSource::Generic { .. }
+        | DataSource::GivenSplit { .. }
+        | DataSource::SplitColumn { .. } => {
             return Err(Error::Config(
-                "--data relocates folder datasets only; generic files keep their paths".into(),
+                "--data relocates folder datasets only; files named one by one keep their paths"
+                    .into(),
             ))
         }
     })
@@ -462,41 +536,98 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
     Ok(config)
 }
 
-fn protocol(kind: ModelArg, args: &TrainArgs) -> Protocol {
+fn protocol(kind: ModelArg, args: &TrainArgs, source: &DataSource) -> Protocol {
     let explicit = match args.protocol {
         Some(ProtocolArg::Explicit) => true,
         Some(ProtocolArg::Implicit) => false,
         None => kind == ModelArg::Mf,
+    };
+    let given = source.gives_split();
+    let threshold = match (args.threshold, given) {
+        (Some(t), _) => Some(t),
+        (None, true) => None,
+        (None, false) => Some(4.0),
     };
     Protocol {
         feedback: if explicit {
             Feedback::Explicit
         } else {
             Feedback::Implicit {
-                threshold: (args.threshold > 0.0).then_some(args.threshold),
+                threshold: threshold.filter(|t| *t > 0.0),
             }
         },
-        split: match args.split {
-            SplitArg::Random => SplitStrategy::PerUserRandom {
+        split: match (given, args.split) {
+            (true, _) => SplitStrategy::Given,
+            (false, Some(SplitArg::Temporal)) => SplitStrategy::TemporalLeaveLastOut,
+            (false, _) => SplitStrategy::PerUserRandom {
                 train: 0.8,
                 valid: 0.1,
                 test: 0.1,
             },
-            SplitArg::Temporal => SplitStrategy::TemporalLeaveLastOut,
         },
         seed: args.seed,
+        test_excludes_valid: !args.keep_valid_at_test,
     }
+}
+
+/// Where the training data comes from: a given split, generic files, or a dataset folder.
+fn data_source(args: &TrainArgs) -> Result<DataSource> {
+    let given = args.train_file.is_some() || args.split_column.is_some();
+    match (args.split, given) {
+        (Some(SplitArg::Given), false) => {
+            return Err(Error::Config(
+                "--split given reads the split from --train/--valid[/--test], or from \
+                 --interactions with --split-column"
+                    .into(),
+            ))
+        }
+        (Some(SplitArg::Random | SplitArg::Temporal), true) => {
+            return Err(Error::Config(
+                "--train and --split-column give the split: use --split given (or leave it out)"
+                    .into(),
+            ))
+        }
+        _ => {}
+    }
+    Ok(
+        match (&args.train_file, &args.split_column, &args.interactions) {
+            (Some(train), _, _) => DataSource::GivenSplit {
+                train: train.clone(),
+                valid: args.valid_file.clone().ok_or_else(|| {
+                    Error::Config("--train needs --valid (the validation part)".into())
+                })?,
+                test: args.test_file.clone(),
+                items: args.items.clone(),
+            },
+            (None, Some(column), Some(interactions)) => DataSource::SplitColumn {
+                interactions: interactions.clone(),
+                column: column.clone(),
+                items: args.items.clone(),
+            },
+            (None, _, Some(interactions)) => DataSource::Generic {
+                interactions: interactions.clone(),
+                items: args.items.clone(),
+            },
+            (None, _, None) => {
+                if args.items.is_some() {
+                    return Err(Error::Config(
+                        "--items goes with --interactions or a given split (--train)".into(),
+                    ));
+                }
+                DataSource::detect(&args.data)?
+            }
+        },
+    )
 }
 
 fn train(args: TrainArgs) -> Result<()> {
     let device: DeviceKind = args.device.parse()?;
-    let source = match &args.interactions {
-        Some(interactions) => DataSource::Generic {
-            interactions: interactions.clone(),
-            items: args.items.clone(),
-        },
-        None => DataSource::detect(&args.data)?,
-    };
+    let source = data_source(&args)?;
+    let features: Vec<FeatureSpec> = args
+        .item_features
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<_>>()?;
     let policy = if args.skip_bad_rows {
         RowPolicy::Skip
     } else {
@@ -533,7 +664,9 @@ fn train(args: TrainArgs) -> Result<()> {
         ModelArg::EaseMm,
     ];
     let catalog_wanted = args.catalog_content.as_ref().is_some_and(|c| !c.is_empty());
-    let content = match catalog_wanted || kinds.iter().any(|k| needs_content.contains(k)) {
+    let content_needed =
+        catalog_wanted || !features.is_empty() || kinds.iter().any(|k| needs_content.contains(k));
+    let content = match content_needed {
         true => {
             eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
             // Every default set of modalities includes MiniLM text.
@@ -550,6 +683,18 @@ fn train(args: TrainArgs) -> Result<()> {
             let images = content.add_images(&dataset, &args.efficientnet)?;
             if images > 0 {
                 eprintln!("encoded {images} item images (EfficientNet-Lite0)");
+            }
+            content.add_features(&features, &dataset.log.items)?;
+            for f in &features {
+                let m = content.get(&f.name)?;
+                let n = m.present.iter().filter(|p| **p).count();
+                eprintln!(
+                    "item features '{}': {}-d, {n} of {} items from {}",
+                    f.name,
+                    m.dim,
+                    m.present.len(),
+                    f.path.display()
+                );
             }
             Some(content)
         }
@@ -588,7 +733,7 @@ fn train(args: TrainArgs) -> Result<()> {
             dataset: &dataset,
             source: source.clone(),
             fingerprint: fingerprint.clone(),
-            protocol: protocol(kind, &args),
+            protocol: protocol(kind, &args, &source),
             model: config,
             content: content.as_ref(),
             catalog: catalog_content(&args, content.as_ref(), needs_content.contains(&kind))?,
@@ -603,14 +748,12 @@ fn train(args: TrainArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::Value::Object(json));
     } else {
-        println!(
-            "test metrics ({} protocol, seed {}):",
-            match args.split {
-                SplitArg::Random => "per-user 8:1:1",
-                SplitArg::Temporal => "leave-last-out",
-            },
-            args.seed
-        );
+        let split = match (source.gives_split(), args.split) {
+            (true, _) => "given split",
+            (false, Some(SplitArg::Temporal)) => "leave-last-out",
+            (false, _) => "per-user 8:1:1",
+        };
+        println!("test metrics ({split} protocol, seed {}):", args.seed);
         print_table(&rows);
     }
     Ok(())
@@ -628,20 +771,27 @@ fn catalog_content(
         Option<crate::store::EncoderRef>,
     )>,
 > {
-    const STORABLE: [&str; 3] = ["text", "image", "tabular"];
     let Some(content) = content else {
         return Ok(Vec::new());
     };
+    // What a browser can place a new item by: the encoders it runs, tabular fields, and any
+    // features from files (`addItem({ features })`).
+    let mut storable: Vec<&str> = vec!["text", "image", "tabular"];
+    storable.extend(
+        args.item_features
+            .iter()
+            .filter_map(|s| s.split_once('=').map(|(n, _)| n.trim())),
+    );
     let names: Vec<String> = match &args.catalog_content {
         Some(list) => {
-            if let Some(bad) = list.iter().find(|m| !STORABLE.contains(&m.as_str())) {
+            if let Some(bad) = list.iter().find(|m| !storable.contains(&m.as_str())) {
                 return Err(Error::Config(format!(
-                    "--catalog-content: '{bad}' is not one of {STORABLE:?}"
+                    "--catalog-content: '{bad}' is not one of {storable:?}"
                 )));
             }
             list.clone()
         }
-        None if content_model => STORABLE
+        None if content_model => storable
             .iter()
             .filter(|n| content.modalities.iter().any(|m| m.name == **n))
             .map(|n| n.to_string())

@@ -1,6 +1,6 @@
 //! The generic format, for catalogs users bring: an interactions CSV with a header naming
 //! `user`, `item` and optionally `rating` and `timestamp`, plus an items file (JSON lines or CSV)
-//! with an `id` and any of `title`, `year`, `categories` (array or `|`-separated), `image`,
+//! with an `id` and any of `title`, `year`, `categories`/`genres` (array, `|`- or comma-separated), `image`,
 //! `audio` and other text fields. Relative media paths resolve against the items file's folder.
 
 use std::collections::BTreeMap;
@@ -201,7 +201,13 @@ fn item_record(mut fields: BTreeMap<String, serde_json::Value>, base: &Path) -> 
         .and_then(as_text)
         .ok_or_else(|| Error::Data("item has no `id`".into()))?;
     let year = match fields.remove("year").as_ref().and_then(as_text) {
+        // ML-100K spells a missing year 'unkonwn' (and files derived from it keep it).
         None => None,
+        Some(y)
+            if ["unknown", "unkonwn", "nan", "na"].contains(&y.to_ascii_lowercase().as_str()) =>
+        {
+            None
+        }
         Some(y) => Some(
             y.parse()
                 .map_err(|_| Error::Data(format!("year: not a number: '{y}'")))?,
@@ -212,9 +218,10 @@ fn item_record(mut fields: BTreeMap<String, serde_json::Value>, base: &Path) -> 
         .or_else(|| fields.remove("genres"))
     {
         Some(serde_json::Value::Array(values)) => values.iter().filter_map(as_text).collect(),
+        // `|`-separated (MovieLens style), else comma-separated ("Action, Comedy").
         Some(v) => as_text(&v)
             .map(|s| {
-                s.split('|')
+                s.split(if s.contains('|') { '|' } else { ',' })
                     .map(|c| c.trim().to_owned())
                     .filter(|c| !c.is_empty())
                     .collect()

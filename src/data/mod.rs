@@ -6,6 +6,7 @@
 //! when [`RowPolicy::Skip`] is chosen.
 
 mod generic;
+mod given;
 mod grouplens;
 mod recbole;
 pub mod split;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub use generic::{load_generic, load_generic_items};
+pub use given::{load_given_files, load_split_column, Part};
 pub use grouplens::load_grouplens;
 pub use recbole::load_recbole;
 pub use split::{Feedback, Protocol, Split, SplitStrategy};
@@ -98,6 +100,8 @@ pub struct InteractionLog {
     pub users: IdMap,
     pub items: IdMap,
     pub interactions: Vec<Interaction>,
+    /// For a given split: the part of each interaction (same order); empty otherwise.
+    pub parts: Vec<Part>,
 }
 
 impl InteractionLog {
@@ -213,6 +217,19 @@ pub enum DataSource {
         interactions: PathBuf,
         items: Option<PathBuf>,
     },
+    /// A split given as files: train, valid and optional test CSVs (`user,item[,rating][,timestamp]`).
+    GivenSplit {
+        train: PathBuf,
+        valid: PathBuf,
+        test: Option<PathBuf>,
+        items: Option<PathBuf>,
+    },
+    /// A split given as one interactions file with a split column (0 train, 1 valid, 2 test).
+    SplitColumn {
+        interactions: PathBuf,
+        column: String,
+        items: Option<PathBuf>,
+    },
 }
 
 impl DataSource {
@@ -252,7 +269,26 @@ impl DataSource {
                 interactions,
                 items,
             } => load_generic(interactions, items.as_deref(), policy),
+            DataSource::GivenSplit {
+                train,
+                valid,
+                test,
+                items,
+            } => load_given_files(train, valid, test.as_deref(), items.as_deref(), policy),
+            DataSource::SplitColumn {
+                interactions,
+                column,
+                items,
+            } => load_split_column(interactions, column, items.as_deref(), policy),
         }
+    }
+
+    /// Whether the source fixes the split itself (then the protocol's split is [`SplitStrategy::Given`]).
+    pub fn gives_split(&self) -> bool {
+        matches!(
+            self,
+            DataSource::GivenSplit { .. } | DataSource::SplitColumn { .. }
+        )
     }
 
     /// The files this source reads (those that exist), for fingerprinting.
@@ -269,8 +305,23 @@ impl DataSource {
             DataSource::Generic {
                 interactions,
                 items,
+            }
+            | DataSource::SplitColumn {
+                interactions,
+                items,
+                ..
             } => std::iter::once(interactions.clone())
                 .chain(items.clone())
+                .collect(),
+            DataSource::GivenSplit {
+                train,
+                valid,
+                test,
+                items,
+            } => [Some(train), Some(valid), test.as_ref(), items.as_ref()]
+                .into_iter()
+                .flatten()
+                .cloned()
                 .collect(),
         };
         candidates.into_iter().filter(|p| p.is_file()).collect()
@@ -307,5 +358,21 @@ impl DataSource {
             hasher.update(&bytes);
         }
         Ok(format!("{:x}", hasher.finalize()))
+    }
+
+    /// The sha256 of each source file by path, as recorded in bundles (a given split's files are
+    /// named one by one, so anyone can check they hold the same split).
+    pub fn file_hashes(&self) -> Result<BTreeMap<String, String>> {
+        use sha2::{Digest, Sha256};
+        self.files()
+            .into_iter()
+            .map(|path| {
+                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                Ok((
+                    path.display().to_string(),
+                    format!("{:x}", Sha256::digest(&bytes)),
+                ))
+            })
+            .collect()
     }
 }

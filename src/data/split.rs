@@ -30,6 +30,8 @@ pub enum SplitStrategy {
     /// Each user's last interaction (by timestamp) is the test item, the one before it the
     /// validation item; the rest is training.
     TemporalLeaveLastOut,
+    /// The split read with the data ([`super::given`]): each interaction keeps its part.
+    Given,
 }
 
 /// A complete, reproducible protocol: recorded in every bundle so evaluation can be redone.
@@ -38,6 +40,14 @@ pub struct Protocol {
     pub feedback: Feedback,
     pub split: SplitStrategy,
     pub seed: u64,
+    /// At test, exclude the user's validation items from the ranking as well as the training
+    /// items (true, the default); MMRec's convention keeps them in the ranking (false).
+    #[serde(default = "yes")]
+    pub test_excludes_valid: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Protocol {
@@ -53,6 +63,18 @@ impl Protocol {
                 test: 0.1,
             },
             seed,
+            test_excludes_valid: true,
+        }
+    }
+
+    /// A given split (see [`super::given`]): every interaction is kept (no rating threshold) and
+    /// stays in the part the files put it in.
+    pub fn given(test_excludes_valid: bool) -> Self {
+        Self {
+            feedback: Feedback::Implicit { threshold: None },
+            split: SplitStrategy::Given,
+            seed: 0,
+            test_excludes_valid,
         }
     }
 
@@ -86,6 +108,8 @@ pub struct Split {
     pub train: Vec<Interaction>,
     pub valid: Vec<Interaction>,
     pub test: Vec<Interaction>,
+    /// Whether ranking for test excludes the user's validation items (see [`Protocol`]).
+    pub test_excludes_valid: bool,
 }
 
 /// Items of each user, indexed by user.
@@ -100,7 +124,15 @@ pub fn items_by_user(n_users: usize, interactions: &[Interaction]) -> Vec<Vec<u3
 impl Split {
     pub fn new(log: &InteractionLog, protocol: &Protocol) -> Result<Self> {
         protocol.validate()?;
-        let kept: Vec<Interaction> = match protocol.feedback {
+        let given = protocol.split == SplitStrategy::Given;
+        if given && log.parts.len() != log.interactions.len() {
+            return Err(Error::Config(
+                "a given split needs data read with its split (--split given with --train/--valid \
+                 or --split-column)"
+                    .into(),
+            ));
+        }
+        let kept: Vec<(Interaction, usize)> = match protocol.feedback {
             Feedback::Explicit => {
                 if let Some(x) = log.interactions.iter().find(|x| x.rating.is_none()) {
                     return Err(Error::Data(format!(
@@ -109,22 +141,42 @@ impl Split {
                         log.items.id(x.item)
                     )));
                 }
-                log.interactions.clone()
+                log.interactions.iter().copied().zip(0..).collect()
             }
             Feedback::Implicit { threshold } => log
                 .interactions
                 .iter()
-                .filter(|x| match (threshold, x.rating) {
+                .copied()
+                .zip(0..)
+                .filter(|(x, _)| match (threshold, x.rating) {
                     (Some(t), Some(r)) => r >= t,
                     _ => true,
                 })
-                .copied()
                 .collect(),
         };
         let kept = dedup_latest(kept);
         let n_users = log.users.len();
+        if given {
+            // The loader has checked that no pair is in two parts.
+            let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
+            for (x, i) in kept {
+                match log.parts[i] {
+                    super::Part::Train => train.push(x),
+                    super::Part::Valid => valid.push(x),
+                    super::Part::Test => test.push(x),
+                }
+            }
+            return Ok(Self {
+                n_users,
+                n_items: log.items.len(),
+                train,
+                valid,
+                test,
+                test_excludes_valid: protocol.test_excludes_valid,
+            });
+        }
         let mut per_user: Vec<Vec<Interaction>> = vec![Vec::new(); n_users];
-        for x in kept {
+        for (x, _) in kept {
             per_user[x.user as usize].push(x);
         }
 
@@ -153,6 +205,7 @@ impl Split {
                     xs.sort_by_key(|x| x.timestamp);
                     (usize::from(n >= 3), usize::from(n >= 2))
                 }
+                SplitStrategy::Given => (0, 0),
             };
             let n_train = n - n_valid - n_test;
             test.extend_from_slice(&xs[n_train + n_valid..]);
@@ -166,17 +219,19 @@ impl Split {
             train,
             valid,
             test,
+            test_excludes_valid: protocol.test_excludes_valid,
         })
     }
 }
 
 /// Keeps one interaction per (user, item): the latest by timestamp, else the last in the file.
-fn dedup_latest(xs: Vec<Interaction>) -> Vec<Interaction> {
+/// Each interaction carries its index in the log.
+fn dedup_latest(xs: Vec<(Interaction, usize)>) -> Vec<(Interaction, usize)> {
     let mut last: HashMap<(u32, u32), usize> = HashMap::with_capacity(xs.len());
-    for (i, x) in xs.iter().enumerate() {
+    for (i, (x, _)) in xs.iter().enumerate() {
         last.entry((x.user, x.item))
             .and_modify(|j| {
-                if x.timestamp >= xs[*j].timestamp {
+                if x.timestamp >= xs[*j].0.timestamp {
                     *j = i;
                 }
             })

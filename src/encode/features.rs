@@ -55,6 +55,11 @@ impl Modality {
 
 /// The text an item is described by, for both text encoders.
 pub fn item_text(record: &ItemRecord) -> Option<String> {
+    // A `text` field is the text to embed, composed by whoever wrote the catalog (the benchmark
+    // split's items.csv, tags of a music catalog): used as it is, not combined again.
+    if let Some(text) = record.extra.get("text") {
+        return Some(text.clone());
+    }
     let mut parts = Vec::new();
     match (&record.title, record.year) {
         (Some(t), Some(y)) if !t.contains(&format!("({y})")) => parts.push(format!("{t} ({y}).")),
@@ -64,7 +69,7 @@ pub fn item_text(record: &ItemRecord) -> Option<String> {
     if !record.categories.is_empty() {
         parts.push(format!("{}.", record.categories.join(", ")));
     }
-    for key in ["description", "overview", "summary", "plot", "text"] {
+    for key in ["description", "overview", "summary", "plot"] {
         if let Some(v) = record.extra.get(key) {
             parts.push(v.clone());
         }

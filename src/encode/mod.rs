@@ -3,6 +3,7 @@
 //! runs, the browser included.
 
 pub mod audio;
+pub mod external;
 pub mod features;
 pub mod image;
 pub mod text;

@@ -3,4 +3,4 @@
 pub mod metrics;
 mod protocol;
 
-pub use protocol::{evaluate, top_k, Metrics, Scores, Target, KS};
+pub use protocol::{evaluate, ranked_lists, top_k, topk_json, Metrics, Scores, Target, KS};

@@ -8,7 +8,7 @@ use super::metrics::{
     hit_rate_at_k, item_coverage, mae, mrr_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse,
 };
 use crate::data::split::items_by_user;
-use crate::data::Split;
+use crate::data::{IdMap, Split};
 use crate::model::{TrainedModel, UserHistory};
 
 /// The cut-offs reported everywhere.
@@ -27,6 +27,9 @@ pub enum Target {
 /// The `k` best items of `scores` (desc), skipping `excluded` (sorted). Ties go to the lower item
 /// index, so the result is the same on every platform.
 pub fn top_k(scores: &[f32], excluded: &[u32], k: usize) -> Vec<u32> {
+    if k == 0 {
+        return Vec::new();
+    }
     let mut candidates: Vec<(f32, u32)> = scores
         .iter()
         .enumerate()
@@ -61,26 +64,28 @@ impl Scores for TrainedModel {
     }
 }
 
-/// Evaluates `model` on the validation or test part of `split`. `history` is the model's input
-/// (the training interactions). Rating metrics (RMSE, MAE) are added for models that predict
-/// ratings, over held-out interactions that carry one.
-pub fn evaluate<S: Scores + ?Sized>(
+/// The top `k` of every user who has held-out items in `target`, best first, excluding the
+/// items the protocol excludes: the user's training items and, for test when
+/// [`Split::test_excludes_valid`], validation items too. Users in index order. This is the one
+/// ranking that metrics are computed from and that `eval --export-topk` writes.
+pub fn ranked_lists<S: Scores + ?Sized>(
     model: &S,
     split: &Split,
     history: &UserHistory,
     target: Target,
-) -> Metrics {
+    k: usize,
+) -> Vec<(u32, Vec<u32>)> {
     let (held_out, earlier) = match target {
         Target::Valid => (&split.valid, None),
-        Target::Test => (&split.test, Some(&split.valid)),
+        Target::Test => (
+            &split.test,
+            split.test_excludes_valid.then_some(&split.valid),
+        ),
     };
     let targets = items_by_user(split.n_users, held_out);
     let earlier = earlier.map(|e| items_by_user(split.n_users, e));
-    let k_max = *KS.iter().max().unwrap_or(&10);
-
-    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-    let mut lists: Vec<Vec<u32>> = Vec::new();
     let mut scores = vec![0.0f32; split.n_items];
+    let mut out = Vec::new();
     for (user, relevant) in targets.iter().enumerate() {
         if relevant.is_empty() {
             continue;
@@ -91,23 +96,65 @@ pub fn evaluate<S: Scores + ?Sized>(
         let mut excluded = items.to_vec();
         if let Some(earlier) = &earlier {
             excluded.extend_from_slice(&earlier[user as usize]);
-            excluded.sort_unstable();
         }
-        let ranked = top_k(&scores, &excluded, k_max);
-        let relevant: HashSet<u32> = relevant.iter().copied().collect();
+        excluded.sort_unstable();
+        out.push((user, top_k(&scores, &excluded, k)));
+    }
+    out
+}
+
+/// Ranked lists as `{"user": ["item", …]}` with the dataset's original ids: the format
+/// `../shared/bench/metrics.py` and other external scorers read.
+pub fn topk_json(lists: &[(u32, Vec<u32>)], users: &IdMap, items: &IdMap) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = lists
+        .iter()
+        .map(|(u, list)| {
+            let ids = list.iter().map(|&i| items.id(i).into()).collect();
+            (users.id(*u).to_owned(), serde_json::Value::Array(ids))
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+/// Evaluates `model` on the validation or test part of `split`. `history` is the model's input
+/// (the training interactions). Rating metrics (RMSE, MAE) are added for models that predict
+/// ratings, over held-out interactions that carry one. Every ranking metric key is present, also
+/// when no user has held-out items (then they are 0 and `users` is 0).
+pub fn evaluate<S: Scores + ?Sized>(
+    model: &S,
+    split: &Split,
+    history: &UserHistory,
+    target: Target,
+) -> Metrics {
+    let held_out = match target {
+        Target::Valid => &split.valid,
+        Target::Test => &split.test,
+    };
+    let targets = items_by_user(split.n_users, held_out);
+    let k_max = *KS.iter().max().unwrap_or(&10);
+    let lists = ranked_lists(model, split, history, target, k_max);
+
+    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+    for k in KS {
+        for name in ["recall", "ndcg", "precision", "hit", "mrr"] {
+            sums.insert(format!("{name}@{k}"), 0.0);
+        }
+    }
+    for (user, ranked) in &lists {
+        let relevant: HashSet<u32> = targets[*user as usize].iter().copied().collect();
         for k in KS {
             for (name, value) in [
-                ("recall", recall_at_k(&ranked, &relevant, k)),
-                ("ndcg", ndcg_at_k(&ranked, &relevant, k)),
-                ("precision", precision_at_k(&ranked, &relevant, k)),
-                ("hit", hit_rate_at_k(&ranked, &relevant, k)),
-                ("mrr", mrr_at_k(&ranked, &relevant, k)),
+                ("recall", recall_at_k(ranked, &relevant, k)),
+                ("ndcg", ndcg_at_k(ranked, &relevant, k)),
+                ("precision", precision_at_k(ranked, &relevant, k)),
+                ("hit", hit_rate_at_k(ranked, &relevant, k)),
+                ("mrr", mrr_at_k(ranked, &relevant, k)),
             ] {
                 *sums.entry(format!("{name}@{k}")).or_default() += value;
             }
         }
-        lists.push(ranked);
     }
+    let lists: Vec<Vec<u32>> = lists.into_iter().map(|(_, l)| l).collect();
 
     let n = lists.len();
     let mut metrics: Metrics = sums
@@ -142,6 +189,7 @@ mod tests {
         let scores = [0.5, 2.0, 2.0, f32::NAN, 1.0, 3.0];
         assert_eq!(top_k(&scores, &[5], 3), [1, 2, 4]);
         assert_eq!(top_k(&scores, &[], 10), [5, 1, 2, 4, 0]);
+        assert!(top_k(&scores, &[], 0).is_empty());
     }
 
     #[test]
@@ -160,6 +208,7 @@ mod tests {
             valid: vec![x(2, 1)],
             test: vec![x(0, 2), x(1, 4), x(2, 3)],
             train,
+            test_excludes_valid: true,
         };
         let history = UserHistory::from_interactions(3, &split.train);
         let model = TrainedModel::Popularity(Popularity::fit(5, &split.train));

@@ -784,6 +784,7 @@ mod tests {
             train: vec![at(2, 1), at(0, 0), at(3, 2), at(1, 2)],
             valid: vec![at(4, 100)],
             test: vec![],
+            test_excludes_valid: true,
         }
     }
 

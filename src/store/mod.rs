@@ -86,6 +86,9 @@ pub struct Provenance {
     pub protocol: Protocol,
     /// sha256 over the source files' names and bytes.
     pub fingerprint: String,
+    /// sha256 of each source file, by path (bundles written before format 2.1 have none).
+    #[serde(default)]
+    pub file_sha256: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -467,6 +470,7 @@ pub(crate) mod tests {
                     source: DataSource::Grouplens { dir: "-".into() },
                     protocol: crate::data::Protocol::implicit_811(1),
                     fingerprint: String::new(),
+                    file_sha256: Default::default(),
                 },
                 metrics: Default::default(),
                 files: Default::default(),

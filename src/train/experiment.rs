@@ -70,6 +70,25 @@ impl Content {
         Ok(n)
     }
 
+    /// Adds item features read from files (`--item-features`), each as its own modality.
+    pub fn add_features(
+        &mut self,
+        specs: &[crate::encode::external::FeatureSpec],
+        items: &crate::data::IdMap,
+    ) -> Result<()> {
+        for spec in specs {
+            if self.modalities.iter().any(|m| m.name == spec.name) {
+                return Err(Error::Config(format!(
+                    "--item-features: a modality named '{}' already exists",
+                    spec.name
+                )));
+            }
+            let m = crate::encode::external::load_item_features(spec, items)?;
+            self.modalities.push(m);
+        }
+        Ok(())
+    }
+
     /// The hybrid model's inputs for `config`, with `cold` items (no id, not trained on).
     pub fn inputs<'a>(
         &'a self,
@@ -341,6 +360,7 @@ pub fn cold_start_split(split: &Split, share: f64, seed: u64) -> (Split, Vec<boo
     let out = Split {
         n_users: split.n_users,
         n_items: split.n_items,
+        test_excludes_valid: split.test_excludes_valid,
         train: split
             .train
             .iter()

@@ -5,7 +5,7 @@ pub mod experiment;
 pub mod personalize;
 mod pipeline;
 
-pub use pipeline::{reevaluate, train_bundle, TrainRequest};
+pub use pipeline::{export_topk, reevaluate, train_bundle, TrainRequest};
 
 use crate::rng::SeededRng;
 

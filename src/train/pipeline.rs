@@ -5,7 +5,7 @@ use crate::data::{DataSource, Dataset, Protocol, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, Target};
+use crate::eval::{evaluate, ranked_lists, topk_json, Target};
 use crate::model::{
     train_ease, train_factor_model, train_graph, train_hybrid, train_item_knn, train_vbpr,
     ModelConfig, Objective, Popularity, TrainedModel, UserHistory,
@@ -23,6 +23,7 @@ pub struct TrainRequest<'a> {
     pub source: DataSource,
     /// Fingerprint of the source files (see [`DataSource::fingerprint`]).
     pub fingerprint: String,
+
     pub protocol: Protocol,
     pub model: ModelConfig,
     /// Item and user content; required by the hybrid model.
@@ -214,9 +215,10 @@ pub fn train_bundle(
             items: log.items.clone(),
             item_titles,
             data: Provenance {
-                source: request.source,
+                source: request.source.clone(),
                 protocol: request.protocol,
                 fingerprint: request.fingerprint,
+                file_sha256: request.source.file_hashes()?,
             },
             metrics,
             files: Default::default(),
@@ -228,9 +230,10 @@ pub fn train_bundle(
     })
 }
 
-/// Recomputes a loaded bundle's metrics on `dataset` under the bundle's own protocol. The
-/// dataset must be the one the bundle was trained on (same ids, same training history).
-pub fn reevaluate(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
+/// The split a loaded bundle was trained on, rebuilt from `dataset` under the bundle's own
+/// protocol. The dataset must be the one the bundle was trained on (same ids, same training
+/// history).
+fn bundle_split(bundle: &Bundle, dataset: &Dataset) -> Result<Split> {
     let m = &bundle.manifest;
     if dataset.log.users != m.users || dataset.log.items != m.items {
         return Err(Error::Data(
@@ -243,8 +246,31 @@ pub fn reevaluate(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
             "this dataset's training split differs from the bundle's history".into(),
         ));
     }
+    Ok(split)
+}
+
+/// Recomputes a loaded bundle's metrics on `dataset` under the bundle's own protocol.
+pub fn reevaluate(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
+    let split = bundle_split(bundle, dataset)?;
     Ok(BundleMetrics {
         valid: evaluate(&bundle.model, &split, &bundle.history, Target::Valid),
         test: evaluate(&bundle.model, &split, &bundle.history, Target::Test),
     })
+}
+
+/// The bundle's top `k` for every user with held-out items in `target`, as
+/// `{"user": ["item", …]}` with original ids (the lists its metrics are computed from).
+pub fn export_topk(
+    bundle: &Bundle,
+    dataset: &Dataset,
+    target: Target,
+    k: usize,
+) -> Result<serde_json::Value> {
+    if k == 0 {
+        return Err(Error::Config("-k must be at least 1".into()));
+    }
+    let split = bundle_split(bundle, dataset)?;
+    let lists = ranked_lists(&bundle.model, &split, &bundle.history, target, k);
+    let m = &bundle.manifest;
+    Ok(topk_json(&lists, &m.users, &m.items))
 }
