@@ -196,6 +196,13 @@ struct TrainArgs {
     /// position (row r is item id r, as in RecBole/MMRec files). Repeatable.
     #[arg(long = "item-features")]
     item_features: Vec<String>,
+    /// The social modality: a user–user graph (a table whose first two columns are user and
+    /// friend, with a header), used by blending friends' scores into each user's.
+    #[arg(long)]
+    user_graph: Option<PathBuf>,
+    /// Weight of friends' scores (with --user-graph); 0 switches the social modality off.
+    #[arg(long, default_value_t = 0.5)]
+    social_weight: f32,
     /// Skip malformed rows (and report how many) instead of stopping at the first.
     #[arg(long)]
     skip_bad_rows: bool,
@@ -642,6 +649,24 @@ fn train(args: TrainArgs) -> Result<()> {
         );
     }
     let fingerprint = source.fingerprint()?;
+    let social = match &args.user_graph {
+        None => None,
+        Some(path) => {
+            let (graph, skipped) = crate::data::load_user_graph(path, &dataset.log.users)?;
+            eprintln!(
+                "user graph: {} edges over {} users ({skipped} rows name users without interactions)",
+                graph.edges(),
+                graph.friends.iter().filter(|f| !f.is_empty()).count()
+            );
+            if !args.social_weight.is_finite() {
+                return Err(Error::Config("--social-weight must be finite".into()));
+            }
+            Some(crate::eval::Social {
+                weight: args.social_weight,
+                graph,
+            })
+        }
+    };
     let kinds: Vec<ModelArg> = match args.model {
         ModelArg::All => vec![
             ModelArg::Popularity,
@@ -736,6 +761,7 @@ fn train(args: TrainArgs) -> Result<()> {
             protocol: protocol(kind, &args, &source),
             model: config,
             content: content.as_ref(),
+            social: social.clone(),
             catalog: catalog_content(&args, content.as_ref(), needs_content.contains(&kind))?,
         };
         let bundle = train_bundle(request, device, &mut observer)?;
@@ -918,6 +944,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
                 protocol,
                 model: config,
                 content: Some(&content),
+                social: None,
                 catalog: Vec::new(),
             };
             runs.push(

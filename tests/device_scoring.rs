@@ -20,6 +20,7 @@ fn train(model: ModelConfig) -> Session {
         protocol: Protocol::implicit_811(2026),
         model,
         content: None,
+        social: None,
         catalog: Vec::new(),
     };
     Session::new(train_bundle(request, DeviceKind::Flex, &mut ()).unwrap())

@@ -27,6 +27,7 @@ fn train(model: &str, protocol: Protocol) -> (fusionrec::data::Dataset, Bundle) 
         protocol,
         model: ModelConfig::default_for(model).unwrap(),
         content: None,
+        social: None,
         catalog: Vec::new(),
     };
     let bundle = train_bundle(request, DeviceKind::Flex, &mut ()).unwrap();

@@ -9,6 +9,7 @@ mod generic;
 mod given;
 mod grouplens;
 mod recbole;
+pub mod social;
 pub mod split;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -25,6 +26,7 @@ pub use generic::{load_generic, load_generic_items};
 pub use given::{load_given_files, load_split_column, Part};
 pub use grouplens::load_grouplens;
 pub use recbole::load_recbole;
+pub use social::{load_user_graph, UserGraph};
 pub use split::{Feedback, Protocol, Split, SplitStrategy};
 
 /// Two-way map between external ids and dense indices, in order of first appearance.

@@ -51,6 +51,10 @@ pub struct Manifest {
     /// The catalog content stored in the weights file, in order (empty in version 1).
     #[serde(default)]
     pub content: Vec<ContentEntry>,
+    /// The social modality (`train --user-graph`): friends' scores blended into each known
+    /// user's (see [`crate::eval::social`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub social: Option<crate::eval::Social>,
 }
 
 /// One content modality stored with the catalog.
@@ -343,6 +347,21 @@ impl Bundle {
         if let Some(extra) = weights.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor model.{extra}")));
         }
+        if let Some(social) = &manifest.social {
+            let users = manifest.dims.users;
+            let in_range = social.graph.friends.len() == users
+                && social
+                    .graph
+                    .friends
+                    .iter()
+                    .flatten()
+                    .all(|&f| (f as usize) < users);
+            if !in_range || !social.weight.is_finite() {
+                return Err(Error::Bundle(
+                    "the user graph does not match the bundle's users".into(),
+                ));
+            }
+        }
         let content = read_content(&manifest, &mut content_f32)?;
         if let Some(extra) = content_f32.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor {extra}")));
@@ -364,7 +383,17 @@ impl Bundle {
             .ok_or_else(|| Error::UnknownUser(user_id.to_owned()))?;
         let (items, ratings) = self.history.user(user);
         let mut scores = vec![0.0f32; self.manifest.dims.items];
-        self.model.score(user, items, ratings, &mut scores);
+        crate::eval::Scores::score(
+            &crate::eval::WithFriends::new(
+                &self.model,
+                self.manifest.social.as_ref(),
+                &self.history,
+            ),
+            user,
+            items,
+            ratings,
+            &mut scores,
+        );
         Ok(crate::eval::top_k(&scores, items, k)
             .into_iter()
             .map(|i| (self.manifest.items.id(i).to_owned(), scores[i as usize]))
@@ -474,6 +503,7 @@ pub(crate) mod tests {
                 },
                 metrics: Default::default(),
                 files: Default::default(),
+                social: None,
                 content: content
                     .iter()
                     .map(|m| ContentEntry {

@@ -5,7 +5,7 @@ use crate::data::{DataSource, Dataset, Protocol, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, ranked_lists, topk_json, Target};
+use crate::eval::{evaluate, ranked_lists, topk_json, Social, Target, WithFriends};
 use crate::model::{
     train_ease, train_factor_model, train_graph, train_hybrid, train_item_knn, train_vbpr,
     ModelConfig, Objective, Popularity, TrainedModel, UserHistory,
@@ -28,6 +28,8 @@ pub struct TrainRequest<'a> {
     pub model: ModelConfig,
     /// Item and user content; required by the hybrid model.
     pub content: Option<&'a Content>,
+    /// The social modality: a user graph and the weight of friends' scores (None: off).
+    pub social: Option<Social>,
     /// Catalog content to store in the bundle (for the browser's `addItem` and `personalize`),
     /// with the encoder that produced each modality where a browser can run it.
     pub catalog: Vec<(Modality, Option<EncoderRef>)>,
@@ -178,9 +180,10 @@ pub fn train_bundle(
             observer,
         },
     )?;
+    let scorer = WithFriends::new(&model, request.social.as_ref(), &history);
     let metrics = BundleMetrics {
-        valid: evaluate(&model, &split, &history, Target::Valid),
-        test: evaluate(&model, &split, &history, Target::Test),
+        valid: evaluate(&scorer, &split, &history, Target::Valid),
+        test: evaluate(&scorer, &split, &history, Target::Test),
     };
     let titles = request.dataset.items.by_id();
     let item_titles = log
@@ -223,6 +226,7 @@ pub fn train_bundle(
             metrics,
             files: Default::default(),
             content: entries,
+            social: request.social,
         },
         model,
         history,
@@ -252,9 +256,14 @@ fn bundle_split(bundle: &Bundle, dataset: &Dataset) -> Result<Split> {
 /// Recomputes a loaded bundle's metrics on `dataset` under the bundle's own protocol.
 pub fn reevaluate(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
     let split = bundle_split(bundle, dataset)?;
+    let scorer = WithFriends::new(
+        &bundle.model,
+        bundle.manifest.social.as_ref(),
+        &bundle.history,
+    );
     Ok(BundleMetrics {
-        valid: evaluate(&bundle.model, &split, &bundle.history, Target::Valid),
-        test: evaluate(&bundle.model, &split, &bundle.history, Target::Test),
+        valid: evaluate(&scorer, &split, &bundle.history, Target::Valid),
+        test: evaluate(&scorer, &split, &bundle.history, Target::Test),
     })
 }
 
@@ -270,7 +279,12 @@ pub fn export_topk(
         return Err(Error::Config("-k must be at least 1".into()));
     }
     let split = bundle_split(bundle, dataset)?;
-    let lists = ranked_lists(&bundle.model, &split, &bundle.history, target, k);
+    let scorer = WithFriends::new(
+        &bundle.model,
+        bundle.manifest.social.as_ref(),
+        &bundle.history,
+    );
+    let lists = ranked_lists(&scorer, &split, &bundle.history, target, k);
     let m = &bundle.manifest;
     Ok(topk_json(&lists, &m.users, &m.items))
 }

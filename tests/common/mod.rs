@@ -56,6 +56,7 @@ pub fn train_ml100k(
         model,
         content,
         // What the CLI stores for content models: the modalities a browser uses.
+        social: None,
         catalog: content
             .map(|c| {
                 c.modalities
