@@ -71,3 +71,60 @@ fn minilm_matches_the_numpy_reference() {
     let (toy, animated, fox) = (&batch[1], &batch[2], &batch[3]);
     assert!(cosine_distance(toy, animated) + 0.2 < cosine_distance(toy, fox));
 }
+
+/// Our MiniLM on Last.fm-2K's artist tags against the embeddings the dataset ships
+/// (`all-MiniLM-L6-v2.npy`, made by sentence-transformers from the same text: see
+/// `../shared/data/lfm2k/README.md`): the first 24 artists, short and long tag lists alike (many
+/// hit the 256-token truncation).
+#[test]
+fn minilm_agrees_with_the_shipped_lastfm_embeddings() {
+    let dir = common::shared_data("lfm2k");
+    // itemID → original artist id, from the two files that hold the same rows.
+    let ids = |f: &str| -> Vec<String> {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').nth(1).unwrap().to_owned())
+            .collect()
+    };
+    let og: std::collections::HashMap<String, String> = ids("lfm2k.inter")
+        .into_iter()
+        .zip(ids("lfm2k_og_ids.inter"))
+        .collect();
+    let tags: std::collections::HashMap<String, String> =
+        std::fs::read_to_string(dir.join("lfm2k_text.tsv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(a, t)| (a.to_owned(), t.replace(',', ", ")))
+            .collect();
+    let n = 24;
+    let texts: Vec<String> = (0..n).map(|i| tags[&og[&i.to_string()]].clone()).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let encoder = TextEncoder::<Flex>::from_bytes(
+        &common::fetched("minilm", "tokenizer.json"),
+        &common::fetched("minilm", "model.safetensors"),
+        &Default::default(),
+    )
+    .unwrap();
+    let ours = rows(encoder.embed(&texts).unwrap());
+    let npy = std::fs::read(dir.join("all-MiniLM-L6-v2.npy")).unwrap();
+    // NumPy format 1.0: 10-byte preamble + header, then little-endian f32 rows of 384.
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    let data = &npy[10 + header_len..];
+    let mut worst = 0.0f64;
+    let mut long = 0;
+    for (i, v) in ours.iter().enumerate() {
+        let shipped: Vec<f32> = data[i * 384 * 4..(i + 1) * 384 * 4]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        worst = worst.max(cosine_distance(v, &shipped));
+        long += usize::from(encoder.token_ids(texts[i]).unwrap().len() >= 256);
+    }
+    println!("MiniLM vs shipped Last.fm-2K rows: worst cosine distance {worst:.2e} over {n} artists ({long} truncated at 256 tokens)");
+    assert!(long > 0, "the sample should include truncated tag lists");
+    assert!(worst < 1e-4, "{worst}");
+}

@@ -111,6 +111,82 @@ fn records(dataset: &Dataset) -> Vec<Option<&ItemRecord>> {
         .collect()
 }
 
+/// Anchors along the longer side of the catalog's bounding box in [`location_modality`].
+pub const LOCATION_GRID: usize = 32;
+
+/// An item's coordinates from its `lat`/`lon` (or `latitude`/`longitude`) fields, in degrees.
+fn coordinates(record: &ItemRecord) -> Result<Option<(f64, f64)>> {
+    let field = |names: [&str; 2]| names.iter().find_map(|n| record.extra.get(*n));
+    match (field(["lat", "latitude"]), field(["lon", "longitude"])) {
+        (Some(lat), Some(lon)) => {
+            let parse = |v: &str| v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
+            match (parse(lat), parse(lon)) {
+                (Some(lat), Some(lon)) if lat.abs() <= 90.0 && lon.abs() <= 180.0 => {
+                    Ok(Some((lat, lon)))
+                }
+                _ => Err(Error::Data(format!(
+                    "item '{}': coordinates ({lat}, {lon}) are not a latitude and longitude",
+                    record.id
+                ))),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Location as content: each item's position (`lat`/`lon` fields) as Gaussian bumps around a
+/// grid of anchors over the catalog's bounding box — [`LOCATION_GRID`] anchors along its longer
+/// side, the same spacing `s` along the other, bandwidth `s`. Raw coordinates would make cosine
+/// similarity meaningless; with these features the cosine of two items is a smooth function of
+/// their distance (≈ exp(−d²/4s²)), so "near the places a user visits" becomes co-occurrence
+/// evidence for the content models. Distances use an equirectangular projection (fine at city
+/// scale). `None` when no item has coordinates.
+pub fn location_modality(dataset: &Dataset) -> Result<Option<Modality>> {
+    let points: Vec<Option<(f64, f64)>> = records(dataset)
+        .into_iter()
+        .map(|r| r.map_or(Ok(None), coordinates))
+        .collect::<Result<_>>()?;
+    let known: Vec<(f64, f64)> = points.iter().flatten().copied().collect();
+    if known.is_empty() {
+        return Ok(None);
+    }
+    let mean_lat = known.iter().map(|p| p.0).sum::<f64>() / known.len() as f64;
+    let km = |(lat, lon): (f64, f64)| (lon * 111.32 * mean_lat.to_radians().cos(), lat * 110.57);
+    let xy: Vec<(f64, f64)> = known.iter().map(|&p| km(p)).collect();
+    let (min_x, max_x) = xy
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (min_y, max_y) = xy
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let spacing = ((max_x - min_x).max(max_y - min_y) / (LOCATION_GRID - 1) as f64).max(1e-3);
+    let (nx, ny) = (
+        ((max_x - min_x) / spacing).ceil() as usize + 1,
+        ((max_y - min_y) / spacing).ceil() as usize + 1,
+    );
+    let anchors: Vec<(f64, f64)> = (0..ny)
+        .flat_map(|j| {
+            (0..nx).map(move |i| (min_x + i as f64 * spacing, min_y + j as f64 * spacing))
+        })
+        .collect();
+    let rows = points
+        .iter()
+        .map(|p| {
+            p.map(|p| {
+                let (x, y) = km(p);
+                anchors
+                    .iter()
+                    .map(|a| {
+                        (-((x - a.0).powi(2) + (y - a.1).powi(2)) / (2.0 * spacing * spacing)).exp()
+                            as f32
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    Ok(Some(Modality::from_rows("location", anchors.len(), rows)))
+}
+
 /// MiniLM embeddings of every item's text, encoded in batches of `batch` texts.
 pub fn text_modality<B: Backend>(
     dataset: &Dataset,

@@ -11,6 +11,7 @@
 //! The model is stored as an item–item [`ItemKnn`] (each item's `k` largest-magnitude weights),
 //! so scoring, bundles and the browser path are shared with item-kNN.
 
+use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::knn::{ItemKnn, ItemKnnConfig, Similarity};
@@ -63,105 +64,63 @@ impl EaseConfig {
     }
 }
 
-/// The Gram matrix `XᵀX + α·Σ_m F_m F_mᵀ / M + λI` (`n × n`, f64, row-major).
+/// The Gram matrix `XᵀX + α·Σ_m F_m F_mᵀ / M + λI` (`n × n`, f64). The content products run
+/// through faer's matrix multiply (SIMD, multithreaded natively).
 fn gram(
     config: &EaseConfig,
     history: &UserHistory,
     n: usize,
     modalities: &[&Modality],
-) -> Vec<f64> {
-    let mut g = vec![0.0f64; n * n];
+) -> Mat<f64> {
+    let mut g = Mat::<f64>::zeros(n, n);
     for u in 0..history.n_users() {
         let (items, _) = history.user(u as u32);
         for &a in items {
-            let row = &mut g[a as usize * n..(a as usize + 1) * n];
             for &b in items {
-                row[b as usize] += 1.0;
+                g[(a as usize, b as usize)] += 1.0;
             }
         }
     }
     if config.content_weight > 0.0 {
         let w = config.content_weight / modalities.len() as f64;
         for m in modalities {
-            let unit: Vec<Vec<f64>> = (0..n)
-                .map(|i| {
-                    let row = m.row(i);
-                    let norm = row
+            let norms: Vec<f64> = (0..n)
+                .map(|i| match m.present[i] {
+                    true => m
+                        .row(i)
                         .iter()
                         .map(|&x| f64::from(x).powi(2))
                         .sum::<f64>()
-                        .sqrt();
-                    match m.present[i] && norm > 0.0 {
-                        true => row.iter().map(|&x| f64::from(x) / norm).collect(),
-                        false => Vec::new(),
-                    }
+                        .sqrt(),
+                    false => 0.0,
                 })
                 .collect();
-            for a in 0..n {
-                if unit[a].is_empty() {
-                    continue;
-                }
-                for b in a..n {
-                    if unit[b].is_empty() {
-                        continue;
-                    }
-                    let s: f64 = unit[a].iter().zip(&unit[b]).map(|(x, y)| x * y).sum();
-                    g[a * n + b] += w * s;
-                    if a != b {
-                        g[b * n + a] += w * s;
-                    }
-                }
-            }
+            let unit = Mat::<f64>::from_fn(n, m.dim, |i, j| match norms[i] > 0.0 {
+                true => f64::from(m.row(i)[j]) / norms[i],
+                false => 0.0,
+            });
+            faer::linalg::matmul::matmul(
+                g.as_mut(),
+                faer::Accum::Add,
+                unit.as_ref(),
+                unit.transpose(),
+                w,
+                faer::get_global_parallelism(),
+            );
         }
     }
     for i in 0..n {
-        g[i * n + i] += config.lambda;
+        g[(i, i)] += config.lambda;
     }
     g
 }
 
-/// Inverse of a symmetric positive-definite matrix through its Cholesky factor.
-fn spd_inverse(mut a: Vec<f64>, n: usize) -> Result<Vec<f64>> {
-    // In place: the lower triangle becomes L with A = L Lᵀ.
-    for j in 0..n {
-        let (done, rest) = a.split_at_mut(j * n);
-        let row_j = &mut rest[..n];
-        for k in 0..j {
-            let row_k = &done[k * n..k * n + k];
-            let s: f64 = row_j[..k].iter().zip(row_k).map(|(x, y)| x * y).sum();
-            row_j[k] = (row_j[k] - s) / done[k * n + k];
-        }
-        let d = row_j[j] - row_j[..j].iter().map(|x| x * x).sum::<f64>();
-        if !(d > 0.0 && d.is_finite()) {
-            return Err(Error::Data(
-                "EASE: the Gram matrix is not positive definite (raise lambda)".into(),
-            ));
-        }
-        row_j[j] = d.sqrt();
-    }
-    // L⁻¹ (lower triangular), row by row.
-    let mut inv_l = vec![0.0f64; n * n];
-    for i in 0..n {
-        inv_l[i * n + i] = 1.0 / a[i * n + i];
-        for j in 0..i {
-            let s: f64 = (j..i).map(|k| a[i * n + k] * inv_l[k * n + j]).sum();
-            inv_l[i * n + j] = -s / a[i * n + i];
-        }
-    }
-    // A⁻¹ = L⁻ᵀ L⁻¹: entry (i, j) = Σ_k L⁻¹[k][i] · L⁻¹[k][j], k ≥ max(i, j).
-    let mut out = vec![0.0f64; n * n];
-    for k in 0..n {
-        let row = &inv_l[k * n..k * n + k + 1];
-        for i in 0..=k {
-            let v = row[i];
-            if v == 0.0 {
-                continue;
-            }
-            let dst = &mut out[i * n..i * n + k + 1];
-            dst.iter_mut().zip(row).for_each(|(o, r)| *o += v * r);
-        }
-    }
-    Ok(out)
+/// Inverse of a symmetric positive-definite matrix through its Cholesky factor (faer).
+fn spd_inverse(a: Mat<f64>) -> Result<Mat<f64>> {
+    let llt = a.llt(faer::Side::Lower).map_err(|_| {
+        Error::Data("EASE: the Gram matrix is not positive definite (raise lambda)".into())
+    })?;
+    Ok(faer::linalg::solvers::DenseSolveCore::inverse(&llt))
 }
 
 /// Fits EASE (with content when `config.modalities` is non-empty) on the training history.
@@ -178,7 +137,7 @@ pub fn train_ease(
         return Err(Error::Data("item features do not cover the catalog".into()));
     }
     let n = n_items;
-    let p = spd_inverse(gram(config, history, n, modalities), n)?;
+    let p = spd_inverse(gram(config, history, n, modalities))?;
     let k = config.k.min(n.saturating_sub(1)).max(1);
     let mut neighbors = Vec::with_capacity(n * k);
     let mut similarities = Vec::with_capacity(n * k);
@@ -189,7 +148,7 @@ pub fn train_ease(
         row.extend(
             (0..n)
                 .filter(|&i| i != j)
-                .map(|i| (-p[j * n + i] / p[i * n + i], i as u32)),
+                .map(|i| (-p[(j, i)] / p[(i, i)], i as u32)),
         );
         row.sort_unstable_by(|a, b| b.0.abs().total_cmp(&a.0.abs()).then(a.1.cmp(&b.1)));
         for &(w, i) in row.iter().take(k) {
@@ -225,13 +184,14 @@ mod tests {
     #[test]
     fn spd_inverse_by_hand() {
         // [[4, 2], [2, 3]]⁻¹ = 1/8 · [[3, −2], [−2, 4]].
-        let inv = spd_inverse(vec![4.0, 2.0, 2.0, 3.0], 2).unwrap();
+        let m = |v: [f64; 4]| Mat::<f64>::from_fn(2, 2, |i, j| v[i * 2 + j]);
+        let inv = spd_inverse(m([4.0, 2.0, 2.0, 3.0])).unwrap();
         let expect = [3.0 / 8.0, -0.25, -0.25, 0.5];
         assert!(
-            inv.iter().zip(expect).all(|(a, b)| (a - b).abs() < 1e-12),
+            (0..4).all(|k| (inv[(k / 2, k % 2)] - expect[k]).abs() < 1e-12),
             "{inv:?}"
         );
-        assert!(spd_inverse(vec![1.0, 2.0, 2.0, 1.0], 2).is_err());
+        assert!(spd_inverse(m([1.0, 2.0, 2.0, 1.0])).is_err());
     }
 
     #[test]

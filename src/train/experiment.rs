@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::data::{Dataset, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::{
-    kg_modality, tabular_modality, text_modality, tfidf_modality, user_features, Modality,
+    kg_modality, location_modality, tabular_modality, text_modality, tfidf_modality, user_features,
+    Modality,
 };
 use crate::encode::TextEncoder;
 use crate::error::{Error, Result};
@@ -27,6 +28,7 @@ impl Content {
     pub fn build(dataset: &Dataset, minilm_dir: Option<&Path>) -> Result<Self> {
         let mut modalities = vec![tfidf_modality(dataset), tabular_modality(dataset)];
         modalities.extend(kg_modality(dataset));
+        modalities.extend(location_modality(dataset)?);
         if let Some(dir) = minilm_dir {
             let read = |f: &str| {
                 let p = dir.join(f);

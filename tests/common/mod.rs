@@ -29,6 +29,21 @@ pub fn fetched(asset: &str, file: &str) -> Vec<u8> {
     })
 }
 
+/// A dataset of the team's shared folder (`../shared/data/<name>`, or `FUSIONREC_SHARED/data/<name>`),
+/// read in place: these files may not be copied into the repository.
+pub fn shared_data(name: &str) -> PathBuf {
+    let root = std::env::var_os("FUSIONREC_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let dir = root.join("data").join(name);
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the shared datasets live in ../shared/data (set FUSIONREC_SHARED to move them)",
+        dir.display()
+    );
+    dir
+}
+
 pub fn ml100k_source() -> DataSource {
     let dir = data_dir().join("ml-100k");
     assert!(
@@ -55,8 +70,8 @@ pub fn train_ml100k(
         protocol: fusionrec::data::Protocol::implicit_811(2026),
         model,
         content,
-        // What the CLI stores for content models: the modalities a browser uses.
         social: None,
+        // What the CLI stores for content models: the modalities a browser uses.
         catalog: content
             .map(|c| {
                 c.modalities

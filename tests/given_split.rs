@@ -1,0 +1,335 @@
+//! Same split, same scorer, on real data: Last.fm-2K read with its own split column
+//! (`../shared/data/lfm2k/lfm2k.inter`, `x_label`), ranked lists exported and scored again by an
+//! independent implementation here, features from the shipped `.npy` files, the friend graph, and
+//! bad split files through the CLI.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fusionrec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fusionrec"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(o: Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn lfm2k() -> std::path::PathBuf {
+    common::shared_data("lfm2k")
+}
+
+/// (train, valid, test) item sets per user, read straight from the atomic file.
+type Parts = HashMap<String, [HashSet<String>; 3]>;
+
+fn read_parts(inter: &Path) -> Parts {
+    let mut parts: Parts = HashMap::new();
+    for line in std::fs::read_to_string(inter).unwrap().lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let label: usize = f[3].parse().unwrap();
+        parts.entry(f[0].to_owned()).or_default()[label].insert(f[1].to_owned());
+    }
+    parts
+}
+
+/// Recall@20 and NDCG@10 written out from their definitions, over users with test items.
+fn score(lists: &serde_json::Value, parts: &Parts) -> (f64, f64, usize) {
+    let (mut recall, mut ndcg, mut users) = (0.0, 0.0, 0);
+    for (user, [_, _, test]) in parts {
+        if test.is_empty() {
+            continue;
+        }
+        users += 1;
+        let list: Vec<&str> = lists[user.as_str()]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        let hits20 = list.iter().take(20).filter(|i| test.contains(**i)).count();
+        recall += hits20 as f64 / test.len() as f64;
+        let dcg: f64 = (0..list.len().min(10))
+            .filter(|&r| test.contains(list[r]))
+            .map(|r| 1.0 / ((r + 2) as f64).log2())
+            .sum();
+        let idcg: f64 = (0..test.len().min(10))
+            .map(|r| 1.0 / ((r + 2) as f64).log2())
+            .sum();
+        ndcg += dcg / idcg;
+    }
+    (recall / users as f64, ndcg / users as f64, users)
+}
+
+#[test]
+fn split_column_export_and_an_independent_scorer_agree() {
+    let inter = lfm2k().join("lfm2k.inter");
+    let inter_s = inter.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ease");
+    let out_s = out.to_str().unwrap();
+    // MMRec's protocol: validation items stay in the ranking at test.
+    let trained = ok(fusionrec(&[
+        "train",
+        "--model",
+        "ease",
+        "--interactions",
+        inter_s,
+        "--split-column",
+        "x_label",
+        "--keep-valid-at-test",
+        "--out",
+        out_s,
+        "--json",
+    ]));
+    let test = &trained["ease"]["test"];
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["data"]["protocol"]["split"]["kind"], "given");
+    assert_eq!(manifest["data"]["protocol"]["test_excludes_valid"], false);
+    assert_eq!(
+        manifest["dims"]["items"], 1425,
+        "every item of every part is in the catalog"
+    );
+    let sha = manifest["data"]["file_sha256"][inter_s].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+
+    let topk = tmp.path().join("top50.json");
+    let eval = ok(fusionrec(&[
+        "eval",
+        "--bundle",
+        out_s,
+        "--json",
+        "--export-topk",
+        topk.to_str().unwrap(),
+        "--on",
+        "test",
+        "-k",
+        "50",
+    ]));
+    assert_eq!(eval["matches_training"], true);
+    let lists: serde_json::Value = serde_json::from_slice(&std::fs::read(&topk).unwrap()).unwrap();
+    let parts = read_parts(&inter);
+    let mut valid_items_ranked = 0;
+    for (user, list) in lists.as_object().unwrap() {
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 50);
+        let [train, valid, _] = &parts[user];
+        for item in list {
+            let item = item.as_str().unwrap();
+            assert!(
+                !train.contains(item),
+                "user {user}: training item {item} ranked"
+            );
+            valid_items_ranked += usize::from(valid.contains(item));
+        }
+    }
+    assert!(valid_items_ranked > 0, "MMRec's rule keeps valid items");
+    let (recall, ndcg, users) = score(&lists, &parts);
+    println!("EASE on Last.fm-2K (its split, MMRec protocol): Recall@20 {recall:.4}, NDCG@10 {ndcg:.4}, {users} users");
+    assert_eq!(test["users"].as_f64().unwrap() as usize, users);
+    assert!((test["recall@20"].as_f64().unwrap() - recall).abs() < 1e-9);
+    assert!((test["ndcg@10"].as_f64().unwrap() - ndcg).abs() < 1e-9);
+    // EASE is far above popularity (MMRec's most-popular row: Recall@20 0.1217).
+    assert!(recall > 0.3, "{recall}");
+}
+
+#[test]
+fn audio_features_from_npy_and_the_friend_graph_change_the_ranking() {
+    let dir = lfm2k();
+    let inter = dir.join("lfm2k.inter");
+    let tmp = tempfile::tempdir().unwrap();
+    let train = |name: &str, extra: &[&str]| -> serde_json::Value {
+        let out = tmp.path().join(name);
+        let mut args = vec![
+            "train",
+            "--interactions",
+            inter.to_str().unwrap(),
+            "--split-column",
+            "x_label",
+            "--keep-valid-at-test",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        ok(fusionrec(&args))
+    };
+    let whisper = format!("whisper={}", dir.join("whisper.npy").display());
+    let vggish = format!("vggish={}", dir.join("vggish.npy").display()); // float64
+    let mm = train(
+        "mm",
+        &[
+            "--model",
+            "ease-mm",
+            "--lambda",
+            "100",
+            "--item-features",
+            &whisper,
+            "--item-features",
+            &vggish,
+            "--modalities",
+            "whisper,vggish",
+            "--catalog-content",
+            "whisper",
+        ],
+    );
+    let plain = train("plain", &["--model", "ease", "--lambda", "100"]);
+    let (a, b) = (
+        mm["ease-mm"]["valid"]["recall@20"].as_f64().unwrap(),
+        plain["ease"]["valid"]["recall@20"].as_f64().unwrap(),
+    );
+    println!("valid Recall@20: EASE {b:.4}, EASE + Whisper + VGGish {a:.4}");
+    assert!(a != b, "the audio modality must reach the model");
+    // The bundle stores the audio features for the browser's addItem, 512-d, every item present.
+    let bundle = fusionrec::store::Bundle::read_dir(&tmp.path().join("mm")).unwrap();
+    let stored = bundle.content.iter().find(|m| m.name == "whisper").unwrap();
+    assert_eq!((stored.dim, stored.present.iter().all(|p| *p)), (512, true));
+
+    // The friend graph: weight 0 is exactly the model without it; a positive weight changes it.
+    let friends = tmp.path().join("friends.csv");
+    let og: Vec<String> = std::fs::read_to_string(dir.join("lfm2k_og_ids.inter"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect();
+    let ours: Vec<String> = std::fs::read_to_string(&inter)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect();
+    let map: HashMap<&str, &str> = og
+        .iter()
+        .zip(&ours)
+        .map(|(o, u)| (o.as_str(), u.as_str()))
+        .collect();
+    let mut csv = String::from("user,friend\n");
+    for line in std::fs::read_to_string(dir.join("user_friends.dat"))
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let (a, b) = line.split_once('\t').unwrap();
+        if let (Some(a), Some(b)) = (map.get(a), map.get(b)) {
+            csv.push_str(&format!("{a},{b}\n"));
+        }
+    }
+    std::fs::write(&friends, csv).unwrap();
+    let graph = friends.to_str().unwrap();
+    let off = train(
+        "off",
+        &[
+            "--model",
+            "ease",
+            "--lambda",
+            "100",
+            "--user-graph",
+            graph,
+            "--social-weight",
+            "0",
+        ],
+    );
+    assert_eq!(off["ease"]["test"], plain["ease"]["test"]);
+    let on = train(
+        "on",
+        &[
+            "--model",
+            "ease",
+            "--lambda",
+            "100",
+            "--user-graph",
+            graph,
+            "--social-weight",
+            "0.1",
+        ],
+    );
+    assert_ne!(on["ease"]["test"], plain["ease"]["test"]);
+    // The graph is in the bundle: eval reproduces the social metrics.
+    let eval = ok(fusionrec(&[
+        "eval",
+        "--bundle",
+        tmp.path().join("on").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(eval["matches_training"], true);
+}
+
+#[test]
+fn bad_split_and_feature_files_are_clear_errors_naming_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let train = write("train.csv", "user,item\nu1,a\nu1,b\nu2,a\nu2,c\n");
+    let valid = write("valid.csv", "user,item\nu1,c\n");
+    let overlap = write("test.csv", "user,item\nu2,b\nu1,a\n");
+    let out = tmp.path().join("b");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train", "--out", out.to_str().unwrap()];
+        if !extra.contains(&"--model") {
+            args.extend(["--model", "ease"]);
+        }
+        args.extend_from_slice(extra);
+        let o = fusionrec(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = run(&["--train", &train, "--valid", &valid, "--test", &overlap]);
+    assert!(
+        e.contains("error [PARSE]") && e.contains("test.csv:3"),
+        "{e}"
+    );
+    assert!(e.contains("train.csv:2"), "{e}");
+    let stranger = write("t2.csv", "user,item\nu9,a\n");
+    let e = run(&["--train", &train, "--valid", &valid, "--test", &stranger]);
+    assert!(e.contains("t2.csv:2") && e.contains("'u9'"), "{e}");
+    let empty = write("empty.csv", "user,item\n");
+    let e = run(&["--train", &train, "--valid", &empty]);
+    assert!(
+        e.contains("error [BAD_DATA]") && e.contains("empty.csv has no rows"),
+        "{e}"
+    );
+    let labels = write("l.inter", "userID\titemID\tx_label\nu1\ta\t0\nu1\tb\t3\n");
+    let e = run(&["--interactions", &labels, "--split-column", "x_label"]);
+    assert!(e.contains("l.inter:3") && e.contains("'3'"), "{e}");
+    let e = run(&["--split", "given"]);
+    assert!(e.contains("error [BAD_CONFIG]"), "{e}");
+
+    // Features: a wrong row count against an id list, and a NaN.
+    let feats = write("f.csv", "id,x,y\na,1,2\nb,NaN,1\n");
+    let e = run(&[
+        "--model",
+        "ease-mm",
+        "--modalities",
+        "geo",
+        "--train",
+        &train,
+        "--valid",
+        &valid,
+        "--item-features",
+        &format!("geo={feats}"),
+    ]);
+    assert!(e.contains("f.csv:3") && e.contains("NaN"), "{e}");
+    let npy = lfm2k().join("whisper.npy");
+    let ids = write("ids.txt", "a\nb\nc\n");
+    let e = run(&[
+        "--model",
+        "ease-mm",
+        "--modalities",
+        "audio",
+        "--train",
+        &train,
+        "--valid",
+        &valid,
+        "--item-features",
+        &format!("audio={}@{ids}", npy.display()),
+    ]);
+    assert!(e.contains("has 1425 rows but the id list"), "{e}");
+}
