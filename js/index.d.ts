@@ -35,6 +35,9 @@ export interface NewItem {
   description?: string;
   /** A photo: JPEG, PNG or WebP. */
   image?: Blob | ArrayBuffer | ArrayBufferView | string | URL;
+  /** Precomputed vectors for modalities the bundle stores from files (`train --item-features
+   * audio=whisper.npy`), made by the same embedder as the catalog's: `{ audio: Float32Array }`. */
+  features?: Record<string, Float32Array | Float64Array | number[]>;
 }
 
 export interface AddedItem {

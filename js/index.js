@@ -216,14 +216,19 @@ export class Recommender {
 
   /**
    * Adds an item encoded on this device: `{ id, title?, year?, categories?, description?,
-   * image? }` (image: Blob/File, bytes or URL). The encoders are fetched on first use from the
+   * image?, features? }` (image: Blob/File, bytes or URL; features: precomputed vectors by
+   * modality, e.g. `{ audio: Float32Array }`, for modalities the bundle stores from files). The encoders are fetched on first use from the
    * `encoders` URLs given to `load`. Resolves to `{ item, used, unused, neighbors }`: the
    * modalities it was placed by, those the bundle's catalog cannot compare (still decoded, so a
    * bad photo rejects with BAD_IMAGE), and its nearest catalog items with their weights.
    */
   async addItem(item, { onProgress } = {}) {
-    const { image, ...fields } = item ?? {};
+    const { image, features, ...fields } = item ?? {};
     const bytes = await imageBytes(image);
+    if (features != null) {
+      // Plain arrays: typed arrays of any kind (Float32Array, Float64Array…) or number[].
+      fields.features = Object.fromEntries(Object.entries(features).map(([name, v]) => [name, Array.from(v ?? [])]));
+    }
     const hasText = ['title', 'description', 'text', 'categories'].some((k) => fields[k] != null);
     const needs = [...(hasText ? ['text'] : []), ...(bytes ? ['image'] : [])];
     await this.#ensureEncoders(needs.filter((m) => this.#content.includes(m)), onProgress);

@@ -40,6 +40,12 @@ step "CI bundles (EASE + content with its catalog content, BPR-MF) and the nativ
 history=50,172,133
 target/release/fusionrec train --model ease-mm --out models/ci/ease-mm
 target/release/fusionrec train --model bpr-mf --epochs 5 --out models/ci/bpr
+# Last.fm-2K (read in place from ../shared/data) with Whisper audio embeddings from its .npy as a
+# modality and as catalog content: the browser places a new song by its audio vector.
+lfm2k=${FUSIONREC_SHARED:-../shared}/data/lfm2k
+target/release/fusionrec train --model ease-mm --interactions "$lfm2k/lfm2k.inter" --split-column x_label \
+    --keep-valid-at-test --item-features "whisper=$lfm2k/whisper.npy" --modalities whisper \
+    --catalog-content whisper --lambda 100 --content-weight 100 --out models/ci/lfm2k-audio
 for m in ease-mm bpr; do
     target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --json \
         > models/ci/$m.reference.json

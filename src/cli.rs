@@ -694,15 +694,18 @@ fn train(args: TrainArgs) -> Result<()> {
     let content = match content_needed {
         true => {
             eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
-            // Every default set of modalities includes MiniLM text.
-            let text = args
-                .modalities
+            // MiniLM runs only when a model reads text or the bundle stores it: it is the
+            // slow part of building the content.
+            let mut text = args
+                .catalog_content
                 .as_ref()
-                .is_none_or(|m| m.iter().any(|m| m == "text"))
-                || args
-                    .catalog_content
-                    .as_ref()
-                    .is_some_and(|c| c.iter().any(|m| m == "text"));
+                .is_some_and(|c| c.iter().any(|m| m == "text"));
+            for kind in &kinds {
+                text |= model_config(*kind, &args)?
+                    .modalities()
+                    .iter()
+                    .any(|m| m == "text");
+            }
             let minilm = text.then_some(args.minilm.as_path());
             let mut content = crate::train::experiment::Content::build(&dataset, minilm)?;
             let images = content.add_images(&dataset, &args.efficientnet)?;

@@ -156,63 +156,10 @@ impl Split {
         };
         let kept = dedup_latest(kept);
         let n_users = log.users.len();
-        if given {
-            // The loader has checked that no pair is in two parts.
-            let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
-            for (x, i) in kept {
-                match log.parts[i] {
-                    super::Part::Train => train.push(x),
-                    super::Part::Valid => valid.push(x),
-                    super::Part::Test => test.push(x),
-                }
-            }
-            return Ok(Self {
-                n_users,
-                n_items: log.items.len(),
-                train,
-                valid,
-                test,
-                test_excludes_valid: protocol.test_excludes_valid,
-            });
-        }
-        let mut per_user: Vec<Vec<Interaction>> = vec![Vec::new(); n_users];
-        for (x, _) in kept {
-            per_user[x.user as usize].push(x);
-        }
-
-        let mut rng = SeededRng::new(protocol.seed);
-        let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
-        for mut xs in per_user {
-            let n = xs.len();
-            let (n_valid, n_test) = match protocol.split {
-                SplitStrategy::PerUserRandom {
-                    valid: v, test: t, ..
-                } => {
-                    rng.shuffle(&mut xs);
-                    let n_test = (n as f64 * t).round() as usize;
-                    let n_valid = (n as f64 * v).round() as usize;
-                    // Keep at least one training interaction per user.
-                    let n_test = n_test.min(n.saturating_sub(1));
-                    (n_valid.min(n.saturating_sub(1 + n_test)), n_test)
-                }
-                SplitStrategy::TemporalLeaveLastOut => {
-                    if xs.iter().any(|x| x.timestamp.is_none()) {
-                        return Err(Error::Data(
-                            "temporal leave-last-out needs a timestamp on every interaction".into(),
-                        ));
-                    }
-                    // Stable sort: equal timestamps keep file order.
-                    xs.sort_by_key(|x| x.timestamp);
-                    (usize::from(n >= 3), usize::from(n >= 2))
-                }
-                SplitStrategy::Given => (0, 0),
-            };
-            let n_train = n - n_valid - n_test;
-            test.extend_from_slice(&xs[n_train + n_valid..]);
-            valid.extend_from_slice(&xs[n_train..n_train + n_valid]);
-            xs.truncate(n_train);
-            train.extend(xs);
-        }
+        let (train, valid, test) = match given {
+            true => by_part(kept, &log.parts),
+            false => per_user(kept, n_users, protocol)?,
+        };
         Ok(Self {
             n_users,
             n_items: log.items.len(),
@@ -222,6 +169,64 @@ impl Split {
             test_excludes_valid: protocol.test_excludes_valid,
         })
     }
+}
+
+type Parts = (Vec<Interaction>, Vec<Interaction>, Vec<Interaction>);
+
+/// A given split: each interaction goes to the part it was read with (the loader has checked
+/// that no pair is in two parts).
+fn by_part(kept: Vec<(Interaction, usize)>, parts: &[super::Part]) -> Parts {
+    let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for (x, i) in kept {
+        match parts[i] {
+            super::Part::Train => train.push(x),
+            super::Part::Valid => valid.push(x),
+            super::Part::Test => test.push(x),
+        }
+    }
+    (train, valid, test)
+}
+
+/// The per-user strategies: each user's interactions cut into train / valid / test.
+fn per_user(kept: Vec<(Interaction, usize)>, n_users: usize, protocol: &Protocol) -> Result<Parts> {
+    let mut per_user: Vec<Vec<Interaction>> = vec![Vec::new(); n_users];
+    for (x, _) in kept {
+        per_user[x.user as usize].push(x);
+    }
+    let mut rng = SeededRng::new(protocol.seed);
+    let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for mut xs in per_user {
+        let n = xs.len();
+        let (n_valid, n_test) = match protocol.split {
+            SplitStrategy::PerUserRandom {
+                valid: v, test: t, ..
+            } => {
+                rng.shuffle(&mut xs);
+                let n_test = (n as f64 * t).round() as usize;
+                let n_valid = (n as f64 * v).round() as usize;
+                // Keep at least one training interaction per user.
+                let n_test = n_test.min(n.saturating_sub(1));
+                (n_valid.min(n.saturating_sub(1 + n_test)), n_test)
+            }
+            SplitStrategy::TemporalLeaveLastOut => {
+                if xs.iter().any(|x| x.timestamp.is_none()) {
+                    return Err(Error::Data(
+                        "temporal leave-last-out needs a timestamp on every interaction".into(),
+                    ));
+                }
+                // Stable sort: equal timestamps keep file order.
+                xs.sort_by_key(|x| x.timestamp);
+                (usize::from(n >= 3), usize::from(n >= 2))
+            }
+            SplitStrategy::Given => (0, 0),
+        };
+        let n_train = n - n_valid - n_test;
+        test.extend_from_slice(&xs[n_train + n_valid..]);
+        valid.extend_from_slice(&xs[n_train..n_train + n_valid]);
+        xs.truncate(n_train);
+        train.extend(xs);
+    }
+    Ok((train, valid, test))
 }
 
 /// Keeps one interaction per (user, item): the latest by timestamp, else the last in the file.

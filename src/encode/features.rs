@@ -470,6 +470,7 @@ pub fn user_time_features(n_users: usize, interactions: &[Interaction]) -> (usiz
 mod tests {
     use super::*;
     use crate::data::{ItemCatalog, UserRecord};
+    use std::collections::BTreeMap;
 
     fn dataset() -> Dataset {
         let mut ds = Dataset::default();
@@ -497,6 +498,52 @@ mod tests {
             ..Default::default()
         }];
         ds
+    }
+
+    #[test]
+    fn location_features_make_cosine_a_function_of_distance() {
+        let mut ds = dataset();
+        let at = |lat: f64, lon: f64| {
+            BTreeMap::from([
+                ("lat".to_string(), lat.to_string()),
+                ("lon".to_string(), lon.to_string()),
+            ])
+        };
+        // a and b 100 m apart in Singapore, c 20 km east of them; d has no coordinates.
+        ds.log.push("u3", "d", None, None);
+        ds.items.records[0].extra = at(1.3000, 103.8000);
+        ds.items.records[1].extra = at(1.3009, 103.8000);
+        ds.items.records.push(ItemRecord {
+            id: "c".into(),
+            extra: at(1.3000, 103.9800),
+            ..Default::default()
+        });
+        let m = location_modality(&ds).unwrap().unwrap();
+        assert_eq!(m.present, [true, true, true, false]);
+        let cos = |i: usize, j: usize| {
+            let (a, b) = (m.row(i), m.row(j));
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt()
+                * b.iter().map(|x| x * x).sum::<f32>().sqrt())
+        };
+        assert!(cos(0, 1) > 0.99, "{}", cos(0, 1));
+        assert!(cos(0, 2) < 0.01, "{}", cos(0, 2));
+        ds.items.records[2].extra = at(91.0, 0.0);
+        assert!(location_modality(&ds).is_err());
+        ds.items.records.iter_mut().for_each(|r| r.extra.clear());
+        assert!(location_modality(&ds).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_text_field_is_the_text_as_written() {
+        let mut ds = dataset();
+        ds.items.records[0]
+            .extra
+            .insert("text".into(), "rock, 90s, seen live".into());
+        assert_eq!(
+            item_text(&ds.items.records[0]).unwrap(),
+            "rock, 90s, seen live"
+        );
     }
 
     #[test]

@@ -65,6 +65,20 @@ impl ModelConfig {
         }
     }
 
+    /// The content modalities the model reads (empty for collaborative-only models).
+    pub fn modalities(&self) -> &[String] {
+        match self {
+            ModelConfig::Hybrid(c) => &c.modalities,
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => &c.modalities,
+            ModelConfig::Vbpr(c) => &c.modalities,
+            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => &c.modalities,
+            ModelConfig::Popularity
+            | ModelConfig::ItemKnn(_)
+            | ModelConfig::Mf(_)
+            | ModelConfig::BprMf(_) => &[],
+        }
+    }
+
     /// The configuration with our tuned defaults for a kind name as used on the command line.
     pub fn default_for(kind: &str) -> Result<Self> {
         Ok(match kind {

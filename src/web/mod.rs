@@ -82,7 +82,8 @@ struct Recommendation<'a> {
     title: Option<&'a str>,
 }
 
-/// `addItem`'s input: an id, and what describes the item (text parts and/or a photo).
+/// `addItem`'s input: an id, and what describes the item (text parts, a photo, and/or
+/// precomputed feature vectors by modality name, such as `audio`).
 #[derive(Deserialize)]
 struct NewItem {
     id: String,
@@ -92,6 +93,10 @@ struct NewItem {
     categories: Vec<String>,
     #[serde(alias = "text")]
     description: Option<String>,
+    /// Vectors for modalities the bundle stores from files (`train --item-features`), used as
+    /// they are: the caller computed them with the same embedder as the catalog's.
+    #[serde(default)]
+    features: BTreeMap<String, Vec<f32>>,
 }
 
 struct State {
@@ -205,6 +210,25 @@ impl State {
         };
         let mut content = BTreeMap::new();
         let mut unused = Vec::new();
+        for (name, vector) in &item.features {
+            if ["text", "image"].contains(&name.as_str()) {
+                return Err(Error::Data(format!(
+                    "features.{name}: '{name}' is encoded on the device from the item's text or photo; \
+                     pass those instead"
+                )));
+            }
+            match wanted.contains(name) {
+                true => {
+                    content.insert(name.clone(), vector.clone());
+                }
+                false => {
+                    return Err(Error::Data(format!(
+                        "features.{name}: this bundle stores no '{name}' content (it has: {})",
+                        wanted.join(", ")
+                    )))
+                }
+            }
+        }
         let text = new_item_text(
             item.title.as_deref(),
             item.year,

@@ -37,6 +37,20 @@ const HORROR = genreItems('Horror');
 const COMEDY = genreItems('Comedy');
 const isHorror = new Set(HORROR.map((x) => x.id));
 const BUNDLES = ['ease-mm', 'bpr'];
+// Last.fm-2K EASE + Whisper audio, with the audio stored as catalog content (scripts/test.sh).
+const AUDIO_BUNDLE = 'lfm2k-audio';
+const LFM2K_WHISPER = join(process.env.FUSIONREC_SHARED ?? '../shared', 'data/lfm2k/whisper.npy');
+
+/** Row `r` of a 2-d little-endian float32 .npy file (format 1.0). */
+function npyRow(path, r) {
+  const bytes = readFileSync(path);
+  const headerLen = bytes.readUInt16LE(8);
+  const header = bytes.subarray(10, 10 + headerLen).toString('latin1');
+  assert.match(header, /'descr': '<f4'.*'fortran_order': False/, path);
+  const dim = Number(/'shape': \(\d+, (\d+)\)/.exec(header)[1]);
+  const start = 10 + headerLen + r * dim * 4;
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + start + dim * 4));
+}
 const RUNS = [
   { backend: 'webgpu', args: ['--enable-unsafe-webgpu'] },
   { backend: 'cpu', args: ['--disable-webgpu'] },
@@ -249,6 +263,42 @@ for (const run of RUNS) {
           `addItem ${out.addMs.toFixed(0)} ms, save ${out.saved.bytes} bytes → restore same top 10; ` +
           `MiniLM distance ${distance.toExponential(2)}`,
       );
+    }
+
+    // Bring-your-own features: a Last.fm-2K bundle that stores Whisper audio embeddings as
+    // catalog content; a new song is placed by its own audio vector (here the vector of artist
+    // 5, read from the shared .npy), and bad vectors are BAD_DATA without breaking the page.
+    {
+      const label = `${run.backend}/${AUDIO_BUNDLE}`;
+      const out = await page.evaluate(
+        async ({ bundleUrl, vector }) => {
+          const code = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.code : `not an Error: ${e}`));
+          window.rec?.dispose();
+          const rec = (window.rec = await Recommender.load(bundleUrl, { device: 'auto' }));
+          const audio = new Float32Array(vector);
+          const before = await rec.recommend({ history: [{ item: '5' }] }, { k: 10 });
+          const short = await code(rec.addItem({ id: 'song-short', features: { whisper: audio.slice(0, 100) } }));
+          const unknown = await code(rec.addItem({ id: 'song-x', features: { lyrics: audio } }));
+          const nan = await code(rec.addItem({ id: 'song-nan', features: { whisper: audio.map(() => NaN) } }));
+          const added = await rec.addItem({ id: 'song-new', features: { whisper: audio } });
+          const recs = await rec.recommend({ history: [{ item: 'song-new' }] }, { k: 10 });
+          const after = await rec.recommend({ history: [{ item: '5' }] }, { k: 10 });
+          return { short, unknown, nan, added, recs, before, after };
+        },
+        { bundleUrl: `/${dir}/${AUDIO_BUNDLE}/`, vector: Array.from(npyRow(LFM2K_WHISPER, 5)) },
+      );
+      assert.equal(out.short, 'BAD_DATA', `${label}: wrong length`);
+      assert.equal(out.unknown, 'BAD_DATA', `${label}: a modality the bundle lacks`);
+      assert.equal(out.nan, 'BAD_DATA', `${label}: NaN vector`);
+      assert.deepEqual(out.added.used, ['whisper'], label);
+      assert.equal(out.added.neighbors[0].item, '5', `${label}: ${JSON.stringify(out.added.neighbors.slice(0, 3))}`);
+      assert.ok(out.added.neighbors[0].score > 0.5, `${label}: weight ${out.added.neighbors[0].score}`);
+      assert.equal(new Set(out.recs.map((r) => r.item)).size, 10, `${label}: 10 distinct`);
+      assert.ok(!out.recs.some((r) => r.item === 'song-new'), `${label}: the history is excluded`);
+      const overlap = out.recs.filter((r) => out.before.some((b) => b.item === r.item)).length;
+      assert.ok(overlap >= 5, `${label}: placed by artist 5's audio, its fans' list overlaps artist 5's: ${overlap}/10`);
+      assert.ok(out.after.some((r) => r.item === 'song-new'), `${label}: artist 5's fans get the new song`);
+      console.log(`ok ${label}: addItem by audio features → nearest artist ${out.added.neighbors[0].item} (weight ${out.added.neighbors[0].score.toFixed(3)}), overlap ${overlap}/10`);
     }
 
     // A cut weights file is a checksum error, and the page keeps working afterwards.

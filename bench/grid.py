@@ -1,0 +1,140 @@
+"""Side-by-side tables on given split files: for each row (a model and its modalities), every
+point of a small grid is trained with `fusionrec train`, the point with the best *validation*
+metric is kept (test is never looked at for a choice), and its test metrics are printed as a
+Markdown table. Seeded models run seeds 2026-2028 and are chosen on, and reported as, the mean.
+Standard library only; prepare the data first:
+
+  python3 bench/lfm2k_items.py                  # Last.fm-2K items (tags) and friends in lfm2k ids
+  python3 bench/foursquare_split.py             # Foursquare-SG train/valid/test + coordinates
+  python3 ../shared/bench/prepare_split.py ml-100k --src data/ml-100k --out /tmp/bench-data/ml-100k/split   # needs numpy
+
+Usage: python3 bench/grid.py ml100k|lfm2k|foursquare [--only ROW] [--bin target/release/fusionrec]
+       [--scorer-python PY]   (ml100k: also score the chosen lists with ../shared/bench/metrics.py)
+"""
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, '..', '..', 'shared')
+BENCH = '/tmp/bench-data'
+
+ap = argparse.ArgumentParser()
+ap.add_argument('dataset', choices=['ml100k', 'lfm2k', 'foursquare'])
+ap.add_argument('--only', help='run only rows whose name contains this')
+ap.add_argument('--bin', default=os.path.join(HERE, '..', 'target', 'release', 'fusionrec'))
+ap.add_argument('--scorer-python', help='a python with numpy, to run ../shared/bench/metrics.py')
+ap.add_argument('--out', default=os.path.join(BENCH, 'grid'))
+a = ap.parse_args()
+
+LFM = os.path.join(SHARED, 'data', 'lfm2k')
+ML = os.path.join(BENCH, 'ml-100k', 'split')
+FSQ = os.path.join(BENCH, 'foursquare-sg')
+SEEDS = ['2026', '2027', '2028']
+
+
+def given(d):
+    return ['--train', f'{d}/train.csv', '--valid', f'{d}/valid.csv', '--test', f'{d}/test.csv',
+            '--items', f'{d}/items.csv']
+
+
+# dataset -> (data arguments, selection metric, reported metrics, rows)
+# row: (name, fixed arguments, {flag: [values]}, seeded)
+CONFIG = {
+    'ml100k': (given(ML), 'ndcg@10', ['ndcg@10', 'recall@20', 'hit@10', 'mrr@10'], [
+        ('popularity', ['--model', 'popularity'], {}, False),
+        ('BPR-MF', ['--model', 'bpr-mf'], {}, True),
+        ('EASE', ['--model', 'ease'], {'--lambda': ['100', '200', '350', '500']}, False),
+        ('EASE + text + tabular', ['--model', 'ease-mm', '--modalities', 'text,tabular'],
+         {'--lambda': ['200', '350', '500'], '--content-weight': ['10', '20', '50']}, False),
+    ]),
+    'lfm2k': (['--interactions', f'{LFM}/lfm2k.inter', '--split-column', 'x_label',
+               '--keep-valid-at-test', '--items', f'{BENCH}/lfm2k/items.csv',
+               '--item-features', f'minilm={LFM}/all-MiniLM-L6-v2.npy',
+               '--item-features', f'whisper={LFM}/whisper.npy',
+               '--item-features', f'vggish={LFM}/vggish.npy'],
+              'recall@20', ['recall@20', 'ndcg@20', 'recall@10', 'ndcg@10'], [
+        ('popularity', ['--model', 'popularity'], {}, False),
+        ('BPR-MF', ['--model', 'bpr-mf'], {}, True),
+        ('EASE (ID only)', ['--model', 'ease'], {'--lambda': ['50', '100', '200']}, False),
+        ('EASE + text', ['--model', 'ease-mm', '--modalities', 'minilm'],
+         {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
+        ('EASE + audio (Whisper)', ['--model', 'ease-mm', '--modalities', 'whisper'],
+         {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
+        ('EASE + audio (VGGish)', ['--model', 'ease-mm', '--modalities', 'vggish'],
+         {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
+        ('EASE + text + audio (Whisper)', ['--model', 'ease-mm', '--modalities', 'minilm,whisper'],
+         {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
+        ('EASE + text + audio (both)', ['--model', 'ease-mm', '--modalities', 'minilm,whisper,vggish'],
+         {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
+        ('EASE (ID only) + social', ['--model', 'ease', '--user-graph', f'{BENCH}/lfm2k/friends.csv'],
+         {'--lambda': ['50', '100', '200'], '--social-weight': ['0.05', '0.1', '0.2']}, False),
+        ('EASE + text + social', ['--model', 'ease-mm', '--modalities', 'minilm',
+                                  '--user-graph', f'{BENCH}/lfm2k/friends.csv'],
+         {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300'],
+          '--social-weight': ['0.05', '0.1', '0.2']}, False),
+    ]),
+    'foursquare': (given(FSQ), 'ndcg@10', ['ndcg@10', 'recall@20', 'hit@10', 'mrr@10'], [
+        ('popularity', ['--model', 'popularity'], {}, False),
+        ('BPR-MF', ['--model', 'bpr-mf'], {}, True),
+        ('EASE (location-blind)', ['--model', 'ease'], {'--lambda': ['50', '200', '500', '1000']}, False),
+        ('EASE + location', ['--model', 'ease-mm', '--modalities', 'location'],
+         {'--lambda': ['200', '500'], '--content-weight': ['5', '20', '50']}, False),
+    ]),
+}
+
+
+def train(args, out):
+    # Content models store only their small tabular content: the benchmark needs no browser.
+    store = ['--catalog-content', 'tabular'] if 'ease-mm' in args else []
+    cmd = [a.bin, 'train', '--json', '--out', out] + store + args
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f'failed: {" ".join(cmd)}\n{p.stderr}')
+    return next(iter(json.loads(p.stdout).values()))
+
+
+data, select, report, rows = CONFIG[a.dataset]
+os.makedirs(a.out, exist_ok=True)
+table = []
+for name, fixed, grid, seeded in rows:
+    if a.only and a.only not in name:
+        continue
+    best = None
+    for point in itertools.product(*grid.values()) if grid else [()]:
+        knobs = [x for pair in zip(grid.keys(), point) for x in pair]
+        runs = []
+        for seed in SEEDS if seeded else ['2026']:
+            out = os.path.join(a.out, a.dataset, name.replace(' ', '_').replace('(', '').replace(')', ''),
+                               '_'.join(point) or 'default', seed)
+            runs.append((train(data + fixed + knobs + ['--seed', seed], out), out))
+        mean = lambda part, m: sum(r[part].get(m, 0.0) for r, _ in runs) / len(runs)
+        v = mean('valid', select)
+        print(f'{name} {" ".join(knobs)}: valid {select} {v:.4f}', file=sys.stderr)
+        if best is None or v > best[0]:
+            best = (v, knobs, {m: mean('test', m) for m in report}, runs)
+    v, knobs, test, runs = best
+    scored = ''
+    if a.scorer_python and a.dataset == 'ml100k':
+        # The chosen bundle's lists, scored by the shared scorer (first seed).
+        topk = os.path.join(runs[0][1], 'top50.json')
+        subprocess.run([a.bin, 'eval', '--bundle', runs[0][1], '--export-topk', topk, '-k', '50'],
+                       check=True, capture_output=True)
+        p = subprocess.run([a.scorer_python, os.path.join(SHARED, 'bench', 'metrics.py'), 'score',
+                            '--split', ML, '--topk', topk, '--on', 'test'],
+                           check=True, capture_output=True, text=True)
+        scored = json.loads(p.stdout.strip().splitlines()[-1])['NDCG@10']
+    table.append((name, ' '.join(knobs) or '–', v, test, len(runs), scored))
+
+cols = ' | '.join(m for m in report)
+print(f'\n| {a.dataset} | chosen on valid {select} | valid {select} | {cols} | seeds |' +
+      (' metrics.py NDCG@10 |' if a.scorer_python and a.dataset == 'ml100k' else ''))
+print('|---' * (len(report) + 4 + (1 if a.scorer_python and a.dataset == 'ml100k' else 0)) + '|')
+for name, knobs, v, test, seeds, scored in table:
+    vals = ' | '.join(f'{test[m]:.4f}' for m in report)
+    extra = f' {scored:.4f} |' if scored != '' else ''
+    print(f'| {name} | {knobs} | {v:.4f} | {vals} | {seeds} |{extra}')
