@@ -71,6 +71,11 @@ CONFIG = {
          {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
         ('EASE + text + audio (both)', ['--model', 'ease-mm', '--modalities', 'minilm,whisper,vggish'],
          {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
+        # Seeded: LightGCN, and LightGCN with a frozen content kNN item graph (FREEDOM-like), the
+        # model family where MMRec's audio helped; fusionrec's defaults (chosen on ML-100K).
+        ('LightGCN (ID only)', ['--model', 'lightgcn'], {}, True),
+        ('LightGCN + text kNN graph', ['--model', 'graph', '--modalities', 'minilm'], {}, True),
+        ('LightGCN + text + audio kNN graph', ['--model', 'graph', '--modalities', 'minilm,whisper'], {}, True),
         ('EASE (ID only) + social', ['--model', 'ease', '--user-graph', f'{BENCH}/lfm2k/friends.csv'],
          {'--lambda': ['50', '100', '200'], '--social-weight': ['0.05', '0.1', '0.2']}, False),
         ('EASE + text + social', ['--model', 'ease-mm', '--modalities', 'minilm',
@@ -90,7 +95,7 @@ CONFIG = {
 
 def train(args, out):
     # Content models store only their small tabular content: the benchmark needs no browser.
-    store = ['--catalog-content', 'tabular'] if 'ease-mm' in args else []
+    store = ['--catalog-content', 'tabular'] if {'ease-mm', 'graph'} & set(args) else []
     cmd = [a.bin, 'train', '--json', '--out', out] + store + args
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:

@@ -765,7 +765,12 @@ fn train(args: TrainArgs) -> Result<()> {
             model: config,
             content: content.as_ref(),
             social: social.clone(),
-            catalog: catalog_content(&args, content.as_ref(), needs_content.contains(&kind))?,
+            catalog: catalog_content(
+                &args,
+                &features,
+                content.as_ref(),
+                needs_content.contains(&kind),
+            )?,
         };
         let bundle = train_bundle(request, device, &mut observer)?;
         bar.finish_and_clear();
@@ -792,6 +797,7 @@ fn train(args: TrainArgs) -> Result<()> {
 /// modality's encoder identified by its weights' sha256.
 fn catalog_content(
     args: &TrainArgs,
+    features: &[FeatureSpec],
     content: Option<&crate::train::experiment::Content>,
     content_model: bool,
 ) -> Result<
@@ -806,11 +812,7 @@ fn catalog_content(
     // What a browser can place a new item by: the encoders it runs, tabular fields, and any
     // features from files (`addItem({ features })`).
     let mut storable: Vec<&str> = vec!["text", "image", "tabular"];
-    storable.extend(
-        args.item_features
-            .iter()
-            .filter_map(|s| s.split_once('=').map(|(n, _)| n.trim())),
-    );
+    storable.extend(features.iter().map(|f| f.name.as_str()));
     let names: Vec<String> = match &args.catalog_content {
         Some(list) => {
             if let Some(bad) = list.iter().find(|m| !storable.contains(&m.as_str())) {

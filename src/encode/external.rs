@@ -134,7 +134,7 @@ fn read_safetensors(path: &Path, bytes: &[u8], name: &str) -> Result<Matrix> {
     let names = st.names();
     let pick = match names.len() {
         1 => names[0].to_owned(),
-        _ if names.iter().any(|n| *n == name) => name.to_owned(),
+        _ if names.contains(&name) => name.to_owned(),
         _ => {
             return Err(bad(format!(
                 "{} tensors ({}): name one '{name}' or keep one",
