@@ -194,7 +194,9 @@ export class Recommender {
     return this.#backend;
   }
 
-  /** Top-k items for a history: `{ history: [{ item, rating? }] }` (or the array itself). */
+  /** Top-k items for a history: `{ history: [{ item, rating? }] }` (or the array itself). An
+   * empty history (a first visit) gets the catalog's most popular items; `k` must be ≥ 1
+   * (BAD_CONFIG otherwise). */
   recommend(query, { k = 10, exclude = 'seen' } = {}) {
     const history = Array.isArray(query) ? query : query?.history;
     return this.#call('recommend', { history, options: { k, exclude } });

@@ -154,6 +154,12 @@ impl Split {
                 })
                 .collect(),
         };
+        if kept.is_empty() {
+            return Err(Error::Data(match log.interactions.len() {
+                0 => "no interactions to train on (is the file only a header?)".into(),
+                n => format!("none of the {n} interactions is a positive under this protocol (lower --threshold?)"),
+            }));
+        }
         let kept = dedup_latest(kept);
         let n_users = log.users.len();
         let (train, valid, test) = match given {
@@ -335,6 +341,16 @@ mod tests {
             Split::new(&log, &Protocol::explicit_811(0)),
             Err(Error::Data(_))
         ));
+    }
+
+    #[test]
+    fn no_interactions_or_no_positives_are_errors() {
+        let empty = InteractionLog::default();
+        let e = Split::new(&empty, &Protocol::implicit_811(0)).unwrap_err();
+        assert!(e.to_string().contains("only a header"), "{e}");
+        let low = log(&[("u", "a", 2.0, 1)]);
+        let e = Split::new(&low, &Protocol::implicit_811(0)).unwrap_err();
+        assert!(e.to_string().contains("threshold"), "{e}");
     }
 
     #[test]

@@ -4,5 +4,7 @@ pub mod metrics;
 mod protocol;
 pub mod social;
 
-pub use protocol::{evaluate, ranked_lists, top_k, topk_json, Metrics, Scores, Target, KS};
+pub use protocol::{
+    check_k, evaluate, ranked_lists, top_k, topk_json, Metrics, Scores, Target, KS,
+};
 pub use social::{Social, WithFriends};

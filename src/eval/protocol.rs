@@ -9,6 +9,7 @@ use super::metrics::{
 };
 use crate::data::split::items_by_user;
 use crate::data::{IdMap, Split};
+use crate::error::{Error, Result};
 use crate::model::{TrainedModel, UserHistory};
 
 /// The cut-offs reported everywhere.
@@ -22,6 +23,15 @@ pub type Metrics = BTreeMap<String, f64>;
 pub enum Target {
     Valid,
     Test,
+}
+
+/// A list length asked for by a caller: at least 1 (a `k` of 0 is a mistake to report, not an
+/// empty answer to give).
+pub fn check_k(k: usize) -> Result<()> {
+    match k {
+        0 => Err(Error::Config("k must be at least 1".into())),
+        _ => Ok(()),
+    }
 }
 
 /// The `k` best items of `scores` (desc), skipping `excluded` (sorted). Ties go to the lower item

@@ -366,14 +366,33 @@ impl Session {
             .collect()
     }
 
+    /// A first visit (no history): the catalog's most popular items, by how many training
+    /// users interacted with each, scored as the share of the most popular one's count (ties to
+    /// the lower index; added items have no count). Any model's scores for an empty history are
+    /// constant, which would rank arbitrarily.
+    pub fn popular(&self, k: usize) -> Result<Vec<(u32, f32)>> {
+        crate::eval::check_k(k)?;
+        let mut counts = vec![0.0f32; self.n_items()];
+        for &i in &self.bundle.history.items {
+            counts[i as usize] += 1.0;
+        }
+        let top = counts.iter().copied().fold(0.0f32, f32::max).max(1.0);
+        counts.iter_mut().for_each(|c| *c /= top);
+        Ok(self.rank(&counts, None, k))
+    }
+
     /// Top-`k` items for a visitor's history, `(item id, score)` best first; the history's own
-    /// items are excluded when `exclude_seen`.
+    /// items are excluded when `exclude_seen`. An empty history gets [`Session::popular`].
     pub fn recommend(
         &self,
         history: &[HistoryEvent],
         k: usize,
         exclude_seen: bool,
     ) -> Result<Vec<(String, f32)>> {
+        crate::eval::check_k(k)?;
+        if history.is_empty() {
+            return Ok(self.named(self.popular(k)?));
+        }
         let (q, seen) = self.query(history)?;
         let scores = self.complete(self.catalog_scores(&q)?, true)?;
         Ok(self.named(self.rank(&scores, exclude_seen.then_some(&seen[..]), k)))
@@ -391,6 +410,7 @@ impl Session {
     /// models: what a one-item history scores (the item's weight row). Popularity: the most
     /// popular others.
     pub fn similar_indices(&self, item_id: &str, k: usize) -> Result<Vec<(u32, f32)>> {
+        crate::eval::check_k(k)?;
         let item = self.index(item_id)?;
         let scores = match &self.bundle.model {
             TrainedModel::Factor(m) => {
@@ -793,6 +813,30 @@ mod tests {
                 rating,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_first_visit_gets_the_most_popular_items_and_k_zero_is_an_error() {
+        let mut s = session();
+        s.bundle.history = crate::model::UserHistory {
+            offsets: vec![0, 2],
+            items: vec![3, 1],
+            ratings: vec![1.0, 1.0],
+        };
+        let recs = s.recommend(&[], 3, true).unwrap();
+        assert_eq!(
+            recs,
+            [
+                ("i1".to_string(), 1.0),
+                ("i3".into(), 1.0),
+                ("i0".into(), 0.0)
+            ]
+        );
+        assert!(matches!(
+            s.recommend(&events(&[("i0", None)]), 0, true),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(s.similar("i0", 0), Err(Error::Config(_))));
     }
 
     #[test]

@@ -301,6 +301,17 @@ impl Bundle {
                 )));
             }
             let words = data.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
+            // Every float must be finite: a NaN weight would be served as garbage scores.
+            if view.dtype() == Dtype::F32 {
+                if let Some(at) = words
+                    .clone()
+                    .position(|w| !f32::from_le_bytes(w).is_finite())
+                {
+                    return Err(Error::Bundle(format!(
+                        "tensor {name} holds a non-finite value at index {at}"
+                    )));
+                }
+            }
             match (view.dtype(), name.strip_prefix("model.")) {
                 (Dtype::F32, Some(weight)) => {
                     weights.insert(
@@ -376,6 +387,7 @@ impl Bundle {
 
     /// Top-`k` unseen items for a known user: `(item id, score)`, best first.
     pub fn recommend(&self, user_id: &str, k: usize) -> Result<Vec<(String, f32)>> {
+        crate::eval::check_k(k)?;
         let user = self
             .manifest
             .users
@@ -523,6 +535,24 @@ pub(crate) mod tests {
         };
         let files: BTreeMap<String, Vec<u8>> = bundle.to_files().unwrap().into_iter().collect();
         Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone())).unwrap()
+    }
+
+    #[test]
+    fn nan_weights_are_refused_at_load_and_k_zero_is_an_error() {
+        let popularity =
+            |counts: Vec<f32>| TrainedModel::Popularity(crate::model::Popularity { counts });
+        let b = tiny_bundle(popularity(vec![1.0, 2.0]), Vec::new());
+        assert!(matches!(b.recommend("u0", 0), Err(Error::Config(_))));
+        assert_eq!(b.recommend("u0", 1).unwrap().len(), 1);
+        // Written with consistent checksums, as a hostile or broken exporter would.
+        let mut bad = b.clone();
+        bad.model = popularity(vec![1.0, f32::NAN]);
+        let files: BTreeMap<String, Vec<u8>> = bad.to_files().unwrap().into_iter().collect();
+        let err = Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone()));
+        assert!(
+            matches!(&err, Err(Error::Bundle(m)) if m.contains("non-finite")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -275,9 +275,7 @@ pub fn export_topk(
     target: Target,
     k: usize,
 ) -> Result<serde_json::Value> {
-    if k == 0 {
-        return Err(Error::Config("-k must be at least 1".into()));
-    }
+    crate::eval::check_k(k)?;
     let split = bundle_split(bundle, dataset)?;
     let scorer = WithFriends::new(
         &bundle.model,

@@ -124,6 +124,11 @@ impl State {
     async fn recommend(&self, history: JsValue, options: JsValue) -> Result<JsValue> {
         let history: Vec<HistoryEvent> = from_js(history, "history")?;
         let options: RecommendOptions = self::options(options)?;
+        crate::eval::check_k(options.k)?;
+        if history.is_empty() {
+            let popular = self.session.borrow().popular(options.k)?;
+            return self.list(popular);
+        }
         let (query, seen) = self.session.borrow().query(&history)?;
         let base = self.engine.scores(&query).await?;
         let ranked = {

@@ -96,9 +96,11 @@ for (const run of RUNS) {
         const similar = await window.rec.similar(history[0], { k: 10 });
         const unknown = await code(window.rec.recommend({ history: [{ item: 'no-such-item' }] }));
         const unknownSimilar = await code(window.rec.similar('no-such-item'));
+        const kZero = await code(window.rec.recommend({ history: events }, { k: 0 }));
+        const firstVisit = await window.rec.recommend({ history: [] }, { k: 5 });
         const after = await window.rec.recommend(events, { k: 10 });
         const explained = await window.rec.explain({ history: events }, recs[0].item);
-        return { recs, ms, similar, unknown, unknownSimilar, after, explained };
+        return { recs, ms, similar, unknown, unknownSimilar, kZero, firstVisit, after, explained };
       }, { history: HISTORY, label });
 
       const ids = out.recs.map((r) => r.item);
@@ -111,6 +113,11 @@ for (const run of RUNS) {
       assert.ok(out.similar.every((r) => r.item !== HISTORY[0]), `${label}: similar excludes the item`);
       assert.equal(out.unknown, 'UNKNOWN_ITEM', label);
       assert.equal(out.unknownSimilar, 'UNKNOWN_ITEM', label);
+      assert.equal(out.kZero, 'BAD_CONFIG', `${label}: k 0`);
+      // A first visit gets the most popular items: scores are shares of the top count.
+      assert.equal(new Set(out.firstVisit.map((r) => r.item)).size, 5, `${label}: first visit`);
+      assert.equal(out.firstVisit[0].score, 1, `${label}: first visit top score`);
+      assert.ok(out.firstVisit.every((r, i) => i === 0 || r.score <= out.firstVisit[i - 1].score), `${label}: first visit order`);
       assert.deepEqual(out.after, out.recs, `${label}: still working after errors`);
       const e = out.explained;
       const total = e.base + e.influences.reduce((sum, x) => sum + x.contribution, 0);
