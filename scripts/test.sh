@@ -7,6 +7,16 @@ step() { printf '\n== %s (%ss elapsed)\n' "$*" "$SECONDS"; }
 
 step setup
 bash scripts/setup.sh
+# The team's shared datasets (Last.fm-2K, Foursquare-SG), read in place and never copied: the
+# tests and the CI bundles find them through FUSIONREC_SHARED, by default the `shared` folder
+# next to the checkout (or one level further up).
+if [ -z "${FUSIONREC_SHARED:-}" ]; then
+    for d in ../shared ../../shared /work/shared; do
+        if [ -d "$d/data/lfm2k" ]; then FUSIONREC_SHARED=$(cd "$d" && pwd); break; fi
+    done
+fi
+export FUSIONREC_SHARED=${FUSIONREC_SHARED:?the shared datasets are missing: set FUSIONREC_SHARED to the folder holding data/lfm2k}
+echo "shared datasets: $FUSIONREC_SHARED"
 
 step format
 cargo fmt --check
@@ -42,7 +52,7 @@ target/release/fusionrec train --model ease-mm --out models/ci/ease-mm
 target/release/fusionrec train --model bpr-mf --epochs 5 --out models/ci/bpr
 # Last.fm-2K (read in place from ../shared/data) with Whisper audio embeddings from its .npy as a
 # modality and as catalog content: the browser places a new song by its audio vector.
-lfm2k=${FUSIONREC_SHARED:-../shared}/data/lfm2k
+lfm2k=$FUSIONREC_SHARED/data/lfm2k
 target/release/fusionrec train --model ease-mm --interactions "$lfm2k/lfm2k.inter" --split-column x_label \
     --keep-valid-at-test --item-features "whisper=$lfm2k/whisper.npy" --modalities whisper \
     --catalog-content whisper --lambda 100 --content-weight 100 --out models/ci/lfm2k-audio
