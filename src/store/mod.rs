@@ -90,7 +90,7 @@ pub struct Provenance {
     pub protocol: Protocol,
     /// sha256 over the source files' names and bytes.
     pub fingerprint: String,
-    /// sha256 of each source file, by path (bundles written before format 2.1 have none).
+    /// sha256 of each source file, by path (empty in bundles written before it was recorded).
     #[serde(default)]
     pub file_sha256: std::collections::BTreeMap<String, String>,
 }

@@ -23,7 +23,6 @@ pub struct TrainRequest<'a> {
     pub source: DataSource,
     /// Fingerprint of the source files (see [`DataSource::fingerprint`]).
     pub fingerprint: String,
-
     pub protocol: Protocol,
     pub model: ModelConfig,
     /// Item and user content; required by the hybrid model.
