@@ -14,7 +14,7 @@
 //! Items that appear only in valid or test are part of the catalog: ranking is over every item
 //! of every part.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -194,7 +194,7 @@ fn assemble(
 ) -> Result<Dataset> {
     let at = |row: &Row| (file_label(&files[row.file]), row.line);
     let mut seen: HashMap<(&str, &str), &Row> = HashMap::with_capacity(rows.len());
-    let mut trains: HashMap<&str, usize> = HashMap::new();
+    let mut trains: HashSet<&str> = HashSet::new();
     for row in &rows {
         if let Some(first) = seen.get(&(row.user.as_str(), row.item.as_str())) {
             if first.part != row.part {
@@ -217,12 +217,12 @@ fn assemble(
             seen.insert((&row.user, &row.item), row);
         }
         if row.part == Part::Train {
-            *trains.entry(&row.user).or_default() += 1;
+            trains.insert(&row.user);
         }
     }
     if let Some(row) = rows
         .iter()
-        .find(|r| r.part != Part::Train && !trains.contains_key(r.user.as_str()))
+        .find(|r| r.part != Part::Train && !trains.contains(r.user.as_str()))
     {
         let (file, line) = at(row);
         return Err(Error::Parse {
