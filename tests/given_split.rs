@@ -221,33 +221,13 @@ fn audio_features_from_npy_and_the_friend_graph_change_the_ranking() {
     }
     std::fs::write(&friends, csv).unwrap();
     let graph = friends.to_str().unwrap();
-    let off = train(
-        "off",
-        &[
-            "--model",
-            "ease",
-            "--lambda",
-            "100",
-            "--user-graph",
-            graph,
-            "--social-weight",
-            "0",
-        ],
-    );
+    let social = |name: &str, weight: &str| {
+        let args = ["--model", "ease", "--lambda", "100", "--user-graph", graph];
+        train(name, &[&args[..], &["--social-weight", weight]].concat())
+    };
+    let off = social("off", "0");
     assert_eq!(off["ease"]["test"], plain["ease"]["test"]);
-    let on = train(
-        "on",
-        &[
-            "--model",
-            "ease",
-            "--lambda",
-            "100",
-            "--user-graph",
-            graph,
-            "--social-weight",
-            "0.1",
-        ],
-    );
+    let on = social("on", "0.1");
     assert_ne!(on["ease"]["test"], plain["ease"]["test"]);
     // The graph is in the bundle: eval reproduces the social metrics.
     let eval = ok(fusionrec(&[
