@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    file_label, load_generic_items, read_text, Dataset, InteractionLog, ItemCatalog, RowPolicy,
-    SkipReport,
+    file_label, load_generic_items, read_text, table_reader, Dataset, InteractionLog, ItemCatalog,
+    RowPolicy, SkipReport,
 };
 use crate::error::{Error, Result};
 
@@ -84,14 +84,7 @@ fn read_rows(
 ) -> Result<Vec<Row>> {
     let label = file_label(path);
     let text = read_text(path)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let tab = text.lines().next().is_some_and(|h| h.contains('\t'));
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(if tab { b'\t' } else { b',' })
-        .quoting(!tab)
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut reader = table_reader(&text);
     let parse_error = |line: usize, message: String| Error::Parse {
         file: label.clone(),
         line,

@@ -339,6 +339,20 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
     })
 }
 
+/// A reader over a delimited table with a header: tab-separated when the header line has a tab
+/// (RecBole atomic files and HetRec `.dat` files, read without quoting), else CSV; a leading BOM
+/// is dropped, fields are trimmed, and rows may have any number of fields (callers check).
+pub(crate) fn table_reader(text: &str) -> csv::Reader<&[u8]> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let tab = text.lines().next().is_some_and(|h| h.contains('\t'));
+    csv::ReaderBuilder::new()
+        .delimiter(if tab { b'\t' } else { b',' })
+        .quoting(!tab)
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+}
+
 pub(crate) fn file_label(path: &Path) -> String {
     path.display().to_string()
 }

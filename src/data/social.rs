@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{file_label, read_text, IdMap};
+use super::{file_label, read_text, table_reader, IdMap};
 use crate::error::{Error, Result};
 
 /// Each user's friends (user indices), sorted, without duplicates or the user itself.
@@ -29,12 +29,7 @@ impl UserGraph {
 pub fn load_user_graph(path: &std::path::Path, users: &IdMap) -> Result<(UserGraph, usize)> {
     let file = file_label(path);
     let text = read_text(path)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let tab = text.lines().next().is_some_and(|h| h.contains('\t'));
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(if tab { b'\t' } else { b',' })
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut reader = table_reader(&text);
     let bad = |line: usize, message: String| Error::Parse {
         file: file.clone(),
         line,
