@@ -76,6 +76,8 @@ CONFIG = {
         ('LightGCN (ID only)', ['--model', 'lightgcn'], {}, True),
         ('LightGCN + text kNN graph', ['--model', 'graph', '--modalities', 'minilm'], {}, True),
         ('LightGCN + text + audio kNN graph', ['--model', 'graph', '--modalities', 'minilm,whisper'], {}, True),
+        ('VBPR + text', ['--model', 'vbpr', '--modalities', 'minilm'], {}, True),
+        ('VBPR + text + audio', ['--model', 'vbpr', '--modalities', 'minilm,whisper'], {}, True),
         ('EASE (ID only) + social', ['--model', 'ease', '--user-graph', f'{BENCH}/lfm2k/friends.csv'],
          {'--lambda': ['50', '100', '200'], '--social-weight': ['0.05', '0.1', '0.2']}, False),
         ('EASE + text + social', ['--model', 'ease-mm', '--modalities', 'minilm',
@@ -95,7 +97,7 @@ CONFIG = {
 
 def train(args, out):
     # Content models store only their small tabular content: the benchmark needs no browser.
-    store = ['--catalog-content', 'tabular'] if {'ease-mm', 'graph'} & set(args) else []
+    store = ['--catalog-content', 'tabular'] if {'ease-mm', 'graph', 'vbpr'} & set(args) else []
     cmd = [a.bin, 'train', '--json', '--out', out] + store + args
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
