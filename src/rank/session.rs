@@ -142,6 +142,8 @@ pub struct Session {
     added_index: HashMap<String, u32>,
     adaptor: Option<Adaptor>,
     features: Features,
+    /// Each catalog item's share of the most popular one's training count (first visits).
+    popularity: Vec<f32>,
 }
 
 /// Training pairs for the adaptor: rows `φ(liked) − φ(other)`.
@@ -155,12 +157,19 @@ pub struct Pairs {
 impl Session {
     pub fn new(bundle: Bundle) -> Self {
         let features = Self::build_features(&bundle);
+        let mut popularity = vec![0.0f32; bundle.manifest.dims.items];
+        for &i in &bundle.history.items {
+            popularity[i as usize] += 1.0;
+        }
+        let top = popularity.iter().copied().fold(0.0f32, f32::max).max(1.0);
+        popularity.iter_mut().for_each(|c| *c /= top);
         Self {
             bundle,
             added: Vec::new(),
             added_index: HashMap::new(),
             adaptor: None,
             features,
+            popularity,
         }
     }
 
@@ -372,13 +381,9 @@ impl Session {
     /// constant, which would rank arbitrarily.
     pub fn popular(&self, k: usize) -> Result<Vec<(u32, f32)>> {
         crate::eval::check_k(k)?;
-        let mut counts = vec![0.0f32; self.n_items()];
-        for &i in &self.bundle.history.items {
-            counts[i as usize] += 1.0;
-        }
-        let top = counts.iter().copied().fold(0.0f32, f32::max).max(1.0);
-        counts.iter_mut().for_each(|c| *c /= top);
-        Ok(self.rank(&counts, None, k))
+        let mut scores = self.popularity.clone();
+        scores.resize(self.n_items(), 0.0);
+        Ok(self.rank(&scores, None, k))
     }
 
     /// Top-`k` items for a visitor's history, `(item id, score)` best first; the history's own
@@ -817,12 +822,13 @@ mod tests {
 
     #[test]
     fn a_first_visit_gets_the_most_popular_items_and_k_zero_is_an_error() {
-        let mut s = session();
-        s.bundle.history = crate::model::UserHistory {
+        let mut bundle = session().bundle;
+        bundle.history = crate::model::UserHistory {
             offsets: vec![0, 2],
             items: vec![3, 1],
             ratings: vec![1.0, 1.0],
         };
+        let s = Session::new(bundle);
         let recs = s.recommend(&[], 3, true).unwrap();
         assert_eq!(
             recs,
