@@ -832,7 +832,7 @@ fn catalog_content(
     };
     let sha = |path: &std::path::Path| -> Result<String> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Ok(crate::store::sha256_hex(&bytes))
+        Ok(crate::io::sha256_hex(&bytes))
     };
     names
         .iter()

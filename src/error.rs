@@ -48,6 +48,10 @@ pub enum Error {
     Device(String),
     #[error("encoder: {0}")]
     Encoder(String),
+    /// A weight file (an encoder's safetensors or `.pth`) that cannot be read or has the wrong
+    /// tensors; a bundle's own weights are [`Error::Bundle`].
+    #[error("invalid weights: {0}")]
+    Weights(String),
 }
 
 impl Error {
@@ -68,6 +72,7 @@ impl Error {
             Error::Network(_) => "NETWORK",
             Error::Device(_) => "DEVICE",
             Error::Encoder(_) => "ENCODER",
+            Error::Weights(_) => "BAD_WEIGHTS",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod encode;
 pub mod error;
 pub mod eval;
 pub mod fuse;
+pub mod io;
 pub mod model;
 pub mod rank;
 pub mod rng;

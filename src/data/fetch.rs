@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::store::sha256_hex;
+use crate::io::sha256_hex;
 
 /// A set of files inside one pinned wheel.
 #[derive(Debug, Clone, Copy)]

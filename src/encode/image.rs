@@ -21,8 +21,8 @@ use image::imageops::FilterType;
 use image::RgbImage;
 
 use crate::error::{Error, Result};
-use crate::model::WeightMap;
-use crate::store::pth::read_pth_f32;
+use crate::io::pth::read_pth_f32;
+use crate::io::{WeightMap, Weights};
 
 /// Side of the square network input.
 pub const INPUT_SIZE: usize = 224;
@@ -122,21 +122,12 @@ pub struct EfficientNetLite0<B: Backend> {
 
 /// Takes named tensors out of a state dict, checking each shape.
 struct StateDict {
-    tensors: WeightMap,
+    weights: Weights,
 }
 
 impl StateDict {
     fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let (got, data) = self
-            .tensors
-            .remove(name)
-            .ok_or_else(|| Error::Data(format!("EfficientNet-Lite0 weights lack '{name}'")))?;
-        if got != shape {
-            return Err(Error::Data(format!(
-                "EfficientNet-Lite0 '{name}' has shape {got:?}, expected {shape:?}"
-            )));
-        }
-        Ok(data)
+        self.weights.take(name, shape)
     }
 
     /// `conv` (no bias, PyTorch layout `[out, in / groups, k, k]`) followed by batch norm `bn`,
@@ -184,7 +175,9 @@ impl<B: Backend> EfficientNetLite0<B> {
     }
 
     fn from_state_dict(tensors: WeightMap, device: &B::Device) -> Result<Self> {
-        let mut sd = StateDict { tensors };
+        let mut sd = StateDict {
+            weights: Weights::new(tensors, "EfficientNet-Lite0"),
+        };
         let stem = sd.conv_bn("_conv_stem", "_bn0", [3, STEM, 3, 2, 1], device)?;
         let mut blocks = Vec::new();
         let mut c_in = STEM;
@@ -227,13 +220,7 @@ impl<B: Backend> EfficientNetLite0<B> {
         let head = sd.conv_bn("_conv_head", "_bn1", [c_in, FEATURES, 1, 1, 1], device)?;
 
         // PyTorch Linear weight [out, in] → burn [in, out].
-        let w = sd.take("_fc.weight", &[CLASSES, FEATURES])?;
-        let mut transposed = vec![0.0f32; w.len()];
-        for o in 0..CLASSES {
-            for i in 0..FEATURES {
-                transposed[i * CLASSES + o] = w[o * FEATURES + i];
-            }
-        }
+        let transposed = sd.weights.linear_pt("_fc.weight", FEATURES, CLASSES)?;
         let bias = sd.take("_fc.bias", &[CLASSES])?;
         let mut classifier = LinearConfig::new(FEATURES, CLASSES).init(device);
         classifier.weight = Param::from_tensor(Tensor::from_data(
@@ -245,11 +232,11 @@ impl<B: Backend> EfficientNetLite0<B> {
             device,
         )));
 
-        if !sd.tensors.is_empty() {
-            let names: Vec<&str> = sd.tensors.keys().map(String::as_str).take(5).collect();
-            return Err(Error::Data(format!(
+        let names: Vec<&str> = sd.weights.remaining().take(5).collect();
+        if !names.is_empty() {
+            return Err(Error::Weights(format!(
                 "EfficientNet-Lite0 weights hold {} tensors it does not use, e.g. {}",
-                sd.tensors.len(),
+                sd.weights.remaining().count(),
                 names.join(", ")
             )));
         }
@@ -425,7 +412,7 @@ impl<B: Backend> ImageEncoder<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::pth::tests::legacy_checkpoint;
+    use crate::io::pth::tests::legacy_checkpoint;
     use burn::backend::Flex;
 
     #[test]
@@ -477,13 +464,13 @@ mod tests {
         let bytes = legacy_checkpoint("_conv_stem.weight", &[32, 3, 5, 3], &stride, &vec![0.5; n]);
         let err =
             EfficientNetLite0::<Flex>::from_pth_bytes(&bytes, &Default::default()).unwrap_err();
-        assert_eq!(err.code(), "BAD_DATA");
+        assert_eq!(err.code(), "BAD_WEIGHTS");
         assert!(err.to_string().contains("_conv_stem.weight"), "{err}");
         assert!(err.to_string().contains("[32, 3, 5, 3]"), "{err}");
 
         let err =
             EfficientNetLite0::<Flex>::from_pth_bytes(b"\x80\x02garbage", &Default::default())
                 .unwrap_err();
-        assert_eq!(err.code(), "BAD_DATA");
+        assert_eq!(err.code(), "BAD_WEIGHTS");
     }
 }

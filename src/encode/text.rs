@@ -6,8 +6,6 @@
 //! off (batches are padded here, with pads masked out of attention *and* of the mean) and truncate
 //! at 256 tokens, sentence-transformers' limit for this model.
 
-use std::collections::BTreeMap;
-
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
@@ -16,7 +14,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
-use crate::store::read_safetensors_f32;
+use crate::io::{read_safetensors_f32, Weights};
 
 /// Shape of the network (all-MiniLM-L6-v2's values by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,25 +67,14 @@ pub struct MiniLm<B: Backend> {
     heads: usize,
 }
 
-/// Pulls named tensors out of a safetensors map, checking shapes.
+/// Builds burn parameters from MiniLM's named tensors (see [`Weights`]).
 struct WeightSource {
-    tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-    prefix: &'static str,
+    weights: Weights,
 }
 
 impl WeightSource {
     fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let full = format!("{}{name}", self.prefix);
-        let (got, data) = self
-            .tensors
-            .remove(&full)
-            .ok_or_else(|| Error::Data(format!("MiniLM weights lack '{full}'")))?;
-        if got != shape {
-            return Err(Error::Data(format!(
-                "MiniLM '{full}' has shape {got:?}, expected {shape:?}"
-            )));
-        }
-        Ok(data)
+        self.weights.take(name, shape)
     }
 
     fn param2<B: Backend>(
@@ -124,13 +111,9 @@ impl WeightSource {
         d_out: usize,
         device: &B::Device,
     ) -> Result<Linear<B>> {
-        let w = self.take(&format!("{name}.weight"), &[d_out, d_in])?;
-        let mut transposed = vec![0.0f32; w.len()];
-        for o in 0..d_out {
-            for i in 0..d_in {
-                transposed[i * d_out + o] = w[o * d_in + i];
-            }
-        }
+        let transposed = self
+            .weights
+            .linear_pt(&format!("{name}.weight"), d_in, d_out)?;
         let mut linear = LinearConfig::new(d_in, d_out).init(device);
         linear.weight = Param::from_tensor(Tensor::from_data(
             TensorData::new(transposed, [d_in, d_out]),
@@ -162,13 +145,11 @@ impl<B: Backend> MiniLm<B> {
         config: MiniLmConfig,
         device: &B::Device,
     ) -> Result<Self> {
-        let tensors = read_safetensors_f32(bytes)?;
-        let prefix = if tensors.contains_key("bert.embeddings.word_embeddings.weight") {
-            "bert."
-        } else {
-            ""
-        };
-        let mut w = WeightSource { tensors, prefix };
+        let mut weights = Weights::new(read_safetensors_f32(bytes)?, "MiniLM");
+        if weights.contains("bert.embeddings.word_embeddings.weight") {
+            weights.set_prefix("bert");
+        }
+        let mut w = WeightSource { weights };
         let (h, c) = (config.hidden, config);
         let word = w.param2("embeddings.word_embeddings.weight", [c.vocab, h], device)?;
         let position = w.param2(
@@ -288,14 +269,14 @@ impl<B: Backend> TextEncoder<B> {
         device: &B::Device,
     ) -> Result<Self> {
         let mut tokenizer = Tokenizer::from_bytes(tokenizer_json)
-            .map_err(|e| Error::Data(format!("tokenizer.json: {e}")))?;
+            .map_err(|e| Error::Weights(format!("tokenizer.json: {e}")))?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
                 ..Default::default()
             }))
-            .map_err(|e| Error::Data(format!("tokenizer truncation: {e}")))?;
+            .map_err(|e| Error::Weights(format!("tokenizer truncation: {e}")))?;
         let model = MiniLm::from_safetensors(safetensors, MiniLmConfig::default(), device)?;
         Ok(Self {
             tokenizer,

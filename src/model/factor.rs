@@ -12,11 +12,12 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::{take_weight, TrainedModel, UserHistory, WeightMap};
+use super::{take_weight, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{int_tensor as ints, read_floats as read};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
+use crate::io::WeightMap;
 use crate::rng::SeededRng;
 use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 

@@ -5,8 +5,9 @@
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::{take_weight, UserHistory, WeightMap};
+use super::{take_weight, UserHistory};
 use crate::error::{Error, Result};
+use crate::io::WeightMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

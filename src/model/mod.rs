@@ -10,8 +10,6 @@ mod knn;
 mod popularity;
 pub mod vbpr;
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 pub use ease::{train_ease, EaseConfig};
@@ -24,6 +22,7 @@ pub use vbpr::{train_vbpr, VbprConfig};
 
 use crate::data::Interaction;
 use crate::error::{Error, Result};
+use crate::io::WeightMap;
 
 /// Which model to train, with its hyper-parameters. Stored in the bundle manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,9 +188,6 @@ pub enum TrainedModel {
     Factor(FactorModel),
 }
 
-/// Named weight arrays, the form in which a model goes into (and comes out of) safetensors.
-pub type WeightMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
-
 impl TrainedModel {
     /// Writes the score of every item for `user` (with training history `items`/`ratings`) into
     /// `out`, which has one slot per catalog item. Higher is better; for MF it is the predicted
@@ -273,19 +269,11 @@ pub(crate) fn with_valid_ndcg(
     (ndcg, model)
 }
 
-/// Takes a weight out of `weights`, requiring the given shape.
+/// Takes a bundle weight out of `weights`, requiring the given shape.
 pub(crate) fn take_weight(
     weights: &mut WeightMap,
     name: &str,
     shape: &[usize],
 ) -> Result<Vec<f32>> {
-    let (got, data) = weights
-        .remove(name)
-        .ok_or_else(|| Error::Bundle(format!("missing tensor '{name}'")))?;
-    if got != shape || data.len() != shape.iter().product::<usize>() {
-        return Err(Error::Bundle(format!(
-            "tensor '{name}' has shape {got:?}, expected {shape:?}"
-        )));
-    }
-    Ok(data)
+    crate::io::take_tensor(weights, name, shape, Error::Bundle)
 }

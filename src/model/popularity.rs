@@ -1,8 +1,9 @@
 //! Most-popular baseline: every user gets the items with the most training interactions.
 
-use super::{take_weight, WeightMap};
+use super::take_weight;
 use crate::data::Interaction;
 use crate::error::Result;
+use crate::io::WeightMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Popularity {

@@ -15,19 +15,17 @@
 //! Loading checks, in order: manifest syntax and version, each file's size and sha256, tensor
 //! dtypes and shapes against the manifest. Any failure is an error, never a panic.
 
-pub mod pth;
-
 use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::data::{DataSource, IdMap, Protocol};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
-use crate::model::{ModelConfig, TrainedModel, UserHistory, WeightMap};
+use crate::io::{sha256_hex, WeightMap};
+use crate::model::{ModelConfig, TrainedModel, UserHistory};
 
 pub const FORMAT: &str = "fusionrec-bundle";
 /// The version written; readers accept every version from 1 (no catalog content) up to it.
@@ -105,30 +103,6 @@ pub struct BundleMetrics {
 pub struct FileEntry {
     pub bytes: u64,
     pub sha256: String,
-}
-
-/// Every f32 tensor of a safetensors file by name, with its shape; other dtypes (such as int64
-/// position ids) are left out.
-pub fn read_safetensors_f32(bytes: &[u8]) -> Result<WeightMap> {
-    let tensors =
-        SafeTensors::deserialize(bytes).map_err(|e| Error::Data(format!("safetensors: {e}")))?;
-    Ok(tensors
-        .tensors()
-        .into_iter()
-        .filter(|(_, view)| view.dtype() == Dtype::F32)
-        .map(|(name, view)| {
-            let data = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (name, (view.shape().to_vec(), data))
-        })
-        .collect())
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// A loaded (or freshly trained) bundle.

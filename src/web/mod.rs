@@ -16,8 +16,9 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::encode::features::new_item_text;
 use crate::error::{Error, Result};
+use crate::io::sha256_hex;
 use crate::rank::{HistoryEvent, PersonalizeConfig, Session, SessionState};
-use crate::store::{sha256_hex, Bundle};
+use crate::store::Bundle;
 use crate::train::personalize::adaptor_loss;
 use device::Engine;
 

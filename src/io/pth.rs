@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::error::{Error, Result};
-use crate::model::WeightMap;
+use crate::io::WeightMap;
 
 const MAGIC: &[u8] = &[0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 const PROTOCOL_VERSION: i64 = 1001;
 
 fn bad(message: impl std::fmt::Display) -> Error {
-    Error::Data(format!("PyTorch checkpoint: {message}"))
+    Error::Weights(format!("PyTorch checkpoint: {message}"))
 }
 
 /// Deepest nesting of tuples, lists and dicts accepted (a state dict needs 3).
@@ -594,7 +594,7 @@ pub(crate) mod tests {
         // A view reaching past its storage.
         let bytes = legacy_checkpoint("w", &[2, 3], &[3, 2], &[1., 4., 2., 5., 3., 6.]);
         let err = read_pth_f32(&bytes).unwrap_err();
-        assert_eq!(err.code(), "BAD_DATA", "{err}");
+        assert_eq!(err.code(), "BAD_WEIGHTS", "{err}");
         assert!(read_pth_f32(b"PK\x03\x04 zip").is_err());
     }
 
