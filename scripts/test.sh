@@ -21,6 +21,9 @@ echo "shared datasets: $FUSIONREC_SHARED"
 step format
 cargo fmt --check
 
+step "module layers (no cycle between top-level modules)"
+python3 scripts/check_layers.py
+
 step "clippy (native)"
 cargo clippy --locked --all-targets -- -D warnings
 

@@ -11,7 +11,7 @@ use fusionrec::eval::{evaluate, Target};
 use fusionrec::model::{
     train_ease, EaseConfig, HybridConfig, ModelConfig, TrainedModel, UserHistory,
 };
-use fusionrec::rank::session::{neighbor_weights, NEIGHBORS, TEMPERATURE};
+use fusionrec::rank::placement::{neighbor_weights, NEIGHBORS, TEMPERATURE};
 use fusionrec::store::Bundle;
 use fusionrec::train::experiment::{
     cold_similarities, cold_start_config, cold_start_split, run_hybrid, tfidf_knn, Content,

@@ -8,6 +8,7 @@
 mod generic;
 mod given;
 mod grouplens;
+mod history;
 mod recbole;
 pub mod social;
 pub mod split;
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 pub use generic::{load_generic, load_generic_items};
 pub use given::{load_given_files, load_split_column, Part};
 pub use grouplens::load_grouplens;
+pub use history::UserHistory;
 pub use recbole::load_recbole;
 pub use social::{load_user_graph, UserGraph};
 pub use split::{Feedback, Protocol, Split, SplitStrategy};

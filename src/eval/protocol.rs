@@ -8,9 +8,9 @@ use super::metrics::{
     hit_rate_at_k, item_coverage, mae, mrr_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse,
 };
 use crate::data::split::items_by_user;
+use crate::data::UserHistory;
 use crate::data::{IdMap, Split};
 use crate::error::{Error, Result};
-use crate::model::{TrainedModel, UserHistory};
 
 /// The cut-offs reported everywhere.
 pub const KS: [usize; 3] = [5, 10, 20];
@@ -62,15 +62,6 @@ pub trait Scores {
     /// The predicted rating of (user, item), for models fitted to ratings.
     fn predict(&self, _user: u32, _item: u32) -> Option<f32> {
         None
-    }
-}
-
-impl Scores for TrainedModel {
-    fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]) {
-        TrainedModel::score(self, user, items, ratings, out)
-    }
-    fn predict(&self, user: u32, item: u32) -> Option<f32> {
-        TrainedModel::predict(self, user, item)
     }
 }
 
@@ -192,7 +183,7 @@ pub fn evaluate<S: Scores + ?Sized>(
 mod tests {
     use super::*;
     use crate::data::Interaction;
-    use crate::model::Popularity;
+    use crate::model::{Popularity, TrainedModel};
 
     #[test]
     fn top_k_orders_by_score_then_index_and_skips_excluded() {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Scores;
 use crate::data::UserGraph;
-use crate::model::UserHistory;
+use crate::data::UserHistory;
 
 /// A user graph with the weight of friends' scores; stored in bundles.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,12 +6,13 @@
 //! table at every step would shrink rarely seen items far more than frequent ones.
 
 use burn::module::{AutodiffModule, Module, Param};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::AdamConfig;
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::training::{fit, sample_negative, Schedule, TrainObserver};
 use super::{take_weight, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{int_tensor as ints, read_floats as read};
@@ -19,7 +20,6 @@ use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::io::WeightMap;
 use crate::rng::SeededRng;
-use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Objective {
@@ -323,7 +323,7 @@ pub fn train_factor_model<B: AutodiffBackend>(
     } else {
         ratings.iter().sum::<f32>() / ratings.len() as f32
     };
-    let mut net = FactorNet::<B>::init(
+    let net = FactorNet::<B>::init(
         objective,
         split.n_users,
         split.n_items,
@@ -331,79 +331,66 @@ pub fn train_factor_model<B: AutodiffBackend>(
         config,
         device,
     );
-    let mut optim = AdamConfig::new().init::<B, FactorNet<B>>();
+    let optim = AdamConfig::new().init::<B, FactorNet<B>>();
     // A different stream from the initialisation, for shuffling and negatives.
     let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
-    let mut order: Vec<usize> = (0..split.train.len()).collect();
-    let mut stopper = EarlyStopping::new(config.patience, objective == Objective::Bpr);
-
-    for epoch in 1..=config.epochs {
-        rng.shuffle(&mut order);
-        let mut loss_sum: Option<Tensor<B::InnerBackend, 1>> = None;
-        let mut batches = 0usize;
-        for chunk in order.chunks(config.batch_size) {
-            let b = chunk.len();
-            let users: Vec<u32> = chunk.iter().map(|&i| split.train[i].user).collect();
-            let items: Vec<u32> = chunk.iter().map(|&i| split.train[i].item).collect();
-            let (u, i) = (ints::<B>(&users, device), ints::<B>(&items, device));
-            let loss = match objective {
-                Objective::Mse => {
-                    let target: Vec<f32> = chunk.iter().map(|&i| ratings[i]).collect();
-                    let target = Tensor::<B, 1>::from_data(TensorData::new(target, [b]), device);
-                    let (pred, l2) = net.score_pairs(u, i);
-                    (pred - target).powi_scalar(2).mean() + l2 * (config.weight_decay / b as f64)
-                }
-                Objective::Bpr => {
-                    let negatives: Vec<u32> = users
-                        .iter()
-                        .map(|&u| sample_negative(&mut rng, split.n_items, history.user(u).0))
-                        .collect();
-                    let (pos, l2_pos) = net.score_pairs(u.clone(), i);
-                    let (neg, l2_neg) = net.score_pairs(u, ints::<B>(&negatives, device));
-                    // The user's factors enter both terms, so their penalty counts twice; the
-                    // default weight_decay is tuned with that in mind.
-                    log_sigmoid(pos - neg).mean().neg()
-                        + (l2_pos + l2_neg) * (config.weight_decay / b as f64)
-                }
-            };
-            loss_sum = Some(match loss_sum {
-                None => loss.clone().inner(),
-                Some(s) => s + loss.clone().inner(),
-            });
-            batches += 1;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(config.lr, net, grads);
-        }
-        let loss = loss_sum
-            .map(read)
-            .transpose()?
-            .map_or(0.0, |v| f64::from(v[0]) / batches as f64);
-        let state = EpochState {
-            epoch,
-            epochs: config.epochs,
-            eval_every: config.eval_every,
-            loss,
+    let schedule = Schedule {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        lr: config.lr,
+        eval_every: config.eval_every,
+        patience: config.patience,
+        higher_is_better: objective == Objective::Bpr,
+    };
+    let batch_loss = |net: &FactorNet<B>, batch: &[usize], rng: &mut SeededRng| {
+        let b = batch.len();
+        let users: Vec<u32> = batch.iter().map(|&i| split.train[i].user).collect();
+        let items: Vec<u32> = batch.iter().map(|&i| split.train[i].item).collect();
+        let (u, i) = (ints::<B>(&users, device), ints::<B>(&items, device));
+        Ok(match objective {
+            Objective::Mse => {
+                let target: Vec<f32> = batch.iter().map(|&i| ratings[i]).collect();
+                let target = Tensor::<B, 1>::from_data(TensorData::new(target, [b]), device);
+                let (pred, l2) = net.score_pairs(u, i);
+                (pred - target).powi_scalar(2).mean() + l2 * (config.weight_decay / b as f64)
+            }
+            Objective::Bpr => {
+                let negatives: Vec<u32> = users
+                    .iter()
+                    .map(|&u| sample_negative(rng, split.n_items, history.user(u).0))
+                    .collect();
+                let (pos, l2_pos) = net.score_pairs(u.clone(), i);
+                let (neg, l2_neg) = net.score_pairs(u, ints::<B>(&negatives, device));
+                // The user's factors enter both terms, so their penalty counts twice; the
+                // default weight_decay is tuned with that in mind.
+                log_sigmoid(pos - neg).mean().neg()
+                    + (l2_pos + l2_neg) * (config.weight_decay / b as f64)
+            }
+        })
+    };
+    let validate = |net: &FactorNet<B>| {
+        let model = net.valid().snapshot()?;
+        let metrics = evaluate(
+            &TrainedModel::Factor(model.clone()),
+            split,
+            history,
+            Target::Valid,
+        );
+        let value = match objective {
+            Objective::Mse => metrics.get("rmse").copied().unwrap_or(f64::NAN),
+            Objective::Bpr => metrics["ndcg@10"],
         };
-        let stop = end_epoch(state, &mut stopper, observer, || {
-            let model = net.valid().snapshot()?;
-            let metrics = evaluate(
-                &TrainedModel::Factor(model.clone()),
-                split,
-                history,
-                Target::Valid,
-            );
-            let value = match objective {
-                Objective::Mse => metrics.get("rmse").copied().unwrap_or(f64::NAN),
-                Objective::Bpr => metrics["ndcg@10"],
-            };
-            Ok((value, model))
-        })?;
-        if stop {
-            break;
-        }
-    }
-    let (value, model) = stopper.into_best().ok_or_else(|| {
-        Error::Data("validation produced no finite metric (is the validation split empty?)".into())
-    })?;
+        Ok((value, model))
+    };
+    let (model, value) = fit(
+        &schedule,
+        net,
+        optim,
+        split.train.len(),
+        &mut rng,
+        observer,
+        batch_loss,
+        validate,
+    )?;
     Ok((model, value))
 }

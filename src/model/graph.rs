@@ -20,7 +20,7 @@
 //! After training, the final user and item vectors are stored as a [`FactorModel`].
 
 use burn::module::{AutodiffModule, Module, Param};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::AdamConfig;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::hybrid::Loss;
+use super::training::{fit, sample_negative, Schedule, TrainObserver};
 use super::{with_valid_ndcg, UserHistory};
 use crate::data::Split;
 use crate::device::{
@@ -37,7 +38,6 @@ use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::fuse::init_param;
 use crate::rng::SeededRng;
-use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 /// Hyper-parameters of [`train_graph`]. With no content modalities it is plain LightGCN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,101 +303,96 @@ pub fn train_graph<B: AutodiffBackend>(
     };
     let inner_graphs = graphs.inner();
     let mut rng = SeededRng::new(config.seed);
-    let mut net = GraphNet::<B> {
+    let net = GraphNet::<B> {
         users: init_param(&mut rng, [nu, config.dim], 0.1, device),
         items: init_param(&mut rng, [ni, config.dim], 0.1, device),
         layers: config.layers,
         item_layers: config.item_layers,
         cosine: config.loss == Loss::Softmax,
     };
-    let mut optim = AdamConfig::new().init::<B, GraphNet<B>>();
+    let optim = AdamConfig::new().init::<B, GraphNet<B>>();
     let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
-    let mut order: Vec<usize> = (0..train.len()).collect();
     let candidate_bias: Vec<f32> = cold_items
         .iter()
         .map(|&c| if c { -1e9 } else { 0.0 })
         .collect();
     let candidate_bias = tensor2::<B>(candidate_bias, [1, ni], device);
-    let mut stopper = EarlyStopping::new(config.patience, true);
-
-    for epoch in 1..=config.epochs {
-        rng.shuffle(&mut order);
-        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
-        for chunk in order.chunks(config.batch_size) {
-            let b = chunk.len();
-            let users: Vec<u32> = chunk.iter().map(|&k| train[k].user).collect();
-            let targets: Vec<u32> = chunk.iter().map(|&k| train[k].item).collect();
-            let (all_users, all_items) = net.propagate(&graphs);
-            let u_idx = ints::<B>(&users, device);
-            let t_idx = ints::<B>(&targets, device);
-            let u = all_users.select(0, u_idx.clone());
-            let mut l2 = net.users.val().select(0, u_idx).powi_scalar(2).sum()
-                + net
-                    .items
-                    .val()
-                    .select(0, t_idx.clone())
-                    .powi_scalar(2)
-                    .sum();
-            let ranking = match config.loss {
-                Loss::Softmax => {
-                    let logits = u
-                        .matmul(all_items.transpose())
-                        .div_scalar(config.temperature)
-                        + candidate_bias.clone();
-                    log_softmax(logits, 1)
-                        .gather(1, t_idx.reshape([b, 1]))
-                        .mean()
-                        .neg()
-                }
-                Loss::Bpr => {
-                    let negatives: Vec<u32> = users
-                        .iter()
-                        .map(|&u| loop {
-                            let j = sample_negative(&mut rng, ni, history.user(u).0);
-                            if !cold_items[j as usize] {
-                                break j;
-                            }
-                        })
-                        .collect();
-                    let n_idx = ints::<B>(&negatives, device);
-                    l2 = l2
-                        + net
-                            .items
-                            .val()
-                            .select(0, n_idx.clone())
-                            .powi_scalar(2)
-                            .sum();
-                    let pos = (u.clone() * all_items.clone().select(0, t_idx)).sum_dim(1);
-                    let neg = (u * all_items.select(0, n_idx)).sum_dim(1);
-                    log_sigmoid(pos - neg).mean().neg()
-                }
-            };
-            let loss = ranking + l2 * (config.weight_decay / b as f64);
-            loss_sum += f64::from(read(loss.clone().inner())?[0]);
-            batches += 1;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(config.lr, net, grads);
-        }
-        let state = EpochState {
-            epoch,
-            epochs: config.epochs,
-            eval_every: config.eval_every,
-            loss: loss_sum / batches.max(1) as f64,
+    let schedule = Schedule {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        lr: config.lr,
+        eval_every: config.eval_every,
+        patience: config.patience,
+        higher_is_better: true,
+    };
+    let batch_loss = |net: &GraphNet<B>, batch: &[usize], rng: &mut SeededRng| {
+        let b = batch.len();
+        let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();
+        let targets: Vec<u32> = batch.iter().map(|&k| train[k].item).collect();
+        let (all_users, all_items) = net.propagate(&graphs);
+        let u_idx = ints::<B>(&users, device);
+        let t_idx = ints::<B>(&targets, device);
+        let u = all_users.select(0, u_idx.clone());
+        let mut l2 = net.users.val().select(0, u_idx).powi_scalar(2).sum()
+            + net
+                .items
+                .val()
+                .select(0, t_idx.clone())
+                .powi_scalar(2)
+                .sum();
+        let ranking = match config.loss {
+            Loss::Softmax => {
+                let logits = u
+                    .matmul(all_items.transpose())
+                    .div_scalar(config.temperature)
+                    + candidate_bias.clone();
+                log_softmax(logits, 1)
+                    .gather(1, t_idx.reshape([b, 1]))
+                    .mean()
+                    .neg()
+            }
+            Loss::Bpr => {
+                let negatives: Vec<u32> = users
+                    .iter()
+                    .map(|&u| loop {
+                        let j = sample_negative(rng, ni, history.user(u).0);
+                        if !cold_items[j as usize] {
+                            break j;
+                        }
+                    })
+                    .collect();
+                let n_idx = ints::<B>(&negatives, device);
+                l2 = l2
+                    + net
+                        .items
+                        .val()
+                        .select(0, n_idx.clone())
+                        .powi_scalar(2)
+                        .sum();
+                let pos = (u.clone() * all_items.clone().select(0, t_idx)).sum_dim(1);
+                let neg = (u * all_items.select(0, n_idx)).sum_dim(1);
+                log_sigmoid(pos - neg).mean().neg()
+            }
         };
-        let stop = end_epoch(state, &mut stopper, observer, || {
-            Ok(with_valid_ndcg(
-                net.valid().snapshot(&inner_graphs)?,
-                split,
-                history,
-            ))
-        })?;
-        if stop {
-            break;
-        }
-    }
-    let (best, model) = stopper
-        .into_best()
-        .ok_or_else(|| Error::Data("no validation metric".into()))?;
+        Ok(ranking + l2 * (config.weight_decay / b as f64))
+    };
+    let validate = |net: &GraphNet<B>| {
+        Ok(with_valid_ndcg(
+            net.valid().snapshot(&inner_graphs)?,
+            split,
+            history,
+        ))
+    };
+    let (model, best) = fit(
+        &schedule,
+        net,
+        optim,
+        train.len(),
+        &mut rng,
+        observer,
+        batch_loss,
+        validate,
+    )?;
     Ok((model, best))
 }
 

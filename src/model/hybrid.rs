@@ -22,13 +22,14 @@
 
 use burn::module::{AutodiffModule, Module, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::AdamWConfig;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
+use super::training::{fit, sample_negative, Schedule, TrainObserver};
 use super::{TrainedModel, UserHistory};
 use crate::data::{Interaction, Split};
 use crate::device::{
@@ -39,7 +40,6 @@ use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
 use crate::rng::SeededRng;
-use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -613,8 +613,8 @@ pub fn train_hybrid<B: AutodiffBackend>(
         n_tokens,
     };
     let dims: Vec<usize> = inputs.modalities.iter().map(|m| m.dim).collect();
-    let mut net = HybridNet::<B>::new(config, split.n_users, n_items, &dims, user_dim, device);
-    let mut optim = AdamWConfig::new()
+    let net = HybridNet::<B>::new(config, split.n_users, n_items, &dims, user_dim, device);
+    let optim = AdamWConfig::new()
         .with_weight_decay(config.weight_decay as f32)
         .init::<B, HybridNet<B>>();
     let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
@@ -624,7 +624,6 @@ pub fn train_hybrid<B: AutodiffBackend>(
         .filter(|x| !inputs.cold_items[x.item as usize])
         .copied()
         .collect();
-    let mut order: Vec<usize> = (0..train.len()).collect();
     // Softmax candidates: cold items are not part of the catalog the model trains on.
     let candidate_bias: Vec<f32> = inputs
         .cold_items
@@ -632,7 +631,6 @@ pub fn train_hybrid<B: AutodiffBackend>(
         .map(|&c| if c { -1e9 } else { 0.0 })
         .collect();
     let candidate_bias = tensor2::<B>(candidate_bias, [1, n_items], device);
-    let mut stopper = EarlyStopping::new(config.patience, true);
     let inner_inputs = DeviceInputs::<B::InnerBackend> {
         content: device_inputs
             .content
@@ -644,113 +642,110 @@ pub fn train_hybrid<B: AutodiffBackend>(
         n_tokens,
     };
 
-    for epoch in 1..=config.epochs {
-        rng.shuffle(&mut order);
-        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
-        for chunk in order.chunks(config.batch_size) {
-            let b = chunk.len();
-            let users: Vec<u32> = chunk.iter().map(|&k| train[k].user).collect();
-            let targets: Vec<u32> = chunk.iter().map(|&k| train[k].item).collect();
-            let mut mask = presence.clone();
-            if config.modality_dropout > 0.0 || config.id_dropout > 0.0 {
-                for row in mask.chunks_mut(n_tokens) {
-                    let kept: Vec<f32> = row
-                        .iter()
-                        .enumerate()
-                        .map(|(t, &p)| {
-                            let extra = if config.item_id && t == 0 {
-                                config.id_dropout
-                            } else {
-                                0.0
-                            };
-                            let keep = (1.0 - config.modality_dropout) * (1.0 - extra);
-                            if p > 0.0 && rng.unit_f64() >= 1.0 - keep {
-                                1.0
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    if kept.iter().any(|&k| k > 0.0) {
-                        row.copy_from_slice(&kept);
-                    }
+    let schedule = Schedule {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        lr: config.lr,
+        eval_every: config.eval_every,
+        patience: config.patience,
+        higher_is_better: true,
+    };
+    let batch_loss = |net: &HybridNet<B>, batch: &[usize], rng: &mut SeededRng| {
+        let b = batch.len();
+        let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();
+        let targets: Vec<u32> = batch.iter().map(|&k| train[k].item).collect();
+        let mut mask = presence.clone();
+        if config.modality_dropout > 0.0 || config.id_dropout > 0.0 {
+            for row in mask.chunks_mut(n_tokens) {
+                let kept: Vec<f32> = row
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &p)| {
+                        let extra = if config.item_id && t == 0 {
+                            config.id_dropout
+                        } else {
+                            0.0
+                        };
+                        let keep = (1.0 - config.modality_dropout) * (1.0 - extra);
+                        if p > 0.0 && rng.unit_f64() >= 1.0 - keep {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                if kept.iter().any(|&k| k > 0.0) {
+                    row.copy_from_slice(&kept);
                 }
             }
-            let (items, _) = net.items(&device_inputs, tensor2(mask, [n_items, n_tokens], device));
-            let rows = match config.user_history || config.user_recent {
-                true => {
-                    let noise = HistoryNoise {
-                        targets: &targets,
-                        dropout: config.history_dropout,
-                        rng: &mut rng,
-                    };
-                    history_rows(history, recency, &users, Some(noise), n_items)
-                        .into_device(n_items, device)
-                }
-                false => HistoryTensors {
-                    mean: Tensor::zeros([b, n_items], device),
-                    recent: None,
-                },
-            };
-            let user_idx = ints::<B>(&users, device);
-            let u = net.users(user_idx, rows, items.clone(), &device_inputs);
-            let logits = u.matmul(items.transpose());
-            let target_idx = ints::<B>(&targets, device).reshape([b, 1]);
-            let loss = match config.loss {
-                Loss::Softmax => {
-                    let lp = log_softmax(
-                        logits.div_scalar(config.temperature) + candidate_bias.clone(),
-                        1,
-                    );
-                    lp.gather(1, target_idx).mean().neg()
-                }
-                Loss::Bpr => {
-                    let negatives: Vec<u32> = users
-                        .iter()
-                        .map(|&u| loop {
-                            let j = sample_negative(&mut rng, n_items, history.user(u).0);
-                            if !inputs.cold_items[j as usize] {
-                                break j;
-                            }
-                        })
-                        .collect();
-                    let pos = logits.clone().gather(1, target_idx);
-                    let neg = logits.gather(1, ints::<B>(&negatives, device).reshape([b, 1]));
-                    log_sigmoid(pos - neg).mean().neg()
-                }
-            };
-            loss_sum += f64::from(read(loss.clone().inner())?[0]);
-            batches += 1;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(config.lr, net, grads);
         }
-        let state = EpochState {
-            epoch,
-            epochs: config.epochs,
-            eval_every: config.eval_every,
-            loss: loss_sum / batches.max(1) as f64,
+        let (items, _) = net.items(&device_inputs, tensor2(mask, [n_items, n_tokens], device));
+        let rows = match config.user_history || config.user_recent {
+            true => {
+                let noise = HistoryNoise {
+                    targets: &targets,
+                    dropout: config.history_dropout,
+                    rng: &mut *rng,
+                };
+                history_rows(history, recency, &users, Some(noise), n_items)
+                    .into_device(n_items, device)
+            }
+            false => HistoryTensors {
+                mean: Tensor::zeros([b, n_items], device),
+                recent: None,
+            },
         };
-        let stop = end_epoch(state, &mut stopper, observer, || {
-            let valid_net = net.valid();
-            let model = snapshot(
-                &valid_net,
-                &inner_inputs,
-                history,
-                recency,
-                &presence,
-                device,
-            )?;
-            let ndcg =
-                evaluate(&TrainedModel::Factor(model), split, history, Target::Valid)["ndcg@10"];
-            Ok((ndcg, valid_net))
-        })?;
-        if stop {
-            break;
-        }
-    }
-    let (best, net) = stopper
-        .into_best()
-        .ok_or_else(|| Error::Data("no validation metric".into()))?;
+        let user_idx = ints::<B>(&users, device);
+        let u = net.users(user_idx, rows, items.clone(), &device_inputs);
+        let logits = u.matmul(items.transpose());
+        let target_idx = ints::<B>(&targets, device).reshape([b, 1]);
+        Ok(match config.loss {
+            Loss::Softmax => {
+                let lp = log_softmax(
+                    logits.div_scalar(config.temperature) + candidate_bias.clone(),
+                    1,
+                );
+                lp.gather(1, target_idx).mean().neg()
+            }
+            Loss::Bpr => {
+                let negatives: Vec<u32> = users
+                    .iter()
+                    .map(|&u| loop {
+                        let j = sample_negative(rng, n_items, history.user(u).0);
+                        if !inputs.cold_items[j as usize] {
+                            break j;
+                        }
+                    })
+                    .collect();
+                let pos = logits.clone().gather(1, target_idx);
+                let neg = logits.gather(1, ints::<B>(&negatives, device).reshape([b, 1]));
+                log_sigmoid(pos - neg).mean().neg()
+            }
+        })
+    };
+    let validate = |net: &HybridNet<B>| {
+        let valid_net = net.valid();
+        let model = snapshot(
+            &valid_net,
+            &inner_inputs,
+            history,
+            recency,
+            &presence,
+            device,
+        )?;
+        let ndcg = evaluate(&TrainedModel::Factor(model), split, history, Target::Valid)["ndcg@10"];
+        Ok((ndcg, valid_net))
+    };
+    let (net, best) = fit(
+        &schedule,
+        net,
+        optim,
+        train.len(),
+        &mut rng,
+        observer,
+        batch_loss,
+        validate,
+    )?;
     Ok((
         TrainedHybrid {
             net,

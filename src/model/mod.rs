@@ -8,6 +8,7 @@ pub mod graph;
 pub mod hybrid;
 mod knn;
 mod popularity;
+pub mod training;
 pub mod vbpr;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
 pub use popularity::Popularity;
 pub use vbpr::{train_vbpr, VbprConfig};
 
-use crate::data::Interaction;
+pub use crate::data::UserHistory;
 use crate::error::{Error, Result};
 use crate::io::WeightMap;
 
@@ -120,66 +121,6 @@ impl ModelConfig {
     }
 }
 
-/// Each user's training interactions in compressed rows: the model's input for history-based
-/// scoring (item-kNN) and the "seen" set excluded from recommendations.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserHistory {
-    pub offsets: Vec<u32>,
-    pub items: Vec<u32>,
-    /// The rating of each event, 1.0 where the source has none.
-    pub ratings: Vec<f32>,
-}
-
-impl UserHistory {
-    pub fn from_interactions(n_users: usize, interactions: &[Interaction]) -> Self {
-        let mut rows: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_users];
-        for x in interactions {
-            rows[x.user as usize].push((x.item, x.rating.unwrap_or(1.0)));
-        }
-        let mut out = UserHistory {
-            offsets: vec![0],
-            items: Vec::with_capacity(interactions.len()),
-            ratings: Vec::with_capacity(interactions.len()),
-        };
-        for mut row in rows {
-            row.sort_unstable_by_key(|&(i, _)| i);
-            for (i, r) in row {
-                out.items.push(i);
-                out.ratings.push(r);
-            }
-            out.offsets.push(out.items.len() as u32);
-        }
-        out
-    }
-
-    pub fn n_users(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    /// The user's items (sorted) and their ratings.
-    pub fn user(&self, user: u32) -> (&[u32], &[f32]) {
-        let (a, b) = (
-            self.offsets[user as usize] as usize,
-            self.offsets[user as usize + 1] as usize,
-        );
-        (&self.items[a..b], &self.ratings[a..b])
-    }
-
-    /// Checks internal consistency (offsets monotone, items in range) after loading.
-    pub fn validate(&self, n_items: usize) -> Result<()> {
-        let ok = self.offsets.first() == Some(&0)
-            && self.offsets.windows(2).all(|w| w[0] <= w[1])
-            && self.offsets.last().map(|&o| o as usize) == Some(self.items.len())
-            && self.items.len() == self.ratings.len()
-            && self.items.iter().all(|&i| (i as usize) < n_items);
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Bundle("user history is inconsistent".into()))
-        }
-    }
-}
-
 /// A trained model, ready to score.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainedModel {
@@ -254,6 +195,15 @@ impl TrainedModel {
                 weights,
             )?),
         })
+    }
+}
+
+impl crate::eval::Scores for TrainedModel {
+    fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]) {
+        TrainedModel::score(self, user, items, ratings, out)
+    }
+    fn predict(&self, user: u32, item: u32) -> Option<f32> {
+        TrainedModel::predict(self, user, item)
     }
 }
 

@@ -10,13 +10,14 @@
 
 use burn::module::{AutodiffModule, Module, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::AdamConfig;
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
+use super::training::{fit, sample_negative, Schedule, TrainObserver};
 use super::{with_valid_ndcg, UserHistory};
 use crate::data::Split;
 use crate::device::{float_tensor as tensor2, int_tensor as ints, read_floats as read};
@@ -24,7 +25,6 @@ use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
 use crate::rng::SeededRng;
-use crate::train::{end_epoch, sample_negative, EarlyStopping, EpochState, TrainObserver};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VbprConfig {
@@ -168,7 +168,7 @@ pub fn train_vbpr<B: AutodiffBackend>(
         mask: content.mask.clone().inner(),
     };
     let mut rng = SeededRng::new(config.seed);
-    let mut net = VbprNet::<B> {
+    let net = VbprNet::<B> {
         gamma_user: init_param(&mut rng, [nu, d], 0.1, device),
         theta_user: init_param(&mut rng, [nu, d], 0.1, device),
         gamma_item: init_param(&mut rng, [ni, d], 0.1, device),
@@ -179,68 +179,62 @@ pub fn train_vbpr<B: AutodiffBackend>(
             .collect(),
         fusion: (m > 1).then(|| AnyFusion::new(config.fusion, m, d, &mut rng, device)),
     };
-    let mut optim = AdamConfig::new().init::<B, VbprNet<B>>();
+    let optim = AdamConfig::new().init::<B, VbprNet<B>>();
     let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
-    let mut order: Vec<usize> = (0..split.train.len()).collect();
-    let mut stopper = EarlyStopping::new(config.patience, true);
-
-    for epoch in 1..=config.epochs {
-        rng.shuffle(&mut order);
-        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
-        for chunk in order.chunks(config.batch_size) {
-            let b = chunk.len();
-            let users: Vec<u32> = chunk.iter().map(|&k| split.train[k].user).collect();
-            let pos: Vec<u32> = chunk.iter().map(|&k| split.train[k].item).collect();
-            let neg: Vec<u32> = users
-                .iter()
-                .map(|&u| sample_negative(&mut rng, ni, history.user(u).0))
-                .collect();
-            let (u, p, n) = (
-                ints::<B>(&users, device),
-                ints::<B>(&pos, device),
-                ints::<B>(&neg, device),
-            );
-            let c = net.content(&content);
-            let gu = net.gamma_user.val().select(0, u.clone());
-            let tu = net.theta_user.val().select(0, u);
-            let score = |items: burn::tensor::Tensor<B, 1, burn::tensor::Int>| {
-                let gi = net.gamma_item.val().select(0, items.clone());
-                let ci = c.clone().select(0, items.clone());
-                let bi = net.beta_item.val().select(0, items);
-                let s = (gu.clone() * gi.clone()).sum_dim(1)
-                    + (tu.clone() * ci).sum_dim(1)
-                    + bi.clone();
-                let l2 = gi.powi_scalar(2).sum() + bi.powi_scalar(2).sum();
-                (s, l2)
-            };
-            let (sp, l2p) = score(p);
-            let (sn, l2n) = score(n);
-            let l2 = gu.powi_scalar(2).sum() + tu.powi_scalar(2).sum() + l2p + l2n;
-            let loss = log_sigmoid(sp - sn).mean().neg() + l2 * (config.weight_decay / b as f64);
-            loss_sum += f64::from(read(loss.clone().inner())?[0]);
-            batches += 1;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(config.lr, net, grads);
-        }
-        let state = EpochState {
-            epoch,
-            epochs: config.epochs,
-            eval_every: config.eval_every,
-            loss: loss_sum / batches.max(1) as f64,
+    let schedule = Schedule {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        lr: config.lr,
+        eval_every: config.eval_every,
+        patience: config.patience,
+        higher_is_better: true,
+    };
+    let batch_loss = |net: &VbprNet<B>, batch: &[usize], rng: &mut SeededRng| {
+        let b = batch.len();
+        let users: Vec<u32> = batch.iter().map(|&k| split.train[k].user).collect();
+        let pos: Vec<u32> = batch.iter().map(|&k| split.train[k].item).collect();
+        let neg: Vec<u32> = users
+            .iter()
+            .map(|&u| sample_negative(rng, ni, history.user(u).0))
+            .collect();
+        let (u, p, n) = (
+            ints::<B>(&users, device),
+            ints::<B>(&pos, device),
+            ints::<B>(&neg, device),
+        );
+        let c = net.content(&content);
+        let gu = net.gamma_user.val().select(0, u.clone());
+        let tu = net.theta_user.val().select(0, u);
+        let score = |items: burn::tensor::Tensor<B, 1, burn::tensor::Int>| {
+            let gi = net.gamma_item.val().select(0, items.clone());
+            let ci = c.clone().select(0, items.clone());
+            let bi = net.beta_item.val().select(0, items);
+            let s =
+                (gu.clone() * gi.clone()).sum_dim(1) + (tu.clone() * ci).sum_dim(1) + bi.clone();
+            let l2 = gi.powi_scalar(2).sum() + bi.powi_scalar(2).sum();
+            (s, l2)
         };
-        let stop = end_epoch(state, &mut stopper, observer, || {
-            Ok(with_valid_ndcg(
-                net.valid().snapshot(&inner_content)?,
-                split,
-                history,
-            ))
-        })?;
-        if stop {
-            break;
-        }
-    }
-    let (best, model) = stopper
-        .into_best()
-        .ok_or_else(|| Error::Data("no validation metric".into()))?;
+        let (sp, l2p) = score(p);
+        let (sn, l2n) = score(n);
+        let l2 = gu.powi_scalar(2).sum() + tu.powi_scalar(2).sum() + l2p + l2n;
+        Ok(log_sigmoid(sp - sn).mean().neg() + l2 * (config.weight_decay / b as f64))
+    };
+    let validate = |net: &VbprNet<B>| {
+        Ok(with_valid_ndcg(
+            net.valid().snapshot(&inner_content)?,
+            split,
+            history,
+        ))
+    };
+    let (model, best) = fit(
+        &schedule,
+        net,
+        optim,
+        split.train.len(),
+        &mut rng,
+        observer,
+        batch_loss,
+        validate,
+    )?;
     Ok((model, best))
 }

@@ -8,11 +8,14 @@
 //! implicit-ALS normal equations (Hu et al., 2008) at best 0.1914 over α ∈ {0.1…1000},
 //! λ ∈ {0.01, 1, 10} — the simplest rule is also the best here, and it costs one pass.
 
+pub mod adaptor;
 pub mod device;
+pub mod placement;
 pub mod session;
 
+pub use adaptor::PersonalizeConfig;
 pub use device::DeviceScorer;
-pub use session::{AddedItem, PersonalizeConfig, Session, SessionState};
+pub use session::{AddedItem, Session, SessionState};
 
 use crate::error::{Error, Result};
 use crate::model::{FactorModel, TrainedModel};

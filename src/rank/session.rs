@@ -11,8 +11,8 @@
 //!   catalog items its content resembles.
 //! - **Personal adaptor** (`personalize`): a linear taste vector θ over the items' stored content
 //!   features (each modality L2-normalised; plus the normalised item vectors for factor models),
-//!   fitted with a few autodiff steps of BPR on the visitor's local events ([`crate::train::
-//!   personalize`], the same code natively and on WebGPU). Recommendations become
+//!   fitted with a few autodiff steps of BPR on the visitor's local events ([`super::adaptor`],
+//!   the same code natively and on WebGPU). Recommendations become
 //!   `score + strength · std(score) · θ·φ(item)`: the standard deviation puts the term on each
 //!   model's own scale. Events favouring a genre teach θ that genre's direction in content space.
 //! - **State** ([`SessionState`]): added items and θ, tied to the bundle's weights checksum, so a
@@ -23,15 +23,13 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use super::adaptor::{Pairs, PersonalizeConfig};
+use super::placement::{self, NEIGHBORS, TEMPERATURE};
 use super::{score_history, Explanation, HistoryEvent, Query};
 use crate::error::{Error, Result};
 use crate::model::TrainedModel;
 use crate::store::{Bundle, WEIGHTS_FILE};
 
-/// Catalog neighbours an added item is placed by.
-pub const NEIGHBORS: usize = 10;
-/// Softmax temperature over the neighbours' cosine similarities.
-pub const TEMPERATURE: f32 = 0.01;
 const STATE_FORMAT: &str = "fusionrec-session";
 const STATE_VERSION: u32 = 1;
 
@@ -53,36 +51,6 @@ pub struct Adaptor {
     pub strength: f32,
     /// Fine-tuning steps taken so far (over every `personalize` call).
     pub steps: usize,
-}
-
-/// Options of `personalize`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct PersonalizeConfig {
-    /// Adam steps on the pairs of this call.
-    pub steps: usize,
-    pub lr: f64,
-    /// L2 penalty on θ.
-    pub l2: f64,
-    /// Sampled unseen negatives per liked event.
-    pub negatives: usize,
-    /// Weight of the adaptor's term, in units of the model's score standard deviation.
-    pub strength: f32,
-    /// Seed of the negative sampling.
-    pub seed: u64,
-}
-
-impl Default for PersonalizeConfig {
-    fn default() -> Self {
-        Self {
-            steps: 20,
-            lr: 0.1,
-            l2: 1e-3,
-            negatives: 16,
-            strength: 1.0,
-            seed: 2026,
-        }
-    }
 }
 
 /// What a page saves: added items and the adaptor, for the bundle whose weights have `bundle`
@@ -116,25 +84,6 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot(a, b) / (norm(a) * norm(b)).max(1e-12)
 }
 
-/// The neighbours a new item is placed by, from its similarity to each candidate `(index,
-/// similarity)`: the `k` most similar (ties to the lower index), weighted by a softmax of
-/// similarity / `temperature`; best first, weights summing to 1 (an infinite temperature weighs
-/// them equally). [`Session::add_item`] uses [`NEIGHBORS`] and [`TEMPERATURE`]; the cold-start
-/// experiment validates other values.
-pub fn neighbor_weights(mut sims: Vec<(u32, f32)>, k: usize, temperature: f32) -> Vec<(u32, f32)> {
-    sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    sims.truncate(k);
-    let Some(&(_, top)) = sims.first() else {
-        return sims;
-    };
-    let exp: Vec<f32> = sims
-        .iter()
-        .map(|s| ((s.1 - top) / temperature).exp())
-        .collect();
-    let z: f32 = exp.iter().sum();
-    sims.iter().zip(&exp).map(|(s, e)| (s.0, e / z)).collect()
-}
-
 /// A bundle with one visitor's added items and personal adaptor.
 pub struct Session {
     bundle: Bundle,
@@ -144,14 +93,6 @@ pub struct Session {
     features: Features,
     /// Each catalog item's share of the most popular one's training count (first visits).
     popularity: Vec<f32>,
-}
-
-/// Training pairs for the adaptor: rows `φ(liked) − φ(other)`.
-#[derive(Debug, Clone)]
-pub struct Pairs {
-    pub dim: usize,
-    pub rows: usize,
-    pub values: Vec<f32>,
 }
 
 impl Session {
@@ -561,14 +502,21 @@ impl Session {
                 self.content_names().join(", ")
             )));
         }
-        // Mean cosine over the modalities both sides have.
+        let shared: Vec<(usize, Vec<f32>)> = shared
+            .into_iter()
+            .filter_map(|(m, v)| Some((m, placement::unit(v)?)))
+            .collect();
         let sims: Vec<(u32, f32)> = (0..self.n_catalog() as u32)
             .filter_map(|i| {
-                let (sum, count) = shared
+                let rows: Vec<Option<Vec<f32>>> = shared
                     .iter()
-                    .filter_map(|&(m, v)| Some(cosine(v, self.content_of(i, m)?)))
-                    .fold((0.0f32, 0usize), |(s, c), x| (s + x, c + 1));
-                (count > 0).then(|| (i, sum / count as f32))
+                    .map(|&(m, _)| self.content_of(i, m).and_then(placement::unit))
+                    .collect();
+                let pairs = shared
+                    .iter()
+                    .zip(&rows)
+                    .map(|((_, v), row)| (Some(v.as_slice()), row.as_deref()));
+                Some((i, placement::similarity(pairs)?))
             })
             .collect();
         if sims.is_empty() {
@@ -576,7 +524,7 @@ impl Session {
                 "no catalog item has the content item '{id}' comes with"
             )));
         }
-        let neighbors = neighbor_weights(sims, NEIGHBORS, TEMPERATURE);
+        let neighbors = placement::neighbor_weights(sims, NEIGHBORS, TEMPERATURE);
         let index = self.n_items() as u32;
         self.added.push(AddedItem {
             id: id.to_owned(),
@@ -676,7 +624,7 @@ impl Session {
         })
     }
 
-    /// Installs a fitted θ (see [`crate::train::personalize`]).
+    /// Installs a fitted θ (see [`super::adaptor`]).
     pub fn set_adaptor(&mut self, theta: Vec<f32>, strength: f32, steps: usize) -> Result<()> {
         if theta.len() != self.features.dim || !theta.iter().all(|x| x.is_finite()) {
             return Err(Error::Data(format!(
@@ -702,7 +650,7 @@ impl Session {
     }
 
     /// Fine-tunes the adaptor on `events` on an autodiff device, synchronously (native; the
-    /// browser runs the same [`crate::train::personalize::fit_adaptor`] and reads θ back
+    /// browser runs the same [`super::adaptor::fit_adaptor`] and reads θ back
     /// asynchronously).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn personalize<B: burn::tensor::backend::AutodiffBackend>(
@@ -712,13 +660,8 @@ impl Session {
         device: &B::Device,
     ) -> Result<()> {
         let pairs = self.personalize_pairs(events, config)?;
-        let theta = crate::train::personalize::fit_adaptor::<B>(
-            &self.theta(),
-            &pairs,
-            config,
-            device,
-            &mut |_| {},
-        )?;
+        let theta =
+            super::adaptor::fit_adaptor::<B>(&self.theta(), &pairs, config, device, &mut |_| {})?;
         let theta = crate::device::read_floats(theta)?;
         self.set_adaptor(theta, config.strength, config.steps)
     }
@@ -884,23 +827,6 @@ mod tests {
             .add_item("x", None, [("text".into(), vec![1.0])].into())
             .is_err());
         assert!(s.add_item("x", None, BTreeMap::new()).is_err());
-    }
-
-    #[test]
-    fn neighbor_weights_are_a_softmax_of_the_k_most_similar() {
-        let sims = vec![(0, 0.5), (1, 0.9), (2, 0.7), (3, 0.9)];
-        let w = neighbor_weights(sims.clone(), 3, 0.1);
-        // Best first, ties to the lower index; weights ∝ exp(sim / T), summing to 1.
-        assert_eq!(w.iter().map(|n| n.0).collect::<Vec<_>>(), [1, 3, 2]);
-        let e = (-2.0f32).exp();
-        assert!((w[0].1 - 1.0 / (2.0 + e)).abs() < 1e-6 && (w[2].1 - e / (2.0 + e)).abs() < 1e-6);
-        // An infinite temperature weighs them equally.
-        let uniform = neighbor_weights(sims, 2, f32::INFINITY);
-        assert!(
-            uniform.iter().all(|n| (n.1 - 0.5).abs() < 1e-6),
-            "{uniform:?}"
-        );
-        assert!(neighbor_weights(Vec::new(), 3, 0.1).is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::encode::TextEncoder;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Metrics, Target};
 use crate::model::{train_hybrid, HybridConfig, HybridInputs, TrainedModel, UserHistory};
+use crate::rank::placement;
 use crate::train::TrainObserver;
 
 /// Every content modality of a dataset, plus user features.
@@ -454,36 +455,16 @@ fn knn_from_similarity(n: usize, k: usize, sim: impl Fn(usize, usize) -> f32) ->
     })
 }
 
-/// Each item's L2-normalised row of `m`; `None` where the modality is absent or zero.
-fn unit_rows(m: &Modality) -> Vec<Option<Vec<f32>>> {
-    (0..m.n_items())
-        .map(|i| {
-            let row = m.row(i);
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            (m.present[i] && norm > 0.0).then(|| row.iter().map(|x| x / norm).collect())
-        })
-        .collect()
-}
-
-/// The mean, over the modalities both items have, of their cosine similarities (`units` from
-/// [`unit_rows`]); `None` when they share none. A modality missing for either item is left out,
-/// not counted as zero.
+/// The placement similarity of items `i` and `j` (see [`placement::similarity`]).
 fn mean_cosine(units: &[Vec<Option<Vec<f32>>>], i: usize, j: usize) -> Option<f32> {
-    let (mut total, mut count) = (0.0f32, 0usize);
-    for unit in units {
-        if let (Some(a), Some(b)) = (&unit[i], &unit[j]) {
-            total += a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-            count += 1;
-        }
-    }
-    (count > 0).then(|| total / count as f32)
+    placement::similarity(units.iter().map(|u| (u[i].as_deref(), u[j].as_deref())))
 }
 
 /// Item-kNN on fused content: the similarity of two items is the mean, over the modalities both
 /// have, of their cosine similarities. Late fusion, deterministic, no training.
 pub fn fused_content_knn(modalities: &[&Modality], k: usize) -> TrainedModel {
     let n = modalities.first().map_or(0, |m| m.n_items());
-    let units: Vec<_> = modalities.iter().map(|m| unit_rows(m)).collect();
+    let units: Vec<_> = modalities.iter().map(|m| placement::unit_rows(m)).collect();
     knn_from_similarity(n, k, |i, j| mean_cosine(&units, i, j).unwrap_or(0.0))
 }
 
@@ -679,7 +660,7 @@ impl crate::eval::Scores for NeighbourPlacement<'_> {
 /// Each cold item's similarity to every warm item: the mean cosine over the `modalities` both
 /// have, as [`crate::rank::Session::add_item`] compares a new item with the catalog.
 pub fn cold_similarities(modalities: &[&Modality], cold: &[bool]) -> Vec<(u32, Vec<(u32, f32)>)> {
-    let units: Vec<_> = modalities.iter().map(|m| unit_rows(m)).collect();
+    let units: Vec<_> = modalities.iter().map(|m| placement::unit_rows(m)).collect();
     (0..cold.len())
         .filter(|&c| cold[c])
         .map(|c| {
@@ -819,7 +800,7 @@ pub fn cold_start_neighbours(
     tfidf: &TrainedModel,
 ) -> Result<ColdNeighbours> {
     use crate::model::{train_ease, EaseConfig};
-    use crate::rank::session::neighbor_weights;
+    use crate::rank::placement::neighbor_weights;
     let history = UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
     let mut models = Vec::new();
     for (name, config) in [

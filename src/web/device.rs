@@ -14,7 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::encode::{ImageEncoder, TextEncoder};
 use crate::error::{Error, Result};
-use crate::rank::session::{Pairs, PersonalizeConfig};
+use crate::rank::adaptor::{Pairs, PersonalizeConfig};
 use crate::rank::{DeviceScorer, Query};
 use crate::store::Bundle;
 
@@ -119,7 +119,7 @@ impl<B: Backend> OnDevice<B> {
         config: &PersonalizeConfig,
         on_step: &mut dyn FnMut(usize),
     ) -> Result<Vec<f32>> {
-        let theta = crate::train::personalize::fit_adaptor::<Autodiff<B>>(
+        let theta = crate::rank::adaptor::fit_adaptor::<Autodiff<B>>(
             theta0,
             pairs,
             config,

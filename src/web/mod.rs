@@ -17,9 +17,9 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::encode::features::new_item_text;
 use crate::error::{Error, Result};
 use crate::io::sha256_hex;
+use crate::rank::adaptor::adaptor_loss;
 use crate::rank::{HistoryEvent, PersonalizeConfig, Session, SessionState};
 use crate::store::Bundle;
-use crate::train::personalize::adaptor_loss;
 use device::Engine;
 
 /// The one mapping from [`Error`] to JavaScript: an `Error` with the message and a `code`.

@@ -10,7 +10,45 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{activation, Tensor, TensorData};
 
 use crate::error::{Error, Result};
-use crate::rank::session::{Pairs, PersonalizeConfig};
+use serde::{Deserialize, Serialize};
+
+/// Options of `personalize`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PersonalizeConfig {
+    /// Adam steps on the pairs of this call.
+    pub steps: usize,
+    pub lr: f64,
+    /// L2 penalty on θ.
+    pub l2: f64,
+    /// Sampled unseen negatives per liked event.
+    pub negatives: usize,
+    /// Weight of the adaptor's term, in units of the model's score standard deviation.
+    pub strength: f32,
+    /// Seed of the negative sampling.
+    pub seed: u64,
+}
+
+impl Default for PersonalizeConfig {
+    fn default() -> Self {
+        Self {
+            steps: 20,
+            lr: 0.1,
+            l2: 1e-3,
+            negatives: 16,
+            strength: 1.0,
+            seed: 2026,
+        }
+    }
+}
+
+/// Training pairs for the adaptor: rows `φ(liked) − φ(other)`.
+#[derive(Debug, Clone)]
+pub struct Pairs {
+    pub dim: usize,
+    pub rows: usize,
+    pub values: Vec<f32>,
+}
 
 #[derive(Module, Debug)]
 struct Adaptor<B: Backend> {

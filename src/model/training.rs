@@ -1,0 +1,275 @@
+//! The one training loop every trainer runs ([`fit`]), and what it is made of: progress reports,
+//! early stopping on a validation metric, the divergence check and negative sampling.
+//!
+//! A trainer supplies two closures — the loss of one mini-batch, and a validation that returns
+//! the metric and a snapshot — and [`fit`] does the rest the same way for every model: shuffle,
+//! batch, backward, optimizer step; the epoch's mean loss summed on the device and read back
+//! once per epoch (never per batch); validation every `eval_every` epochs and on the last;
+//! early stopping with patience; progress to the observer. The best snapshot is returned.
+
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsParams, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::Tensor;
+
+use crate::device::read_floats;
+use crate::error::{Error, Result};
+use crate::rng::SeededRng;
+
+/// How long and how often: the part of a training configuration the loop reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub eval_every: usize,
+    pub patience: usize,
+    /// Whether a higher validation metric is better (NDCG) or a lower one (RMSE).
+    pub higher_is_better: bool,
+}
+
+/// Trains `net` on `n_examples` examples (indices shuffled with `rng` each epoch and cut into
+/// `schedule.batch_size` batches) with `optim`; `batch_loss(net, batch, rng)` is the scalar loss
+/// of one batch of example indices, `validate(net)` the validation metric and the snapshot kept
+/// if it is the best. Returns the best snapshot and its metric.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<B, M, O, T>(
+    schedule: &Schedule,
+    mut net: M,
+    mut optim: O,
+    n_examples: usize,
+    rng: &mut SeededRng,
+    observer: &mut dyn TrainObserver,
+    mut batch_loss: impl FnMut(&M, &[usize], &mut SeededRng) -> Result<Tensor<B, 1>>,
+    mut validate: impl FnMut(&M) -> Result<(f64, T)>,
+) -> Result<(T, f64)>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+{
+    if n_examples == 0 {
+        return Err(Error::Data("no training interactions".into()));
+    }
+    let mut stopper = EarlyStopping::new(schedule.patience, schedule.higher_is_better);
+    let mut order: Vec<usize> = (0..n_examples).collect();
+    for epoch in 1..=schedule.epochs {
+        rng.shuffle(&mut order);
+        let mut loss_sum: Option<Tensor<B::InnerBackend, 1>> = None;
+        let mut batches = 0usize;
+        for batch in order.chunks(schedule.batch_size.max(1)) {
+            let loss = batch_loss(&net, batch, rng)?;
+            let detached = loss.clone().inner();
+            loss_sum = Some(match loss_sum {
+                None => detached,
+                Some(sum) => sum + detached,
+            });
+            batches += 1;
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(schedule.lr, net, grads);
+        }
+        let loss = match loss_sum {
+            Some(sum) => f64::from(read_floats(sum)?[0]) / batches as f64,
+            None => 0.0,
+        };
+        let state = EpochState {
+            epoch,
+            epochs: schedule.epochs,
+            eval_every: schedule.eval_every,
+            loss,
+        };
+        if end_epoch(state, &mut stopper, observer, || validate(&net))? {
+            break;
+        }
+    }
+    stopper
+        .into_best()
+        .map(|(value, best)| (best, value))
+        .ok_or_else(|| {
+            Error::Data(
+                "validation produced no finite metric (is the validation split empty?)".into(),
+            )
+        })
+}
+
+/// One line of training progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Mean training loss over the epoch.
+    pub loss: f64,
+    /// The early-stopping metric on validation, on epochs where it was computed.
+    pub valid: Option<f64>,
+}
+
+/// Receives progress; the CLI draws a progress bar with it, tests ignore it.
+pub trait TrainObserver {
+    fn on_epoch(&mut self, report: &EpochReport);
+}
+
+impl TrainObserver for () {
+    fn on_epoch(&mut self, _: &EpochReport) {}
+}
+
+impl<F: FnMut(&EpochReport)> TrainObserver for F {
+    fn on_epoch(&mut self, report: &EpochReport) {
+        self(report)
+    }
+}
+
+/// Stops after `patience` evaluations without improvement and remembers the best snapshot.
+#[derive(Debug)]
+pub struct EarlyStopping<T> {
+    patience: usize,
+    higher_is_better: bool,
+    best: Option<(f64, T)>,
+    since_best: usize,
+}
+
+impl<T> EarlyStopping<T> {
+    pub fn new(patience: usize, higher_is_better: bool) -> Self {
+        Self {
+            patience,
+            higher_is_better,
+            best: None,
+            since_best: 0,
+        }
+    }
+
+    /// Records an evaluation; returns true when training should stop.
+    pub fn observe(&mut self, value: f64, snapshot: T) -> bool {
+        let improved = match &self.best {
+            None => true,
+            Some((best, _)) if self.higher_is_better => value > *best,
+            Some((best, _)) => value < *best,
+        };
+        if improved && value.is_finite() {
+            self.best = Some((value, snapshot));
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+        }
+        self.since_best >= self.patience
+    }
+
+    pub fn into_best(self) -> Option<(f64, T)> {
+        self.best
+    }
+}
+
+/// Where an epoch stands, for [`end_epoch`].
+#[derive(Debug, Clone, Copy)]
+pub struct EpochState {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub eval_every: usize,
+    /// Mean training loss over the epoch.
+    pub loss: f64,
+}
+
+/// Ends an epoch the same way for every trainer: a non-finite loss is an error; on evaluation
+/// epochs (every `eval_every`, and the last) `validate` gives the metric and a snapshot for the
+/// early stopper; the observer hears the report. Returns true when training should stop.
+pub fn end_epoch<T>(
+    state: EpochState,
+    stopper: &mut EarlyStopping<T>,
+    observer: &mut dyn TrainObserver,
+    validate: impl FnOnce() -> crate::Result<(f64, T)>,
+) -> crate::Result<bool> {
+    let EpochState {
+        epoch,
+        epochs,
+        eval_every,
+        loss,
+    } = state;
+    if !loss.is_finite() {
+        return Err(crate::Error::Config(format!(
+            "training diverged at epoch {epoch} (loss {loss}); lower lr"
+        )));
+    }
+    let mut report = EpochReport {
+        epoch,
+        epochs,
+        loss,
+        valid: None,
+    };
+    let mut stop = false;
+    if epoch % eval_every == 0 || epoch == epochs {
+        let (value, snapshot) = validate()?;
+        report.valid = Some(value);
+        stop = stopper.observe(value, snapshot);
+    }
+    observer.on_epoch(&report);
+    Ok(stop)
+}
+
+/// Uniform negative sampling: an item the user has not interacted with in training.
+/// `seen` is the user's sorted training items.
+pub fn sample_negative(rng: &mut SeededRng, n_items: usize, seen: &[u32]) -> u32 {
+    if seen.len() >= n_items {
+        // A user who saw everything has no negatives; any item keeps the batch well-formed.
+        return rng.below(n_items) as u32;
+    }
+    loop {
+        let j = rng.below(n_items) as u32;
+        if seen.binary_search(&j).is_err() {
+            return j;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn early_stopping_keeps_the_best_and_stops_after_patience() {
+        let mut es = EarlyStopping::new(2, true);
+        assert!(!es.observe(0.1, "a"));
+        assert!(!es.observe(0.3, "b"));
+        assert!(!es.observe(0.2, "c"));
+        assert!(es.observe(0.25, "d"));
+        assert_eq!(es.into_best(), Some((0.3, "b")));
+
+        let mut es = EarlyStopping::new(1, false);
+        assert!(!es.observe(1.0, 1));
+        assert!(!es.observe(0.9, 2));
+        assert!(es.observe(f64::NAN, 3));
+        assert_eq!(es.into_best(), Some((0.9, 2)));
+    }
+
+    #[test]
+    fn end_epoch_validates_on_schedule_and_rejects_divergence() {
+        let mut es = EarlyStopping::new(1, true);
+        let mut seen = Vec::new();
+        let mut observer = |r: &EpochReport| seen.push((r.epoch, r.valid));
+        let state = |epoch, loss| EpochState {
+            epoch,
+            epochs: 3,
+            eval_every: 2,
+            loss,
+        };
+        assert!(!end_epoch(state(1, 0.5), &mut es, &mut observer, || unreachable!()).unwrap());
+        assert!(!end_epoch(state(2, 0.4), &mut es, &mut observer, || Ok((0.3, 'a'))).unwrap());
+        // The last epoch is always evaluated; no improvement with patience 1 stops.
+        assert!(end_epoch(state(3, 0.3), &mut es, &mut observer, || Ok((0.2, 'b'))).unwrap());
+        assert!(
+            end_epoch(state(4, f64::NAN), &mut es, &mut observer, || Ok((
+                1.0, 'c'
+            )))
+            .is_err()
+        );
+        assert_eq!(seen, [(1, None), (2, Some(0.3)), (3, Some(0.2))]);
+        assert_eq!(es.into_best(), Some((0.3, 'a')));
+    }
+
+    #[test]
+    fn negatives_avoid_seen_items() {
+        let mut rng = SeededRng::new(0);
+        let seen = [0, 1, 2, 4];
+        for _ in 0..200 {
+            assert_eq!(sample_negative(&mut rng, 5, &seen), 3);
+        }
+    }
+}
