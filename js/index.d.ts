@@ -1,8 +1,34 @@
 export type Device = 'auto' | 'webgpu' | 'cpu';
 
-/** Stable error codes, e.g. 'BUNDLE_CHECKSUM', 'UNKNOWN_ITEM', 'DEVICE', 'NETWORK'. */
+/** The stable error codes: a rejected Promise's `Error` has one as `code`. */
+export type ErrorCode =
+  // From the crate (`Error::code`).
+  | 'IO'
+  | 'PARSE'
+  | 'BUNDLE_CHECKSUM'
+  | 'BUNDLE_VERSION'
+  | 'BUNDLE_INVALID'
+  | 'UNKNOWN_USER'
+  | 'UNKNOWN_ITEM'
+  | 'BAD_CONFIG'
+  | 'BAD_DATA'
+  | 'BAD_IMAGE'
+  | 'BAD_AUDIO'
+  | 'BAD_WEIGHTS'
+  | 'NETWORK'
+  | 'DEVICE'
+  | 'ENCODER'
+  // From the JavaScript package.
+  | 'ABORTED'
+  | 'BAD_CALL'
+  | 'DISPOSED'
+  | 'NOT_FOUND'
+  | 'STORAGE'
+  | 'WORKER'
+  | 'INTERNAL';
+
 export interface FusionrecError extends Error {
-  code: string;
+  code: ErrorCode;
 }
 
 export interface Progress {
@@ -11,12 +37,25 @@ export interface Progress {
   file: string;
 }
 
+export interface EncoderUrls {
+  /** MiniLM's folder (tokenizer.json, model.safetensors). */
+  text?: string | URL;
+  /** The EfficientNet-Lite0 `.pth`. */
+  image?: string | URL;
+  /** Keep the downloaded weights in the Cache API for later page loads (default true). */
+  cache?: boolean;
+}
+
 export interface LoadOptions {
   device?: Device;
   onProgress?: (progress: Progress) => void;
-  /** Where `addItem`/`encode` fetch the encoders on first use: MiniLM's folder (tokenizer.json,
-   * model.safetensors) and the EfficientNet-Lite0 .pth. Checked against the bundle's sha256. */
-  encoders?: { text?: string | URL; image?: string | URL };
+  /** Where `addItem`/`encode` fetch the encoders on first use; checked against the bundle's
+   * sha256. */
+  encoders?: EncoderUrls;
+  /** Aborts the download and the load: the Promise rejects with code 'ABORTED'. */
+  signal?: AbortSignal;
+  /** Used for every download (bundle, encoders, image URLs) instead of the global `fetch`. */
+  fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 }
 
 export interface TaskProgress {
@@ -30,6 +69,8 @@ export interface TaskProgress {
 export interface NewItem {
   id: string;
   title?: string;
+  /** Another name for `description`. */
+  text?: string;
   year?: number;
   categories?: string[];
   description?: string;
@@ -61,9 +102,10 @@ export interface PersonalizeOptions {
   onProgress?: (progress: TaskProgress) => void;
 }
 
+/** A bundle's bytes; copied on load, so the caller's buffers stay usable. */
 export interface BundleBytes {
-  manifest: Uint8Array;
-  files: Record<string, Uint8Array>;
+  manifest: Uint8Array | ArrayBuffer;
+  files: Record<string, Uint8Array | ArrayBuffer>;
 }
 
 export interface HistoryEvent {
@@ -92,8 +134,13 @@ export interface Explanation {
 }
 
 export declare class Recommender {
+  /** Made only by `load` and `restore`. */
+  private constructor();
   static load(urlOrBytes: string | URL | BundleBytes, options?: LoadOptions): Promise<Recommender>;
-  static restore(key?: string, options?: { device?: Device; encoders?: LoadOptions['encoders'] }): Promise<Recommender>;
+  static restore(
+    key?: string,
+    options?: Pick<LoadOptions, 'device' | 'encoders' | 'signal' | 'fetch'>,
+  ): Promise<Recommender>;
   readonly backend: 'webgpu' | 'cpu';
   readonly content: string[];
   recommend(
@@ -106,8 +153,9 @@ export declare class Recommender {
   personalize(
     events: HistoryEvent[],
     options?: PersonalizeOptions,
-  ): Promise<{ steps: number; pairs: number; loss_before: number; loss_after: number }>;
+  ): Promise<{ steps: number; pairs: number; lossBefore: number; lossAfter: number }>;
   encode(input: { text?: string; image?: NewItem['image'] }): Promise<{ text?: number[]; image?: number[]; top1?: number }>;
   save(key?: string): Promise<{ key: string; bytes: number }>;
+  /** Ends the worker; pending and later calls reject with 'DISPOSED'. */
   dispose(): void;
 }

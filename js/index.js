@@ -11,11 +11,20 @@ function codedError({ message, code }) {
   return error;
 }
 
-async function fetchBytes(url, onChunk) {
+function abortError(signal) {
+  const reason = signal?.reason;
+  return codedError({ message: `aborted${reason?.message ? `: ${reason.message}` : ''}`, code: 'ABORTED' });
+}
+
+/** The bytes of `url`, through `options.fetch` (default: the global one), reporting each chunk's
+ * length to `onChunk`; `options.signal` aborts it (ABORTED). */
+async function fetchBytes(url, onChunk, { fetch: fetchImpl = globalThis.fetch, signal } = {}) {
+  if (signal?.aborted) throw abortError(signal);
   let response;
   try {
-    response = await fetch(url);
+    response = await fetchImpl(url, { signal });
   } catch (e) {
+    if (signal?.aborted) throw abortError(signal);
     throw codedError({ message: `download failed: ${url}: ${e.message}`, code: 'NETWORK' });
   }
   if (!response.ok) {
@@ -24,12 +33,17 @@ async function fetchBytes(url, onChunk) {
   const reader = response.body.getReader();
   const chunks = [];
   let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    length += value.length;
-    onChunk(value.length);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+      onChunk(value.length);
+    }
+  } catch (e) {
+    if (signal?.aborted) throw abortError(signal);
+    throw codedError({ message: `download failed: ${url}: ${e.message}`, code: 'NETWORK' });
   }
   const bytes = new Uint8Array(length);
   let at = 0;
@@ -40,8 +54,40 @@ async function fetchBytes(url, onChunk) {
   return bytes;
 }
 
+/** Encoder weights are large and never change under one URL's sha256 check, so they are kept
+ * in the Cache API ('fusionrec-encoders') and reused across page loads; without the Cache API
+ * (an insecure context) they are fetched every time. Returns `{ bytes, cached }`. */
+const ENCODER_CACHE = 'fusionrec-encoders';
+
+async function cachedBytes(url, onChunk, options) {
+  const cache = options.cache !== false && globalThis.caches ? await globalThis.caches.open(ENCODER_CACHE).catch(() => null) : null;
+  const hit = await cache?.match(String(url)).catch(() => undefined);
+  if (hit) {
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    onChunk(bytes.length);
+    return { bytes, cached: true };
+  }
+  const bytes = await fetchBytes(url, onChunk, options);
+  // A full cache (quota) only costs the next page load a download.
+  await cache?.put(String(url), new Response(bytes.slice())).catch(() => {});
+  return { bytes, cached: false };
+}
+
+async function evictEncoder(urls) {
+  const cache = globalThis.caches ? await globalThis.caches.open(ENCODER_CACHE).catch(() => null) : null;
+  await Promise.all(urls.map((u) => cache?.delete(String(u)).catch(() => {})));
+}
+
+/** A caller's bytes as a Uint8Array of their own: copied, so that transferring it to the
+ * worker never detaches the caller's buffer (nor fails when two files share one buffer). */
+function ownBytes(value, name) {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();
+  throw codedError({ message: `invalid bundle: ${name} must be bytes (Uint8Array or ArrayBuffer)`, code: 'BUNDLE_INVALID' });
+}
+
 /** Fetches `manifest.json` and every file it lists from a bundle folder URL. */
-async function fetchBundle(url, onProgress) {
+async function fetchBundle(url, onProgress, options) {
   const base = new URL(url.endsWith('/') ? url : `${url}/`, globalThis.location?.href);
   let loaded = 0;
   let total = 0;
@@ -49,7 +95,7 @@ async function fetchBundle(url, onProgress) {
     loaded += n;
     onProgress?.({ loaded, total, file });
   };
-  const manifest = await fetchBytes(new URL(MANIFEST, base), report(MANIFEST));
+  const manifest = await fetchBytes(new URL(MANIFEST, base), report(MANIFEST), options);
   let listed;
   try {
     listed = JSON.parse(new TextDecoder().decode(manifest)).files ?? {};
@@ -60,21 +106,21 @@ async function fetchBundle(url, onProgress) {
   const files = {};
   await Promise.all(
     Object.keys(listed).map(async (name) => {
-      files[name] = await fetchBytes(new URL(name, base), report(name));
+      files[name] = await fetchBytes(new URL(name, base), report(name), options);
     }),
   );
   return { manifest, files };
 }
 
 /** Bytes of an image given as a Blob/File, ArrayBuffer, typed array or URL. */
-async function imageBytes(image) {
+async function imageBytes(image, network = {}) {
   if (image == null) return undefined;
   if (image instanceof Uint8Array) return image;
   if (image instanceof ArrayBuffer) return new Uint8Array(image);
   if (ArrayBuffer.isView(image)) return new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
   if (typeof Blob !== 'undefined' && image instanceof Blob) return new Uint8Array(await image.arrayBuffer());
   if (typeof image === 'string' || image instanceof URL) {
-    return fetchBytes(new URL(String(image), globalThis.location?.href), () => {});
+    return fetchBytes(new URL(String(image), globalThis.location?.href), () => {}, network);
   }
   throw codedError({ message: 'image: expected a Blob, ArrayBuffer, typed array or URL', code: 'BAD_IMAGE' });
 }
@@ -82,6 +128,9 @@ async function imageBytes(image) {
 function newWorker() {
   return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 }
+
+// Constructed only by `load` and `restore`: the token keeps `new Recommender()` out of reach.
+const INTERNAL = Symbol('fusionrec.internal');
 
 export class Recommender {
   #worker;
@@ -91,9 +140,15 @@ export class Recommender {
   #content = [];
   #encoders; // { text?: folder URL, image?: .pth URL }
   #encoderLoads = {}; // kind → Promise of its load
+  #network; // { fetch?, cache? } for encoders and image URLs
+  #closed = null; // the error every call rejects with once disposed or crashed
 
-  constructor(worker, encoders = {}) {
+  constructor(token, worker, encoders = {}, network = {}) {
+    if (token !== INTERNAL) {
+      throw codedError({ message: 'use Recommender.load(…) or Recommender.restore(…)', code: 'BAD_CALL' });
+    }
     this.#worker = worker;
+    this.#network = { fetch: network.fetch, cache: encoders.cache };
     const base = globalThis.location?.href;
     this.#encoders = {
       text: encoders.text && new URL(String(encoders.text).replace(/\/?$/, '/'), base),
@@ -111,18 +166,34 @@ export class Recommender {
       else call.reject(codedError(error));
     };
     worker.onerror = (event) => {
+      event.preventDefault?.();
       const message = event.message ?? 'the worker script could not be loaded';
-      const error = codedError({ message: `worker failed: ${message}`, code: 'WORKER' });
-      for (const call of this.#pending.values()) call.reject(error);
-      this.#pending.clear();
+      this.#close(codedError({ message: `worker failed: ${message}`, code: 'WORKER' }));
+    };
+    worker.onmessageerror = () => {
+      this.#close(codedError({ message: 'worker failed: a message could not be read', code: 'WORKER' }));
     };
   }
 
+  /** Ends the worker: every pending and later call rejects with `error`. */
+  #close(error) {
+    this.#closed ??= error;
+    this.#worker.terminate();
+    for (const call of this.#pending.values()) call.reject(this.#closed);
+    this.#pending.clear();
+  }
+
   #call(method, args, transfer = [], onProgress) {
+    if (this.#closed) return Promise.reject(this.#closed);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, onProgress });
-      this.#worker.postMessage({ id, method, args }, transfer);
+      try {
+        this.#worker.postMessage({ id, method, args }, transfer);
+      } catch (e) {
+        this.#pending.delete(id);
+        reject(codedError({ message: `${method}: ${e.message}`, code: 'BAD_CALL' }));
+      }
     });
   }
 
@@ -140,7 +211,7 @@ export class Recommender {
     );
   }
 
-  async #loadEncoder(kind, onProgress) {
+  async #loadEncoder(kind, onProgress, fromNetwork = false) {
     const url = this.#encoders[kind];
     if (!url) {
       throw codedError({ message: `no ${kind} encoder: pass load(…, { encoders: { ${kind}: URL } })`, code: 'ENCODER' });
@@ -150,38 +221,71 @@ export class Recommender {
       loaded += n;
       onProgress?.({ phase: 'download', file, loaded });
     };
+    const options = { ...this.#network, cache: fromNetwork ? false : this.#network.cache };
+    const sources =
+      kind === 'text'
+        ? { tokenizer: new URL('tokenizer.json', url), text: new URL('model.safetensors', url) }
+        : { image: url };
     const files = {};
-    if (kind === 'text') {
-      files.tokenizer = await fetchBytes(new URL('tokenizer.json', url), report('tokenizer.json'));
-      files.text = await fetchBytes(new URL('model.safetensors', url), report('model.safetensors'));
-    } else {
-      files.image = await fetchBytes(url, report(url.pathname.split('/').pop()));
+    let cached = false;
+    for (const [name, source] of Object.entries(sources)) {
+      const got = await cachedBytes(source, report(source.pathname.split('/').pop()), options);
+      files[name] = got.bytes;
+      cached ||= got.cached;
     }
     onProgress?.({ phase: 'encoders' });
-    await this.#call('loadEncoders', { files }, Object.values(files).map((b) => b.buffer));
+    try {
+      await this.#call('loadEncoders', { files }, Object.values(files).map((b) => b.buffer));
+    } catch (e) {
+      // Cached bytes the bundle's checksum rejects (the file changed under its URL): drop them
+      // and download once more.
+      if (!cached || e.code !== 'ENCODER') throw e;
+      await evictEncoder(Object.values(sources));
+      return this.#loadEncoder(kind, onProgress, true);
+    }
   }
 
   /**
-   * Loads a bundle: a folder URL (fetched here) or `{ manifest, files }` bytes.
-   * Options: `device` ('auto' | 'webgpu' | 'cpu'), `onProgress({ loaded, total, file })`.
+   * Loads a bundle: a folder URL (fetched here) or `{ manifest, files }` bytes (copied, never
+   * detached). Options: `device` ('auto' | 'webgpu' | 'cpu'), `onProgress({ loaded, total,
+   * file })`, `encoders` (see `addItem`), `signal` (an AbortSignal: rejects with ABORTED and
+   * stops the downloads and the worker), `fetch` (used for every download, e.g. to add headers).
    */
-  static async load(urlOrBytes, { device = 'auto', onProgress, encoders } = {}) {
-    const bundle =
-      typeof urlOrBytes === 'string' || urlOrBytes instanceof URL
-        ? await fetchBundle(String(urlOrBytes), onProgress)
-        : urlOrBytes;
-    const rec = new Recommender(newWorker(), encoders);
-    const worker = rec.#worker;
-    const transfer = [bundle.manifest.buffer, ...Object.values(bundle.files).map((b) => b.buffer)];
+  static async load(urlOrBytes, { device = 'auto', onProgress, encoders, signal, fetch } = {}) {
+    let bundle;
+    if (typeof urlOrBytes === 'string' || urlOrBytes instanceof URL) {
+      bundle = await fetchBundle(String(urlOrBytes), onProgress, { fetch, signal });
+    } else if (urlOrBytes?.manifest != null && urlOrBytes?.files != null) {
+      const files = {};
+      for (const [name, b] of Object.entries(urlOrBytes.files)) files[name] = ownBytes(b, name);
+      bundle = { manifest: ownBytes(urlOrBytes.manifest, MANIFEST), files };
+    } else {
+      throw codedError({ message: 'load: expected a bundle URL or { manifest, files } bytes', code: 'BAD_CALL' });
+    }
+    return Recommender.#start(encoders, { fetch }, signal, (rec) => {
+      const transfer = [bundle.manifest.buffer, ...Object.values(bundle.files).map((b) => b.buffer)];
+      return rec.#call('load', { ...bundle, device }, transfer);
+    });
+  }
+
+  /** A new worker-backed recommender once `begin(rec)` resolves with `{ backend, content }`;
+   * on failure or abort the worker is ended and the error passed on. */
+  static async #start(encoders, network, signal, begin) {
+    if (signal?.aborted) throw abortError(signal);
+    const rec = new Recommender(INTERNAL, newWorker(), encoders, network);
+    const onAbort = () => rec.#close(abortError(signal));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const { backend, content } = await rec.#call('load', { ...bundle, device }, transfer);
+      const { backend, content } = await begin(rec);
       rec.#backend = backend;
       rec.#content = content;
+      return rec;
     } catch (e) {
-      worker.terminate();
+      rec.#close(e);
       throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
-    return rec;
   }
 
   /** The catalog content modalities of the bundle (e.g. ['tabular', 'text']). */
@@ -226,7 +330,7 @@ export class Recommender {
    */
   async addItem(item, { onProgress } = {}) {
     const { image, features, ...fields } = item ?? {};
-    const bytes = await imageBytes(image);
+    const bytes = await imageBytes(image, this.#network);
     if (features != null) {
       // Plain arrays: typed arrays of any kind (Float32Array, Float64Array…) or number[].
       fields.features = Object.fromEntries(Object.entries(features).map(([name, v]) => [name, Array.from(v ?? [])]));
@@ -242,7 +346,7 @@ export class Recommender {
    * A few autodiff steps of the personal adaptor on local `events` (`[{ item, rating? }]`: ≥ 4
    * or no rating = liked, ≤ 2 = disliked), on WebGPU when the recommender runs there. Options:
    * `steps` (20), `lr`, `l2`, `negatives`, `strength`, `seed`, `onProgress({ phase, step, steps })`.
-   * Resolves to `{ steps, pairs, loss_before, loss_after }`.
+   * Resolves to `{ steps, pairs, lossBefore, lossAfter }`.
    */
   personalize(events, { onProgress, ...options } = {}) {
     return this.#call('personalize', { events, options }, [], onProgress);
@@ -250,7 +354,7 @@ export class Recommender {
 
   /** Raw on-device encoder outputs: `{ text?: number[], image?: number[], top1?: number }`. */
   async encode({ text, image } = {}) {
-    const bytes = await imageBytes(image);
+    const bytes = await imageBytes(image, this.#network);
     await this.#ensureEncoders([...(text != null ? ['text'] : []), ...(bytes ? ['image'] : [])]);
     return this.#call('encode', { text, image: bytes });
   }
@@ -260,22 +364,14 @@ export class Recommender {
     return this.#call('save', { key });
   }
 
-  /** A recommender restored from IndexedDB (see `save`); no network needed. */
-  static async restore(key = 'default', { device, encoders } = {}) {
-    const rec = new Recommender(newWorker(), encoders);
-    try {
-      const { backend, content } = await rec.#call('restore', { key, device });
-      rec.#backend = backend;
-      rec.#content = content;
-    } catch (e) {
-      rec.#worker.terminate();
-      throw e;
-    }
-    return rec;
+  /** A recommender restored from IndexedDB (see `save`); no network needed. Options: `device`,
+   * `encoders`, `signal`, `fetch` (as for `load`). */
+  static async restore(key = 'default', { device, encoders, signal, fetch } = {}) {
+    return Recommender.#start(encoders, { fetch }, signal, (rec) => rec.#call('restore', { key, device }));
   }
 
-  /** Stops the worker. */
+  /** Stops the worker. Pending calls and every later call reject with code DISPOSED. */
   dispose() {
-    this.#worker.terminate();
+    this.#close(codedError({ message: 'this Recommender was disposed', code: 'DISPOSED' }));
   }
 }

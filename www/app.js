@@ -106,7 +106,7 @@ async function main() {
           $('#tune-progress').value = step / steps;
         },
       });
-      $('#tune-status').textContent = `${t.steps} steps on ${t.pairs} pairs, loss ${t.loss_before.toFixed(3)} → ${t.loss_after.toFixed(3)}`;
+      $('#tune-status').textContent = `${t.steps} steps on ${t.pairs} pairs, loss ${t.lossBefore.toFixed(3)} → ${t.lossAfter.toFixed(3)}`;
       document.body.dataset.personalized = 'true';
       showError(null);
       await refresh();

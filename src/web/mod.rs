@@ -319,6 +319,7 @@ impl State {
             .borrow_mut()
             .set_adaptor(theta, config.strength, config.steps)?;
         #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
         struct Tuned {
             steps: usize,
             pairs: usize,
@@ -487,7 +488,7 @@ impl Recommender {
 
     /// Fine-tunes the personal adaptor on local `events` (`[{ item, rating? }]`); options
     /// `{ steps = 20, lr, l2, negatives, strength, seed }`; `on_step(step, steps)` reports
-    /// progress. Resolves to `{ steps, pairs, loss_before, loss_after }`.
+    /// progress. Resolves to `{ steps, pairs, lossBefore, lossAfter }`.
     pub fn personalize(
         &self,
         events: JsValue,

@@ -208,20 +208,25 @@ for (const run of RUNS) {
       const beforeRestore = { server: log.length, browser: seen.length };
       Object.assign(
         out,
-        await page.evaluate(async ({ history, first }) => {
+        await page.evaluate(async ({ history, first, encoders, golden }) => {
           const code = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.code : `not an Error: ${e}`));
-          const restored = (window.rec = await Recommender.restore('ci'));
+          const restored = (window.rec = await Recommender.restore('ci', { encoders }));
           return {
             afterRestore: await restored.recommend({ history }),
+            // The encoder comes from the Cache API, filled before the reload.
+            reencoded: (await restored.encode({ text: golden })).text,
             similarRestored: (await restored.similar(first, { k: 10 })).map((r) => r.item),
             missing: await code(Recommender.restore('no-such-key')),
           };
-        }, { history: [{ item: '50', rating: 5 }, { item: '1', rating: 5 }, { item: '100', rating: 4 }], first: out.first }),
+        }, { history: [{ item: '50', rating: 5 }, { item: '1', rating: 5 }, { item: '100', rating: 4 }], first: out.first, encoders: ENCODERS, golden: GOLDEN_TEXT.text }),
       );
       const restoreFetches = [...log.slice(beforeRestore.server), ...seen.slice(beforeRestore.browser)]
         .map((r) => new URL(r.url, url).pathname)
         .filter((p) => p.startsWith('/models/'));
       assert.deepEqual(restoreFetches, [], `${label}: restore fetched the bundle`);
+      const encoderFetches = log.slice(beforeRestore.server).map((r) => new URL(r.url, url).pathname).filter((p) => p.startsWith('/data/minilm/'));
+      assert.deepEqual(encoderFetches, [], `${label}: the second page load downloaded the encoder again`);
+      assert.deepEqual(out.reencoded, out.encoded.text, `${label}: the cached encoder encodes the same`);
       // Encoders on the device: MiniLM matches the independent NumPy golden vector; the photo of
       // an espresso is an espresso (967) or a cup (968) to EfficientNet-Lite0.
       const g = GOLDEN_TEXT.embedding;
@@ -235,7 +240,7 @@ for (const run of RUNS) {
       const share = (recs) => recs.filter((r) => isHorror.has(r.item)).length / recs.length;
       assert.ok(share(out.after) > share(out.before), `${label}: horror share ${share(out.before)} → ${share(out.after)}`);
       assert.deepEqual(out.progress, Array.from({ length: 20 }, (_, i) => i + 1), `${label}: progress`);
-      assert.ok(out.tuned.loss_after < out.tuned.loss_before, `${label}: loss ${out.tuned.loss_before} → ${out.tuned.loss_after}`);
+      assert.ok(out.tuned.lossAfter < out.tuned.lossBefore, `${label}: loss ${out.tuned.lossBefore} → ${out.tuned.lossAfter}`);
       const e = out.explained;
       const total = e.base + e.personal + e.influences.reduce((sum, x) => sum + x.contribution, 0);
       assert.ok(Math.abs(total - e.score) <= TOLERANCE, `${label}: explanation with personal term adds up`);
@@ -310,6 +315,74 @@ for (const run of RUNS) {
         `${label}: the catalog's own ranking is unchanged by the added song`,
       );
       console.log(`ok ${label}: addItem by audio features → nearest artist ${out.added.neighbors[0].item} (weight ${out.added.neighbors[0].score.toFixed(3)})`);
+    }
+
+    // The JS API's contract (once, on the CPU run): no public constructor; `fetch` and `signal`
+    // options; caller's bytes are copied, not detached, even when files share one buffer;
+    // dispose() and a crashed worker reject pending and later calls instead of hanging.
+    if (run.backend === 'cpu') {
+      const label = `${run.backend} JS API`;
+      const out = await page.evaluate(async ({ bundleUrl, history }) => {
+        const code = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.code : `not an Error: ${e}`));
+        const events = history.map((item) => ({ item }));
+        let constructed;
+        try {
+          new Recommender();
+          constructed = 'constructed';
+        } catch (e) {
+          constructed = e.code;
+        }
+        const fetched = [];
+        const viaFetch = await Recommender.load(bundleUrl, { fetch: (u, init) => (fetched.push(String(u)), fetch(u, init)) });
+        const expected = await viaFetch.recommend(events);
+        viaFetch.dispose();
+        // Every file as a view into one shared buffer.
+        const manifest = new Uint8Array(await (await fetch(`${bundleUrl}manifest.json`)).arrayBuffer());
+        const names = Object.keys(JSON.parse(new TextDecoder().decode(manifest)).files);
+        const parts = [manifest, ...(await Promise.all(names.map(async (n) => new Uint8Array(await (await fetch(bundleUrl + n)).arrayBuffer()))))];
+        const shared = new Uint8Array(parts.reduce((s, x) => s + x.length, 0));
+        const views = [];
+        let at = 0;
+        for (const x of parts) {
+          shared.set(x, at);
+          views.push(shared.subarray(at, at + x.length));
+          at += x.length;
+        }
+        const fromBytes = await Recommender.load({ manifest: views[0], files: Object.fromEntries(names.map((n, i) => [n, views[i + 1]])) });
+        const bytesRecs = await fromBytes.recommend(events);
+        const intact = shared.byteLength === at && views.every((v, i) => v.length === parts[i].length);
+        const pending = fromBytes.recommend(events);
+        fromBytes.dispose();
+        const disposed = { pending: await code(pending), later: await code(fromBytes.recommend(events)) };
+        // A worker that fails (here: an error event dispatched on it) ends the recommender.
+        const RealWorker = window.Worker;
+        const workers = [];
+        window.Worker = class extends RealWorker {
+          constructor(...args) {
+            super(...args);
+            workers.push(this);
+          }
+        };
+        const crashing = await Recommender.load(bundleUrl).finally(() => (window.Worker = RealWorker));
+        const inflight = crashing.recommend(events);
+        workers[0].dispatchEvent(new ErrorEvent('error', { message: 'simulated crash' }));
+        const crashed = { pending: await code(inflight), later: await code(crashing.recommend(events)) };
+        const early = new AbortController();
+        early.abort();
+        const late = new AbortController();
+        const loading = Recommender.load(bundleUrl, { signal: late.signal });
+        late.abort();
+        const aborted = { before: await code(Recommender.load(bundleUrl, { signal: early.signal })), during: await code(loading) };
+        return { constructed, fetched, expected, bytesRecs, intact, disposed, crashed, aborted };
+      }, { bundleUrl: `/${dir}/bpr/`, history: HISTORY });
+      assert.equal(out.constructed, 'BAD_CALL', `${label}: new Recommender()`);
+      assert.ok(out.fetched.some((u) => u.endsWith('/manifest.json')) && out.fetched.some((u) => u.endsWith('.safetensors')), `${label}: custom fetch ${out.fetched}`);
+      assert.deepEqual(out.bytesRecs, out.expected, `${label}: bytes sharing one buffer load like the URL`);
+      assert.ok(out.intact, `${label}: the caller's buffer is not detached`);
+      assert.deepEqual(out.disposed, { pending: 'DISPOSED', later: 'DISPOSED' }, `${label}: dispose`);
+      assert.deepEqual(out.crashed, { pending: 'WORKER', later: 'WORKER' }, `${label}: worker error`);
+      assert.deepEqual(out.aborted, { before: 'ABORTED', during: 'ABORTED' }, `${label}: AbortSignal`);
+      console.log(`ok ${label}: private constructor, fetch option (${out.fetched.length} requests), shared-buffer bytes, dispose/crash reject, abort`);
     }
 
     // A cut weights file is a checksum error, and the page keeps working afterwards.
