@@ -64,6 +64,9 @@ for m in ease-mm bpr; do
         > models/ci/$m.reference.json
 done
 
+step "TypeScript types: tsc --noEmit on a usage file (js/index.d.ts)"
+npx tsc --noEmit -p tests/types
+
 step "browser tests (Chromium headless: WebGPU on SwiftShader, then WebGPU unavailable)"
 node tests/browser/run.mjs models/ci
 
