@@ -1028,7 +1028,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             format!("random (20/N; {n_cold} cold test items)"),
             20.0 / split.n_items as f64,
         ));
-        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf["recall@20"]));
+        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf.recall(20)));
         if wanted("cold hybrid") {
             bar.set_prefix("cold hybrid");
             let (row, _) = averaged(
@@ -1044,7 +1044,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             )?;
             cold_rows.push((
                 "fused text+tabular tower".to_owned(),
-                row.metrics["recall@20"],
+                row.metrics.recall(20),
             ));
         }
         if wanted("cold blend") {
@@ -1073,7 +1073,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
                     "blend: tower + TF-IDF kNN (tower weight {} by validation)",
                     weights.join("/")
                 ),
-                mean_metrics(&runs)["recall@20"],
+                mean_metrics(&runs).recall(20),
             ));
         }
         if wanted("cold knn") {
@@ -1085,12 +1085,12 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             );
             cold_rows.push((
                 "fused content kNN (MiniLM text + tabular)".to_owned(),
-                m["recall@20"],
+                m.recall(20),
             ));
         }
         if wanted("cold ease") {
             let m = cold_start_ease(&cold_split, &content)?;
-            cold_rows.push(("EASE + content (text, tabular)".to_owned(), m["recall@20"]));
+            cold_rows.push(("EASE + content (text, tabular)".to_owned(), m.recall(20)));
         }
         if wanted("cold neighbours") {
             let run =
@@ -1098,11 +1098,11 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             let c = &run.grid[run.chosen];
             cold_rows.push((
                 format!("{}, cold items placed by neighbours", c.model),
-                run.test["recall@20"],
+                run.test.recall(20),
             ));
             cold_rows.push((
                 "blend: that + TF-IDF kNN".to_owned(),
-                run.blend.1["recall@20"],
+                run.blend.1.recall(20),
             ));
             neighbours = Some((run, tfidf.clone()));
         }
@@ -1125,7 +1125,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             }
             cold_rows.push((
                 "graph (LightGCN + content kNN)".to_owned(),
-                mean_metrics(&runs)["recall@20"],
+                mean_metrics(&runs).recall(20),
             ));
         }
     }
@@ -1164,18 +1164,18 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         println!(
             "{:<26}{:>10.4}{:>11.4}{:>16.4}   {}",
             r.name,
-            r.metrics["ndcg@10"],
-            r.metrics["recall@20"],
-            r.valid["ndcg@10"],
+            r.metrics.ndcg(10),
+            r.metrics.recall(20),
+            r.valid.ndcg(10),
             shares.join(", ")
         );
     }
     if let Some((full, m)) = &missing {
-        let (a, b) = (full["ndcg@10"], m["ndcg@10"]);
+        let (a, b) = (full.ndcg(10), m.ndcg(10));
         println!("\nmissing modality (all, gated): NDCG@10 {a:.4} with text, {b:.4} with text hidden for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
     }
     if let Some((full, m)) = &ease_missing {
-        let (a, b) = (full["ndcg@10"], m["ndcg@10"]);
+        let (a, b) = (full.ndcg(10), m.ndcg(10));
         println!("missing modality (EASE + content): NDCG@10 {a:.4} with text, {b:.4} with text absent for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
     }
     if !cold_rows.is_empty() {
@@ -1229,7 +1229,10 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
         {
             println!(
                 "  {name:<48}{:>9.4}{:>11.4}{:>12.3}{:>13.4}",
-                m["ndcg@10"], m["recall@20"], d.cold_share, d.warm_recall
+                m.ndcg(10),
+                m.recall(20),
+                d.cold_share,
+                d.warm_recall
             );
         }
     }

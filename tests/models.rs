@@ -26,8 +26,8 @@ fn multimodal_ease_beats_bpr_mf_and_fold_in_serves_new_users() {
     );
     let bpr = train(&dataset, ModelConfig::default_for("bpr-mf").unwrap(), None);
     let (e, b) = (
-        ease.manifest.metrics.test["ndcg@10"],
-        bpr.manifest.metrics.test["ndcg@10"],
+        ease.manifest.metrics.test.ndcg(10),
+        bpr.manifest.metrics.test.ndcg(10),
     );
     eprintln!("test NDCG@10: EASE + content {e:.4}, BPR-MF {b:.4}");
     assert!(e >= 1.10 * b, "EASE + content {e:.4} vs BPR-MF {b:.4}");
@@ -48,7 +48,8 @@ fn multimodal_ease_beats_bpr_mf_and_fold_in_serves_new_users() {
         &split,
         &history,
         Target::Test,
-    )["ndcg@10"];
+    )
+    .ndcg(10);
     eprintln!("test NDCG@10: BPR-MF trained users {b:.4}, folded in {f:.4}");
     assert!(f >= 0.9 * b, "fold-in {f:.4} vs trained {b:.4}");
 }
@@ -67,8 +68,8 @@ fn graph_model_with_content_graph_trains_into_a_bundle() {
     let graph = train(&dataset, ModelConfig::Graph(config), Some(&content));
     let pop = train(&dataset, ModelConfig::Popularity, None);
     let (g, p) = (
-        graph.manifest.metrics.test["ndcg@10"],
-        pop.manifest.metrics.test["ndcg@10"],
+        graph.manifest.metrics.test.ndcg(10),
+        pop.manifest.metrics.test.ndcg(10),
     );
     eprintln!("test NDCG@10: graph (6 epochs) {g:.4}, popularity {p:.4}");
     assert!(g > 1.3 * p, "graph {g:.4} vs popularity {p:.4}");

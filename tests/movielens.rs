@@ -92,8 +92,8 @@ fn bpr_mf_beats_popularity_by_20_percent_and_its_bundle_round_trips() {
     let (dataset, pop) = train("popularity", Protocol::implicit_811(2026));
     let (_, bpr) = train("bpr-mf", Protocol::implicit_811(2026));
     let (p, b) = (
-        pop.manifest.metrics.test["ndcg@10"],
-        bpr.manifest.metrics.test["ndcg@10"],
+        pop.manifest.metrics.test.ndcg(10),
+        bpr.manifest.metrics.test.ndcg(10),
     );
     assert!(b >= 1.2 * p, "BPR-MF NDCG@10 {b:.4} vs popularity {p:.4}");
 
@@ -129,10 +129,10 @@ fn bpr_mf_beats_popularity_by_20_percent_and_its_bundle_round_trips() {
 #[test]
 fn mf_with_biases_reaches_rmse_below_0_95() {
     let (_, mf) = train("mf", Protocol::explicit_811(2026));
-    let rmse = mf.manifest.metrics.test["rmse"];
+    let rmse = mf.manifest.metrics.test.rmse.unwrap();
     assert!(rmse < 0.95, "MF test RMSE {rmse:.4}");
     // And it is a real rating model: MAE well below the spread of ratings.
-    assert!(mf.manifest.metrics.test["mae"] < 0.8);
+    assert!(mf.manifest.metrics.test.mae.unwrap() < 0.8);
 }
 
 #[test]
@@ -140,11 +140,11 @@ fn item_knn_is_a_real_personalised_baseline() {
     let (_, pop) = train("popularity", Protocol::implicit_811(2026));
     let (_, knn) = train("item-knn", Protocol::implicit_811(2026));
     let (p, k) = (
-        pop.manifest.metrics.test["ndcg@10"],
-        knn.manifest.metrics.test["ndcg@10"],
+        pop.manifest.metrics.test.ndcg(10),
+        knn.manifest.metrics.test.ndcg(10),
     );
     assert!(k > p, "item-kNN NDCG@10 {k:.4} vs popularity {p:.4}");
     assert!(
-        knn.manifest.metrics.test["coverage@20"] > 2.0 * pop.manifest.metrics.test["coverage@20"]
+        knn.manifest.metrics.test.at(20).coverage > 2.0 * pop.manifest.metrics.test.at(20).coverage
     );
 }

@@ -71,10 +71,10 @@ fn cold_items_are_recommended_from_content_well_above_random() {
         &mut (),
     )
     .unwrap();
-    let fused = run.test["recall@20"];
+    let fused = run.test.recall(20);
     // The content baseline: item-kNN on TF-IDF cosines, ranking the same way.
     let history = UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
-    let tfidf = evaluate(&tfidf_knn(&dataset), &cold_split, &history, Target::Test)["recall@20"];
+    let tfidf = evaluate(&tfidf_knn(&dataset), &cold_split, &history, Target::Test).recall(20);
     // EASE, cold items placed by their text neighbours as the browser places an added item: with
     // the browser's temperature, and with the sharper one the validation cold items prefer
     // (`experiment --only "cold neighbours"`): averaging over neighbours pulls a cold item's
@@ -98,7 +98,7 @@ fn cold_items_are_recommended_from_content_well_above_random() {
             base: &ease,
             placed,
         };
-        evaluate(&placement, &cold_split, &history, Target::Test)["recall@20"]
+        evaluate(&placement, &cold_split, &history, Target::Test).recall(20)
     };
     // The browser's rule (`addItem`): its temperature was chosen on the validation cold items.
     let placed = placed_at(TEMPERATURE);
@@ -131,8 +131,8 @@ fn a_fused_model_trains_into_a_bundle_that_round_trips() {
     );
     let pop = train(&dataset, ModelConfig::Popularity, None);
     let (h, p) = (
-        bundle.manifest.metrics.test["ndcg@10"],
-        pop.manifest.metrics.test["ndcg@10"],
+        bundle.manifest.metrics.test.ndcg(10),
+        pop.manifest.metrics.test.ndcg(10),
     );
     assert!(h > 1.2 * p, "hybrid NDCG@10 {h:.4} vs popularity {p:.4}");
 

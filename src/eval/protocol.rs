@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::metrics::{
     hit_rate_at_k, item_coverage, mae, mrr_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse,
 };
+use super::report::{AtK, Metrics};
 use crate::data::split::items_by_user;
 use crate::data::UserHistory;
 use crate::data::{IdMap, Split};
@@ -14,10 +15,6 @@ use crate::error::{Error, Result};
 
 /// The cut-offs reported everywhere.
 pub const KS: [usize; 3] = [5, 10, 20];
-
-/// Metric name (`ndcg@10`, `rmse`, `coverage@20`, `users`…) → value. Sorted, so JSON output and
-/// tables are stable.
-pub type Metrics = BTreeMap<String, f64>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -135,48 +132,44 @@ pub fn evaluate<S: Scores + ?Sized>(
     let k_max = *KS.iter().max().unwrap_or(&10);
     let lists = ranked_lists(model, split, history, target, k_max);
 
-    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-    for k in KS {
-        for name in ["recall", "ndcg", "precision", "hit", "mrr"] {
-            sums.insert(format!("{name}@{k}"), 0.0);
-        }
-    }
+    let mut at: BTreeMap<usize, AtK> = KS.iter().map(|&k| (k, AtK::default())).collect();
     for (user, ranked) in &lists {
         let relevant: HashSet<u32> = targets[*user as usize].iter().copied().collect();
-        for k in KS {
-            for (name, value) in [
-                ("recall", recall_at_k(ranked, &relevant, k)),
-                ("ndcg", ndcg_at_k(ranked, &relevant, k)),
-                ("precision", precision_at_k(ranked, &relevant, k)),
-                ("hit", hit_rate_at_k(ranked, &relevant, k)),
-                ("mrr", mrr_at_k(ranked, &relevant, k)),
-            ] {
-                *sums.entry(format!("{name}@{k}")).or_default() += value;
-            }
+        for (&k, sum) in at.iter_mut() {
+            sum.recall += recall_at_k(ranked, &relevant, k);
+            sum.ndcg += ndcg_at_k(ranked, &relevant, k);
+            sum.precision += precision_at_k(ranked, &relevant, k);
+            sum.hit += hit_rate_at_k(ranked, &relevant, k);
+            sum.mrr += mrr_at_k(ranked, &relevant, k);
         }
     }
     let lists: Vec<Vec<u32>> = lists.into_iter().map(|(_, l)| l).collect();
-
     let n = lists.len();
-    let mut metrics: Metrics = sums
-        .into_iter()
-        .map(|(name, sum)| (name, if n == 0 { 0.0 } else { sum / n as f64 }))
-        .collect();
-    for k in KS {
-        let coverage = item_coverage(lists.iter().map(|l| &l[..k.min(l.len())]), split.n_items);
-        metrics.insert(format!("coverage@{k}"), coverage);
+    let mean = |sum: f64| if n == 0 { 0.0 } else { sum / n as f64 };
+    for (&k, m) in at.iter_mut() {
+        for v in [
+            &mut m.recall,
+            &mut m.ndcg,
+            &mut m.precision,
+            &mut m.hit,
+            &mut m.mrr,
+        ] {
+            *v = mean(*v);
+        }
+        m.coverage = item_coverage(lists.iter().map(|l| &l[..k.min(l.len())]), split.n_items);
     }
-    metrics.insert("users".into(), n as f64);
 
     let pairs: Vec<(f32, f32)> = held_out
         .iter()
         .filter_map(|x| Some((model.predict(x.user, x.item)?, x.rating?)))
         .collect();
-    if !pairs.is_empty() {
-        metrics.insert("rmse".into(), rmse(&pairs));
-        metrics.insert("mae".into(), mae(&pairs));
+    let rated = !pairs.is_empty();
+    Metrics {
+        users: n,
+        at,
+        rmse: rated.then(|| rmse(&pairs)),
+        mae: rated.then(|| mae(&pairs)),
     }
-    metrics
 }
 
 #[cfg(test)]
@@ -216,17 +209,17 @@ mod tests {
         let m = evaluate(&model, &split, &history, Target::Test);
         // User 0 (seen 0,1): ranking [2,3,4] → hit at rank 1. User 1 (seen 0,1): [2,3,4], target
         // 4 at rank 3. User 2 (seen 0,2, valid 1 also excluded): [3,4], target 3 at rank 1.
-        assert_eq!(m["users"], 3.0);
-        assert!((m["hit@5"] - 1.0).abs() < 1e-12);
-        assert!((m["mrr@5"] - (1.0 + 1.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12);
-        assert!((m["ndcg@5"] - (1.0 + 0.5 + 1.0) / 3.0).abs() < 1e-12);
-        assert!((m["precision@5"] - 3.0 / 15.0).abs() < 1e-12);
+        assert_eq!(m.users, 3);
+        assert!((m.at(5).hit - 1.0).abs() < 1e-12);
+        assert!((m.at(5).mrr - (1.0 + 1.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12);
+        assert!((m.ndcg(5) - (1.0 + 0.5 + 1.0) / 3.0).abs() < 1e-12);
+        assert!((m.at(5).precision - 3.0 / 15.0).abs() < 1e-12);
         // Only items 2, 3, 4 ever get recommended.
-        assert!((m["coverage@5"] - 3.0 / 5.0).abs() < 1e-12);
-        assert!(!m.contains_key("rmse"));
+        assert!((m.at(5).coverage - 3.0 / 5.0).abs() < 1e-12);
+        assert_eq!(m.rmse, None);
         let v = evaluate(&model, &split, &history, Target::Valid);
-        assert_eq!(v["users"], 1.0);
+        assert_eq!(v.users, 1);
         // User 2's candidates: [1, 3, 4] → the validation item 1 is first.
-        assert!((v["ndcg@5"] - 1.0).abs() < 1e-12);
+        assert!((v.ndcg(5) - 1.0).abs() < 1e-12);
     }
 }

@@ -377,8 +377,8 @@ pub fn train_factor_model<B: AutodiffBackend>(
             Target::Valid,
         );
         let value = match objective {
-            Objective::Mse => metrics.get("rmse").copied().unwrap_or(f64::NAN),
-            Objective::Bpr => metrics["ndcg@10"],
+            Objective::Mse => metrics.rmse.unwrap_or(f64::NAN),
+            Objective::Bpr => metrics.ndcg(10),
         };
         Ok((value, model))
     };

@@ -733,7 +733,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
             &presence,
             device,
         )?;
-        let ndcg = evaluate(&TrainedModel::Factor(model), split, history, Target::Valid)["ndcg@10"];
+        let ndcg = evaluate(&TrainedModel::Factor(model), split, history, Target::Valid).ndcg(10);
         Ok((ndcg, valid_net))
     };
     let (net, best) = fit(

@@ -214,8 +214,7 @@ pub(crate) fn with_valid_ndcg(
     history: &UserHistory,
 ) -> (f64, FactorModel) {
     let trained = TrainedModel::Factor(model.clone());
-    let ndcg =
-        crate::eval::evaluate(&trained, split, history, crate::eval::Target::Valid)["ndcg@10"];
+    let ndcg = crate::eval::evaluate(&trained, split, history, crate::eval::Target::Valid).ndcg(10);
     (ndcg, model)
 }
 

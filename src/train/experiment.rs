@@ -228,13 +228,7 @@ pub struct Row {
 
 /// Metric-wise mean over runs.
 pub fn mean_metrics(runs: &[Metrics]) -> Metrics {
-    let mut out = Metrics::new();
-    for m in runs {
-        for (k, v) in m {
-            *out.entry(k.clone()).or_default() += v / runs.len() as f64;
-        }
-    }
-    out
+    Metrics::mean(runs)
 }
 
 /// The ablation's configurations: (name, config) on top of `base`; all without the user tower's
@@ -625,7 +619,7 @@ pub fn cold_start_blend(
             second: tfidf,
             weight,
         };
-        let valid = evaluate(&blend, cold_split, &history, Target::Valid)["recall@20"];
+        let valid = evaluate(&blend, cold_split, &history, Target::Valid).recall(20);
         if valid > best.0 {
             best = (valid, weight);
         }
@@ -762,7 +756,7 @@ pub fn cold_diagnostics(
     };
     ColdDiagnostics {
         cold_share: share / users.max(1) as f64,
-        warm_recall: evaluate(scorer, &warm, &history, Target::Test)["recall@20"],
+        warm_recall: evaluate(scorer, &warm, &history, Target::Test).recall(20),
     }
 }
 
@@ -842,7 +836,7 @@ pub fn cold_start_neighbours(
                         placed: place(sims, k, temperature),
                     };
                     let valid_recall =
-                        evaluate(&scorer, cold_split, &history, Target::Valid)["recall@20"];
+                        evaluate(&scorer, cold_split, &history, Target::Valid).recall(20);
                     if best.as_ref().is_none_or(|b| valid_recall > b.0) {
                         best = Some((valid_recall, grid.len(), scorer));
                     }
@@ -867,7 +861,7 @@ pub fn cold_start_neighbours(
             second: &scorer,
             weight: w,
         };
-        let valid = evaluate(&blend, cold_split, &history, Target::Valid)["recall@20"];
+        let valid = evaluate(&blend, cold_split, &history, Target::Valid).recall(20);
         if valid > weight.0 {
             weight = (valid, w);
         }
@@ -888,7 +882,7 @@ pub fn cold_start_neighbours(
             weight.1,
             evaluate(&blend, cold_split, &history, Target::Test),
         ),
-        tfidf_valid_recall: evaluate(tfidf, cold_split, &history, Target::Valid)["recall@20"],
+        tfidf_valid_recall: evaluate(tfidf, cold_split, &history, Target::Valid).recall(20),
         diagnostics,
         control: (
             evaluate(&control, cold_split, &history, Target::Test),
