@@ -461,13 +461,13 @@ fn relocate(source: &DataSource, dir: &Path) -> Result<DataSource> {
 /// (config types with the same fields, hence a macro rather than a function).
 macro_rules! override_training {
     ($c:expr, $args:expr) => {{
-        $c.seed = $args.seed;
-        $c.dim = $args.dim.unwrap_or($c.dim);
-        $c.epochs = $args.epochs.unwrap_or($c.epochs);
-        $c.lr = $args.lr.unwrap_or($c.lr);
-        $c.weight_decay = $args.weight_decay.unwrap_or($c.weight_decay);
-        $c.batch_size = $args.batch_size.unwrap_or($c.batch_size);
-        $c.patience = $args.patience.unwrap_or($c.patience);
+        $c.train.seed = $args.seed;
+        $c.train.dim = $args.dim.unwrap_or($c.train.dim);
+        $c.train.epochs = $args.epochs.unwrap_or($c.train.epochs);
+        $c.train.lr = $args.lr.unwrap_or($c.train.lr);
+        $c.train.weight_decay = $args.weight_decay.unwrap_or($c.train.weight_decay);
+        $c.train.batch_size = $args.batch_size.unwrap_or($c.train.batch_size);
+        $c.train.patience = $args.patience.unwrap_or($c.train.patience);
     }};
     ($c:expr, $args:expr, ranking) => {{
         override_training!($c, $args);
@@ -899,7 +899,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     let content = Content::build(&dataset, Some(&args.minilm))?;
     let seeds: Vec<u64> = (0..args.seeds).map(|s| 2026 + s).collect();
     let mut base = HybridConfig::default();
-    base.epochs = args.epochs.unwrap_or(base.epochs);
+    base.train.epochs = args.epochs.unwrap_or(base.train.epochs);
     let wanted = |name: &str| {
         args.only
             .as_deref()
@@ -1052,10 +1052,8 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             let tfidf_model = tfidf_knn(&dataset);
             let (mut runs, mut weights) = (Vec::new(), Vec::new());
             for &seed in &seeds {
-                let config = HybridConfig {
-                    seed,
-                    ..cold_start_config(&base)
-                };
+                let mut config = cold_start_config(&base);
+                config.train.seed = seed;
                 let (w, m) = cold_start_blend(
                     &config,
                     &cold_split,
@@ -1110,10 +1108,8 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
             bar.set_prefix("cold graph");
             let mut runs = Vec::new();
             for &seed in &seeds {
-                let config = crate::model::GraphConfig {
-                    seed,
-                    ..crate::model::GraphConfig::multimodal_default()
-                };
+                let mut config = crate::model::GraphConfig::multimodal_default();
+                config.train.seed = seed;
                 runs.push(run_graph(
                     &config,
                     &cold_split,

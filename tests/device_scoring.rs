@@ -131,7 +131,7 @@ fn ease_device_scores_and_similar() {
 fn bpr_device_scores_and_similar() {
     let mut config = ModelConfig::default_for("bpr-mf").unwrap();
     if let ModelConfig::BprMf(c) = &mut config {
-        c.epochs = 5;
+        c.train.epochs = 5;
     }
     let bundle = train(config);
     assert_device_matches_cpu(&bundle);

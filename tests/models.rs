@@ -60,11 +60,11 @@ fn multimodal_ease_beats_bpr_mf_and_fold_in_serves_new_users() {
 fn graph_model_with_content_graph_trains_into_a_bundle() {
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
     let content = Content::build(&dataset, None).unwrap();
-    let config = GraphConfig {
+    let mut config = GraphConfig {
         modalities: vec!["tabular".into(), "kg".into()],
-        epochs: 6,
         ..GraphConfig::multimodal_default()
     };
+    config.train.epochs = 6;
     let graph = train(&dataset, ModelConfig::Graph(config), Some(&content));
     let pop = train(&dataset, ModelConfig::Popularity, None);
     let (g, p) = (

@@ -20,12 +20,13 @@ use fusionrec::train::experiment::{
 use fusionrec::train::reevaluate;
 
 fn small(modalities: &[&str]) -> HybridConfig {
-    HybridConfig {
+    let mut config = HybridConfig {
         modalities: modalities.iter().map(|m| m.to_string()).collect(),
-        epochs: 6,
-        eval_every: 2,
         ..HybridConfig::default()
-    }
+    };
+    config.train.epochs = 6;
+    config.train.eval_every = 2;
+    config
 }
 
 /// Cold items (never trained on) ranked among all items from content alone: EASE with each cold
@@ -57,10 +58,8 @@ fn cold_items_are_recommended_from_content_well_above_random() {
     // The fused content tower (MiniLM text + tabular) on the cold items.
     let minilm = common::data_dir().join("minilm");
     let content = Content::build(&dataset, Some(&minilm)).unwrap();
-    let config = HybridConfig {
-        epochs: 10,
-        ..cold_start_config(&HybridConfig::default())
-    };
+    let mut config = cold_start_config(&HybridConfig::default());
+    config.train.epochs = 10;
     let run = run_hybrid(
         &config,
         &cold_split,

@@ -12,7 +12,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::training::{fit, sample_negative, Schedule, TrainObserver};
+use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
 use super::{take_weight, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{int_tensor as ints, read_floats as read};
@@ -32,32 +32,28 @@ pub enum Objective {
 /// Hyper-parameters of a factor model. Checked by [`FactorConfig::validate`] before training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactorConfig {
-    pub dim: usize,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
+    /// What every trained model shares: dimension, epochs, batch, optimiser, schedule, seed.
+    #[serde(flatten)]
+    pub train: TrainingConfig,
     /// Standard deviation of the initial factors.
     pub init_std: f64,
-    /// Evaluate on validation every this many epochs…
-    pub eval_every: usize,
-    /// …and stop after this many evaluations without improvement.
-    pub patience: usize,
-    pub seed: u64,
 }
 
 impl FactorConfig {
     pub fn mf_default() -> Self {
         Self {
-            dim: 64,
-            epochs: 100,
-            batch_size: 1024,
-            lr: 2e-3,
-            weight_decay: 0.05,
             init_std: 0.01,
-            eval_every: 1,
-            patience: 5,
-            seed: 2026,
+
+            train: TrainingConfig {
+                dim: 64,
+                epochs: 100,
+                batch_size: 1024,
+                lr: 2e-3,
+                weight_decay: 0.05,
+                eval_every: 1,
+                patience: 5,
+                seed: 2026,
+            },
         }
     }
 
@@ -65,42 +61,27 @@ impl FactorConfig {
     /// lr ∈ {1e-3, 2e-3, 5e-3}, weight_decay ∈ {1e-5 … 1e-2}.
     pub fn bpr_default() -> Self {
         Self {
-            dim: 128,
-            epochs: 200,
-            batch_size: 1024,
-            lr: 1e-3,
-            weight_decay: 3e-3,
             init_std: 0.1,
-            eval_every: 5,
-            patience: 4,
-            seed: 2026,
+
+            train: TrainingConfig {
+                dim: 128,
+                epochs: 200,
+                batch_size: 1024,
+                lr: 1e-3,
+                weight_decay: 3e-3,
+                eval_every: 5,
+                patience: 4,
+                seed: 2026,
+            },
         }
     }
 
     pub fn validate(&self) -> Result<()> {
-        let problems = [
-            (self.dim == 0, "dim must be ≥ 1"),
-            (self.epochs == 0, "epochs must be ≥ 1"),
-            (self.batch_size == 0, "batch_size must be ≥ 1"),
-            (
-                !(self.lr > 0.0 && self.lr.is_finite()),
-                "lr must be a positive number",
-            ),
-            (
-                !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()),
-                "weight_decay must be ≥ 0",
-            ),
-            (
-                !(self.init_std > 0.0 && self.init_std.is_finite()),
-                "init_std must be > 0",
-            ),
-            (self.eval_every == 0, "eval_every must be ≥ 1"),
-            (self.patience == 0, "patience must be ≥ 1"),
-        ];
-        match problems.iter().find(|(bad, _)| *bad) {
-            Some((_, why)) => Err(Error::Config(why.to_string())),
-            None => Ok(()),
+        self.train.validate("factor model")?;
+        if !(self.init_std > 0.0 && self.init_std.is_finite()) {
+            return Err(Error::Config("factor model: init_std must be > 0".into()));
         }
+        Ok(())
     }
 }
 
@@ -186,10 +167,10 @@ impl FactorModel {
             None
         };
         Ok(Self {
-            dim: d,
             user_factors: take_weight(w, "user_factors", &[n_users, d])?,
             item_factors: take_weight(w, "item_factors", &[n_items, d])?,
             biases,
+            dim: d,
         })
     }
 }
@@ -234,17 +215,17 @@ impl<B: Backend> FactorNet<B> {
         c: &FactorConfig,
         device: &B::Device,
     ) -> Self {
-        let mut rng = SeededRng::new(c.seed);
+        let mut rng = SeededRng::new(c.train.seed);
         let user = param2(
-            rng.normal_vec(n_users * c.dim, c.init_std),
+            rng.normal_vec(n_users * c.train.dim, c.init_std),
             n_users,
-            c.dim,
+            c.train.dim,
             device,
         );
         let item = param2(
-            rng.normal_vec(n_items * c.dim, c.init_std),
+            rng.normal_vec(n_items * c.train.dim, c.init_std),
             n_items,
-            c.dim,
+            c.train.dim,
             device,
         );
         let biases = (objective == Objective::Mse).then(|| BiasNet {
@@ -333,15 +314,8 @@ pub fn train_factor_model<B: AutodiffBackend>(
     );
     let optim = AdamConfig::new().init::<B, FactorNet<B>>();
     // A different stream from the initialisation, for shuffling and negatives.
-    let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
-    let schedule = Schedule {
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        lr: config.lr,
-        eval_every: config.eval_every,
-        patience: config.patience,
-        higher_is_better: objective == Objective::Bpr,
-    };
+    let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
+    let schedule = config.train.schedule(objective == Objective::Bpr);
     let batch_loss = |net: &FactorNet<B>, batch: &[usize], rng: &mut SeededRng| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&i| split.train[i].user).collect();
@@ -352,7 +326,7 @@ pub fn train_factor_model<B: AutodiffBackend>(
                 let target: Vec<f32> = batch.iter().map(|&i| ratings[i]).collect();
                 let target = Tensor::<B, 1>::from_data(TensorData::new(target, [b]), device);
                 let (pred, l2) = net.score_pairs(u, i);
-                (pred - target).powi_scalar(2).mean() + l2 * (config.weight_decay / b as f64)
+                (pred - target).powi_scalar(2).mean() + l2 * (config.train.weight_decay / b as f64)
             }
             Objective::Bpr => {
                 let negatives: Vec<u32> = users
@@ -364,7 +338,7 @@ pub fn train_factor_model<B: AutodiffBackend>(
                 // The user's factors enter both terms, so their penalty counts twice; the
                 // default weight_decay is tuned with that in mind.
                 log_sigmoid(pos - neg).mean().neg()
-                    + (l2_pos + l2_neg) * (config.weight_decay / b as f64)
+                    + (l2_pos + l2_neg) * (config.train.weight_decay / b as f64)
             }
         })
     };

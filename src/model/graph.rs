@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::hybrid::Loss;
-use super::training::{fit, sample_negative, Schedule, TrainObserver};
+use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
 use super::{with_valid_ndcg, UserHistory};
 use crate::data::Split;
 use crate::device::{
@@ -53,14 +53,9 @@ pub struct GraphConfig {
     pub loss: Loss,
     /// Softmax temperature (cosine scores are divided by it).
     pub temperature: f64,
-    pub dim: usize,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
-    pub eval_every: usize,
-    pub patience: usize,
-    pub seed: u64,
+    /// What every trained model shares: dimension, epochs, batch, optimiser, schedule, seed.
+    #[serde(flatten)]
+    pub train: TrainingConfig,
 }
 
 impl GraphConfig {
@@ -73,14 +68,17 @@ impl GraphConfig {
             layers: 2,
             loss: Loss::Softmax,
             temperature: 0.1,
-            dim: 64,
-            epochs: 60,
-            batch_size: 1024,
-            lr: 5e-3,
-            weight_decay: 1e-4,
-            eval_every: 2,
-            patience: 4,
-            seed: 2026,
+
+            train: TrainingConfig {
+                dim: 64,
+                epochs: 60,
+                batch_size: 1024,
+                lr: 5e-3,
+                weight_decay: 1e-4,
+                eval_every: 2,
+                patience: 4,
+                seed: 2026,
+            },
         }
     }
 
@@ -94,19 +92,12 @@ impl GraphConfig {
 
     pub fn validate(&self) -> Result<()> {
         let bad = |why: &str| Err(Error::Config(format!("graph model: {why}")));
-        if self.dim == 0
-            || self.epochs == 0
-            || self.batch_size == 0
-            || self.eval_every == 0
-            || self.patience == 0
-        {
-            return bad("dim, epochs, batch_size, eval_every and patience must be ≥ 1");
-        }
+        self.train.validate("graph model")?;
         if !self.modalities.is_empty() && (self.knn == 0 || self.item_layers == 0) {
             return bad("a content graph needs knn ≥ 1 and item_layers ≥ 1");
         }
-        if !(self.lr > 0.0 && self.temperature > 0.0 && self.weight_decay >= 0.0) {
-            return bad("lr and temperature must be > 0, weight_decay ≥ 0");
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return bad("temperature must be > 0");
         }
         Ok(())
     }
@@ -302,29 +293,22 @@ pub fn train_graph<B: AutodiffBackend>(
         },
     };
     let inner_graphs = graphs.inner();
-    let mut rng = SeededRng::new(config.seed);
+    let mut rng = SeededRng::new(config.train.seed);
     let net = GraphNet::<B> {
-        users: init_param(&mut rng, [nu, config.dim], 0.1, device),
-        items: init_param(&mut rng, [ni, config.dim], 0.1, device),
+        users: init_param(&mut rng, [nu, config.train.dim], 0.1, device),
+        items: init_param(&mut rng, [ni, config.train.dim], 0.1, device),
         layers: config.layers,
         item_layers: config.item_layers,
         cosine: config.loss == Loss::Softmax,
     };
     let optim = AdamConfig::new().init::<B, GraphNet<B>>();
-    let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
+    let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
     let candidate_bias: Vec<f32> = cold_items
         .iter()
         .map(|&c| if c { -1e9 } else { 0.0 })
         .collect();
     let candidate_bias = tensor2::<B>(candidate_bias, [1, ni], device);
-    let schedule = Schedule {
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        lr: config.lr,
-        eval_every: config.eval_every,
-        patience: config.patience,
-        higher_is_better: true,
-    };
+    let schedule = config.train.schedule(true);
     let batch_loss = |net: &GraphNet<B>, batch: &[usize], rng: &mut SeededRng| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();
@@ -374,7 +358,7 @@ pub fn train_graph<B: AutodiffBackend>(
                 log_sigmoid(pos - neg).mean().neg()
             }
         };
-        Ok(ranking + l2 * (config.weight_decay / b as f64))
+        Ok(ranking + l2 * (config.train.weight_decay / b as f64))
     };
     let validate = |net: &GraphNet<B>| {
         Ok(with_valid_ndcg(

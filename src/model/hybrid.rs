@@ -29,7 +29,7 @@ use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
-use super::training::{fit, sample_negative, Schedule, TrainObserver};
+use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
 use super::{TrainedModel, UserHistory};
 use crate::data::{Interaction, Split};
 use crate::device::{
@@ -71,11 +71,9 @@ pub struct HybridConfig {
     pub user_history: bool,
     pub fusion: FusionKind,
     pub loss: Loss,
-    pub dim: usize,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
+    /// What every trained model shares: dimension, epochs, batch, optimiser, schedule, seed.
+    #[serde(flatten)]
+    pub train: TrainingConfig,
     /// Softmax temperature (logits are divided by it).
     pub temperature: f64,
     /// Score with the cosine of the two towers' vectors (L2-normalised) instead of the raw dot
@@ -98,9 +96,6 @@ pub struct HybridConfig {
     /// Half-life of the recency weights, in interactions.
     #[serde(default = "default_half_life")]
     pub recent_half_life: f64,
-    pub eval_every: usize,
-    pub patience: usize,
-    pub seed: u64,
 }
 
 impl Default for HybridConfig {
@@ -115,11 +110,6 @@ impl Default for HybridConfig {
             user_history: true,
             fusion: FusionKind::Gated,
             loss: Loss::Softmax,
-            dim: 64,
-            epochs: 30,
-            batch_size: 1024,
-            lr: 1e-2,
-            weight_decay: 1e-4,
             temperature: 0.1,
             cosine: true,
             modality_dropout: 0.1,
@@ -127,9 +117,17 @@ impl Default for HybridConfig {
             history_dropout: 0.5,
             user_recent: true,
             recent_half_life: default_half_life(),
-            eval_every: 2,
-            patience: 3,
-            seed: 2026,
+
+            train: TrainingConfig {
+                dim: 64,
+                epochs: 30,
+                batch_size: 1024,
+                lr: 1e-2,
+                weight_decay: 1e-4,
+                eval_every: 2,
+                patience: 3,
+                seed: 2026,
+            },
         }
     }
 }
@@ -143,16 +141,9 @@ fn default_half_life() -> f64 {
 impl HybridConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |why: &str| Err(Error::Config(format!("hybrid model: {why}")));
-        if self.dim == 0
-            || self.epochs == 0
-            || self.batch_size == 0
-            || self.eval_every == 0
-            || self.patience == 0
-        {
-            return bad("dim, epochs, batch_size, eval_every and patience must be ≥ 1");
-        }
-        if !(self.lr > 0.0 && self.temperature > 0.0 && self.weight_decay >= 0.0) {
-            return bad("lr and temperature must be > 0, weight_decay ≥ 0");
+        self.train.validate("hybrid model")?;
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return bad("temperature must be > 0");
         }
         if !(0.0..1.0).contains(&self.modality_dropout)
             || !(0.0..1.0).contains(&self.id_dropout)
@@ -220,28 +211,29 @@ impl<B: Backend> HybridNet<B> {
         user_dim: usize,
         device: &B::Device,
     ) -> Self {
-        let mut rng = SeededRng::new(c.seed);
+        let mut rng = SeededRng::new(c.train.seed);
         let n_tokens = usize::from(c.item_id) + dims.len();
         Self {
             item_id: c
                 .item_id
-                .then(|| init_param(&mut rng, [n_items, c.dim], 0.1, device)),
+                .then(|| init_param(&mut rng, [n_items, c.train.dim], 0.1, device)),
             projections: dims
                 .iter()
-                .map(|&d| LinearConfig::new(d, c.dim).init(device))
+                .map(|&d| LinearConfig::new(d, c.train.dim).init(device))
                 .collect(),
             fusion: (n_tokens > 1)
-                .then(|| AnyFusion::new(c.fusion, n_tokens, c.dim, &mut rng, device)),
+                .then(|| AnyFusion::new(c.fusion, n_tokens, c.train.dim, &mut rng, device)),
             user_id: c
                 .user_id
-                .then(|| init_param(&mut rng, [n_users, c.dim], 0.1, device)),
-            user_features: (user_dim > 0).then(|| LinearConfig::new(user_dim, c.dim).init(device)),
+                .then(|| init_param(&mut rng, [n_users, c.train.dim], 0.1, device)),
+            user_features: (user_dim > 0)
+                .then(|| LinearConfig::new(user_dim, c.train.dim).init(device)),
             history: c
                 .user_history
-                .then(|| LinearConfig::new(c.dim, c.dim).init(device)),
+                .then(|| LinearConfig::new(c.train.dim, c.train.dim).init(device)),
             recent: c
                 .user_recent
-                .then(|| LinearConfig::new(c.dim, c.dim).init(device)),
+                .then(|| LinearConfig::new(c.train.dim, c.train.dim).init(device)),
             cosine: c.cosine,
         }
     }
@@ -615,9 +607,9 @@ pub fn train_hybrid<B: AutodiffBackend>(
     let dims: Vec<usize> = inputs.modalities.iter().map(|m| m.dim).collect();
     let net = HybridNet::<B>::new(config, split.n_users, n_items, &dims, user_dim, device);
     let optim = AdamWConfig::new()
-        .with_weight_decay(config.weight_decay as f32)
+        .with_weight_decay(config.train.weight_decay as f32)
         .init::<B, HybridNet<B>>();
-    let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
+    let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
     let train: Vec<_> = split
         .train
         .iter()
@@ -642,14 +634,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
         n_tokens,
     };
 
-    let schedule = Schedule {
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        lr: config.lr,
-        eval_every: config.eval_every,
-        patience: config.patience,
-        higher_is_better: true,
-    };
+    let schedule = config.train.schedule(true);
     let batch_loss = |net: &HybridNet<B>, batch: &[usize], rng: &mut SeededRng| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();

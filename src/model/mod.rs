@@ -108,10 +108,10 @@ impl ModelConfig {
             | ModelConfig::ItemKnn(_)
             | ModelConfig::Ease(_)
             | ModelConfig::EaseMm(_) => {}
-            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.seed = seed,
-            ModelConfig::Hybrid(c) => c.seed = seed,
-            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.seed = seed,
-            ModelConfig::Vbpr(c) => c.seed = seed,
+            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.train.seed = seed,
+            ModelConfig::Hybrid(c) => c.train.seed = seed,
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.train.seed = seed,
+            ModelConfig::Vbpr(c) => c.train.seed = seed,
         }
     }
 
@@ -172,14 +172,14 @@ impl TrainedModel {
             ModelConfig::ItemKnn(c) => {
                 TrainedModel::ItemKnn(ItemKnn::from_weights(c, n_items, weights)?)
             }
-            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => {
-                TrainedModel::Factor(FactorModel::from_weights(c.dim, n_users, n_items, weights)?)
-            }
-            ModelConfig::Hybrid(HybridConfig { dim, .. })
-            | ModelConfig::LightGcn(GraphConfig { dim, .. })
-            | ModelConfig::Graph(GraphConfig { dim, .. }) => {
-                TrainedModel::Factor(FactorModel::from_weights(*dim, n_users, n_items, weights)?)
-            }
+            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => TrainedModel::Factor(
+                FactorModel::from_weights(c.train.dim, n_users, n_items, weights)?,
+            ),
+            ModelConfig::Hybrid(HybridConfig { train, .. })
+            | ModelConfig::LightGcn(GraphConfig { train, .. })
+            | ModelConfig::Graph(GraphConfig { train, .. }) => TrainedModel::Factor(
+                FactorModel::from_weights(train.dim, n_users, n_items, weights)?,
+            ),
             ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => {
                 TrainedModel::ItemKnn(ItemKnn::from_weights(
                     &ease::stored_config(c.k.min(n_items.saturating_sub(1)).max(1)),
@@ -189,7 +189,7 @@ impl TrainedModel {
             }
             // Users [γ_u, θ_u, 1], items [γ_i, c_i, β_i]: see `vbpr`.
             ModelConfig::Vbpr(c) => TrainedModel::Factor(FactorModel::from_weights(
-                2 * c.dim + 1,
+                2 * c.train.dim + 1,
                 n_users,
                 n_items,
                 weights,

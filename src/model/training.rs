@@ -16,6 +16,61 @@ use crate::device::read_floats;
 use crate::error::{Error, Result};
 use crate::rng::SeededRng;
 
+/// What every trained model's configuration shares, embedded (flattened: the JSON keeps its flat
+/// shape) in each: [`crate::model::FactorConfig`], `GraphConfig`, `VbprConfig`, `HybridConfig`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainingConfig {
+    /// Width of the learned vectors.
+    pub dim: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Evaluate on validation every this many epochs (and on the last)…
+    pub eval_every: usize,
+    /// …and stop after this many evaluations without improvement.
+    pub patience: usize,
+    /// Initial weights, shuffling and negative sampling.
+    pub seed: u64,
+}
+
+impl TrainingConfig {
+    /// The one check of the shared fields, for every model; `model` names it in the message.
+    pub fn validate(&self, model: &str) -> Result<()> {
+        let problems = [
+            (self.dim == 0, "dim must be ≥ 1"),
+            (self.epochs == 0, "epochs must be ≥ 1"),
+            (self.batch_size == 0, "batch_size must be ≥ 1"),
+            (
+                !(self.lr > 0.0 && self.lr.is_finite()),
+                "lr must be a positive number",
+            ),
+            (
+                !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()),
+                "weight_decay must be ≥ 0",
+            ),
+            (self.eval_every == 0, "eval_every must be ≥ 1"),
+            (self.patience == 0, "patience must be ≥ 1"),
+        ];
+        match problems.iter().find(|(bad, _)| *bad) {
+            Some((_, why)) => Err(Error::Config(format!("{model}: {why}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The loop's schedule; `higher_is_better` says which way the validation metric goes.
+    pub fn schedule(&self, higher_is_better: bool) -> Schedule {
+        Schedule {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            eval_every: self.eval_every,
+            patience: self.patience,
+            higher_is_better,
+        }
+    }
+}
+
 /// How long and how often: the part of a training configuration the loop reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Schedule {
@@ -262,6 +317,29 @@ mod tests {
         );
         assert_eq!(seen, [(1, None), (2, Some(0.3)), (3, Some(0.2))]);
         assert_eq!(es.into_best(), Some((0.3, 'a')));
+    }
+
+    #[test]
+    fn configs_keep_their_flat_json_so_older_bundles_load() {
+        // A bundle manifest's model, as written before `TrainingConfig` existed.
+        let json = r#"{"kind": "bpr-mf", "dim": 128, "epochs": 5, "batch_size": 1024,
+            "lr": 0.001, "weight_decay": 0.003, "init_std": 0.1, "eval_every": 5,
+            "patience": 4, "seed": 2026}"#;
+        let config: crate::model::ModelConfig = serde_json::from_str(json).unwrap();
+        let crate::model::ModelConfig::BprMf(c) = &config else {
+            panic!("{config:?}")
+        };
+        assert_eq!((c.train.dim, c.train.epochs, c.train.seed), (128, 5, 2026));
+        let back: serde_json::Value = serde_json::to_value(&config).unwrap();
+        let orig: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(back, orig);
+        let mut bad = c.train.clone();
+        bad.lr = f64::NAN;
+        let err = bad.validate("BPR-MF").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: BPR-MF: lr must be a positive number"
+        );
     }
 
     #[test]

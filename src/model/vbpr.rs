@@ -17,7 +17,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
-use super::training::{fit, sample_negative, Schedule, TrainObserver};
+use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
 use super::{with_valid_ndcg, UserHistory};
 use crate::data::Split;
 use crate::device::{float_tensor as tensor2, int_tensor as ints, read_floats as read};
@@ -31,15 +31,9 @@ pub struct VbprConfig {
     /// Content modalities fused into `c_i` (at least one).
     pub modalities: Vec<String>,
     pub fusion: FusionKind,
-    /// Width of each half (collaborative and content).
-    pub dim: usize,
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
-    pub eval_every: usize,
-    pub patience: usize,
-    pub seed: u64,
+    /// What every trained model shares: dimension, epochs, batch, optimiser, schedule, seed.
+    #[serde(flatten)]
+    pub train: TrainingConfig,
 }
 
 impl Default for VbprConfig {
@@ -47,14 +41,17 @@ impl Default for VbprConfig {
         Self {
             modalities: vec!["text".into(), "tabular".into(), "kg".into()],
             fusion: FusionKind::Gated,
-            dim: 64,
-            epochs: 200,
-            batch_size: 1024,
-            lr: 1e-3,
-            weight_decay: 3e-3,
-            eval_every: 5,
-            patience: 4,
-            seed: 2026,
+
+            train: TrainingConfig {
+                dim: 64,
+                epochs: 200,
+                batch_size: 1024,
+                lr: 1e-3,
+                weight_decay: 3e-3,
+                eval_every: 5,
+                patience: 4,
+                seed: 2026,
+            },
         }
     }
 }
@@ -65,18 +62,7 @@ impl VbprConfig {
         if self.modalities.is_empty() {
             return bad("needs at least one content modality");
         }
-        if self.dim == 0
-            || self.epochs == 0
-            || self.batch_size == 0
-            || self.eval_every == 0
-            || self.patience == 0
-        {
-            return bad("dim, epochs, batch_size, eval_every and patience must be ≥ 1");
-        }
-        if !(self.lr > 0.0 && self.weight_decay >= 0.0) {
-            return bad("lr must be > 0 and weight_decay ≥ 0");
-        }
-        Ok(())
+        self.train.validate("VBPR")
     }
 }
 
@@ -142,7 +128,7 @@ pub fn train_vbpr<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<(FactorModel, f64)> {
     config.validate()?;
-    let (nu, ni, d) = (split.n_users, split.n_items, config.dim);
+    let (nu, ni, d) = (split.n_users, split.n_items, config.train.dim);
     if modalities.len() != config.modalities.len() || modalities.iter().any(|m| m.n_items() != ni) {
         return Err(Error::Data("item features do not cover the catalog".into()));
     }
@@ -167,7 +153,7 @@ pub fn train_vbpr<B: AutodiffBackend>(
         features: content.features.iter().map(|t| t.clone().inner()).collect(),
         mask: content.mask.clone().inner(),
     };
-    let mut rng = SeededRng::new(config.seed);
+    let mut rng = SeededRng::new(config.train.seed);
     let net = VbprNet::<B> {
         gamma_user: init_param(&mut rng, [nu, d], 0.1, device),
         theta_user: init_param(&mut rng, [nu, d], 0.1, device),
@@ -180,15 +166,8 @@ pub fn train_vbpr<B: AutodiffBackend>(
         fusion: (m > 1).then(|| AnyFusion::new(config.fusion, m, d, &mut rng, device)),
     };
     let optim = AdamConfig::new().init::<B, VbprNet<B>>();
-    let mut rng = SeededRng::new(config.seed ^ 0x5EED_0FBA_7C45);
-    let schedule = Schedule {
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        lr: config.lr,
-        eval_every: config.eval_every,
-        patience: config.patience,
-        higher_is_better: true,
-    };
+    let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
+    let schedule = config.train.schedule(true);
     let batch_loss = |net: &VbprNet<B>, batch: &[usize], rng: &mut SeededRng| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| split.train[k].user).collect();
@@ -217,7 +196,7 @@ pub fn train_vbpr<B: AutodiffBackend>(
         let (sp, l2p) = score(p);
         let (sn, l2n) = score(n);
         let l2 = gu.powi_scalar(2).sum() + tu.powi_scalar(2).sum() + l2p + l2n;
-        Ok(log_sigmoid(sp - sn).mean().neg() + l2 * (config.weight_decay / b as f64))
+        Ok(log_sigmoid(sp - sn).mean().neg() + l2 * (config.train.weight_decay / b as f64))
     };
     let validate = |net: &VbprNet<B>| {
         Ok(with_valid_ndcg(

@@ -459,7 +459,7 @@ pub(crate) mod tests {
             TrainedModel::Factor(f) => {
                 let mut c = ModelConfig::default_for("bpr-mf").unwrap();
                 if let ModelConfig::BprMf(c) = &mut c {
-                    c.dim = f.dim;
+                    c.train.dim = f.dim;
                 }
                 c
             }

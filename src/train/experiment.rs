@@ -168,7 +168,7 @@ impl BackendTask for HybridTask<'_> {
                     .iter()
                     .position(|n| n == name)
                     .ok_or_else(|| Error::Config(format!("the model does not use '{name}'")))?;
-                let mut rng = crate::rng::SeededRng::new(self.config.seed ^ 0xC0FFEE);
+                let mut rng = crate::rng::SeededRng::new(self.config.train.seed ^ 0xC0FFEE);
                 let mut hidden = presence.clone();
                 for row in hidden.chunks_mut(names.len()) {
                     if rng.unit_f64() < share {
@@ -293,10 +293,8 @@ pub fn averaged(
 ) -> Result<(Row, Vec<HybridRun>)> {
     let mut runs = Vec::new();
     for &seed in seeds {
-        let c = HybridConfig {
-            seed,
-            ..config.clone()
-        };
+        let mut c = config.clone();
+        c.train.seed = seed;
         runs.push(run_hybrid(
             &c, split, content, cold, hide, device, observer,
         )?);
