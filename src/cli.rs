@@ -708,7 +708,7 @@ fn train(args: TrainArgs) -> Result<()> {
                     .any(|m| m == "text");
             }
             let minilm = text.then_some(args.minilm.as_path());
-            let mut content = crate::train::experiment::Content::build(&dataset, minilm)?;
+            let mut content = crate::encode::Content::build(&dataset, minilm)?;
             let images = content.add_images(&dataset, &args.efficientnet)?;
             if images > 0 {
                 eprintln!("encoded {images} item images (EfficientNet-Lite0)");
@@ -799,7 +799,7 @@ fn train(args: TrainArgs) -> Result<()> {
 fn catalog_content(
     args: &TrainArgs,
     features: &[FeatureSpec],
-    content: Option<&crate::train::experiment::Content>,
+    content: Option<&crate::encode::Content>,
     content_model: bool,
 ) -> Result<
     Vec<(
@@ -887,7 +887,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     use crate::train::experiment::{
         ablation_configs, averaged, cold_start_blend, cold_start_config, cold_start_ease,
         cold_start_neighbours, cold_start_split, degraded_mean, ease_missing_modality,
-        fused_content_knn, mean_metrics, run_graph, tfidf_knn, Content, Row,
+        fused_content_knn, mean_metrics, run_graph, tfidf_knn, Row,
     };
 
     let device: DeviceKind = args.device.parse()?;
@@ -896,7 +896,7 @@ fn experiment(args: ExperimentArgs) -> Result<()> {
     let protocol = Protocol::implicit_811(2026);
     let split = crate::data::Split::new(&dataset.log, &protocol)?;
     eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
-    let content = Content::build(&dataset, Some(&args.minilm))?;
+    let content = crate::encode::Content::build(&dataset, Some(&args.minilm))?;
     let seeds: Vec<u64> = (0..args.seeds).map(|s| 2026 + s).collect();
     let mut base = HybridConfig::default();
     base.train.epochs = args.epochs.unwrap_or(base.train.epochs);

@@ -6,11 +6,11 @@ mod common;
 
 use common::train_ml100k as train;
 use fusionrec::data::{Protocol, RowPolicy, Split};
+use fusionrec::encode::Content;
 use fusionrec::eval::{evaluate, Target};
 use fusionrec::model::{GraphConfig, ModelConfig, TrainedModel, UserHistory};
 use fusionrec::rank::fold_in;
 use fusionrec::store::Bundle;
-use fusionrec::train::experiment::Content;
 
 /// The multimodal EASE (MiniLM text + tabular content) beats BPR-MF on test NDCG@10 by ≥ 10%
 /// relative; and BPR-MF's item vectors serve unseen visitors through the fold-in almost as well

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use fusionrec::data::{Dataset, RowPolicy};
 use fusionrec::encode::features::new_item_text;
+use fusionrec::encode::Content;
 use fusionrec::encode::TextEncoder;
 use fusionrec::model::ModelConfig;
 use fusionrec::rank::{HistoryEvent, PersonalizeConfig, Session};
 use fusionrec::store::Bundle;
-use fusionrec::train::experiment::Content;
 
 type Ad = burn::backend::Autodiff<burn::backend::Flex>;
 

@@ -3,6 +3,7 @@
 //! runs, the browser included.
 
 pub mod audio;
+mod content;
 pub mod external;
 pub mod features;
 pub mod image;
@@ -11,4 +12,5 @@ pub mod tfidf;
 
 pub use self::image::{EfficientNetLite0, ImageEncoder, ImageFeatures};
 pub use audio::{AudioEncoder, AudioEncoderConfig};
+pub use content::Content;
 pub use text::{MiniLm, MiniLmConfig, TextEncoder};

@@ -36,6 +36,7 @@ use crate::device::{
     float_tensor as tensor2, int_tensor as ints, l2_normalize, read_floats as read,
 };
 use crate::encode::features::{user_time_features, Modality};
+use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
 use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
@@ -180,6 +181,22 @@ pub struct HybridInputs<'a> {
     pub user_features: (usize, &'a [f32]),
     /// Items never seen in training (cold start): no id token, not a softmax candidate.
     pub cold_items: &'a [bool],
+}
+
+impl<'a> HybridInputs<'a> {
+    /// The inputs `config` asks for from a dataset's `content`, with `cold` items (no id, not
+    /// trained on).
+    pub fn from_content(
+        content: &'a Content,
+        config: &HybridConfig,
+        cold: &'a [bool],
+    ) -> Result<Self> {
+        Ok(Self {
+            modalities: content.select(&config.modalities)?,
+            user_features: (content.user_dim, &content.user_values),
+            cold_items: cold,
+        })
+    }
 }
 
 #[derive(Module, Debug)]

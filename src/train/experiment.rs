@@ -1,122 +1,15 @@
 //! The experiments behind the README's multimodal tables: ablations over modalities and fusion
 //! strategies, cold start, and missing modalities — all on the same protocol as the baselines.
 
-use std::path::Path;
-
 use crate::data::{Dataset, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
-use crate::encode::features::{
-    kg_modality, location_modality, tabular_modality, text_modality, tfidf_modality, user_features,
-    Modality,
-};
-use crate::encode::TextEncoder;
+use crate::encode::features::Modality;
+use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Metrics, Target};
 use crate::model::{train_hybrid, HybridConfig, HybridInputs, TrainedModel, UserHistory};
 use crate::rank::placement;
 use crate::train::TrainObserver;
-
-/// Every content modality of a dataset, plus user features.
-pub struct Content {
-    pub modalities: Vec<Modality>,
-    pub user_dim: usize,
-    pub user_values: Vec<f32>,
-}
-
-impl Content {
-    /// Builds every modality; the MiniLM `text` one only when `minilm_dir` (holding
-    /// `tokenizer.json` and `model.safetensors`, see `fetch minilm`) is given.
-    pub fn build(dataset: &Dataset, minilm_dir: Option<&Path>) -> Result<Self> {
-        let mut modalities = vec![tfidf_modality(dataset), tabular_modality(dataset)];
-        modalities.extend(kg_modality(dataset));
-        modalities.extend(location_modality(dataset)?);
-        if let Some(dir) = minilm_dir {
-            let read = |f: &str| {
-                let p = dir.join(f);
-                std::fs::read(&p).map_err(|e| Error::io(&p, e))
-            };
-            let encoder = TextEncoder::<burn::backend::Flex>::from_bytes(
-                &read("tokenizer.json")?,
-                &read("model.safetensors")?,
-                &Default::default(),
-            )?;
-            modalities.push(text_modality(dataset, &encoder, 64)?);
-        }
-        let (user_dim, user_values) = user_features(dataset);
-        Ok(Self {
-            modalities,
-            user_dim,
-            user_values,
-        })
-    }
-
-    /// Adds the `image` modality (EfficientNet-Lite0 pooled features, from the `.pth` at `pth`)
-    /// when some items of `dataset` have an image; returns how many do.
-    pub fn add_images(&mut self, dataset: &Dataset, pth: &Path) -> Result<usize> {
-        let n = dataset
-            .items
-            .records
-            .iter()
-            .filter(|r| r.image.is_some())
-            .count();
-        if n > 0 {
-            let weights = std::fs::read(pth).map_err(|e| Error::io(pth, e))?;
-            let encoder = crate::encode::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
-                &weights,
-                &Default::default(),
-            )?;
-            self.modalities
-                .push(crate::encode::features::image_modality(
-                    dataset, &encoder, 16,
-                )?);
-        }
-        Ok(n)
-    }
-
-    /// Adds item features read from files (`--item-features`), each as its own modality.
-    pub fn add_features(
-        &mut self,
-        specs: &[crate::encode::external::FeatureSpec],
-        items: &crate::data::IdMap,
-    ) -> Result<()> {
-        for spec in specs {
-            if self.modalities.iter().any(|m| m.name == spec.name) {
-                return Err(Error::Config(format!(
-                    "--item-features: a modality named '{}' already exists",
-                    spec.name
-                )));
-            }
-            let m = crate::encode::external::load_item_features(spec, items)?;
-            self.modalities.push(m);
-        }
-        Ok(())
-    }
-
-    /// The hybrid model's inputs for `config`, with `cold` items (no id, not trained on).
-    pub fn inputs<'a>(
-        &'a self,
-        config: &HybridConfig,
-        cold: &'a [bool],
-    ) -> Result<HybridInputs<'a>> {
-        Ok(HybridInputs {
-            modalities: self.select(&config.modalities)?,
-            user_features: (self.user_dim, &self.user_values),
-            cold_items: cold,
-        })
-    }
-
-    /// The named modalities, in the order given.
-    pub fn select(&self, names: &[String]) -> Result<Vec<&Modality>> {
-        names.iter().map(|m| self.get(m)).collect()
-    }
-
-    pub fn get(&self, name: &str) -> Result<&Modality> {
-        self.modalities
-            .iter()
-            .find(|m| m.name == name)
-            .ok_or_else(|| Error::Config(format!("no '{name}' modality in this dataset")))
-    }
-}
 
 /// Result of one hybrid run.
 pub struct HybridRun {
@@ -147,7 +40,7 @@ impl BackendTask for HybridTask<'_> {
         device: B::Device,
     ) -> Result<HybridRun> {
         let history = UserHistory::from_interactions(self.split.n_users, &self.split.train);
-        let inputs = self.content.inputs(self.config, self.cold)?;
+        let inputs = HybridInputs::from_content(self.content, self.config, self.cold)?;
         let (trained, _) = train_hybrid::<B>(
             self.config,
             self.split,

@@ -4,17 +4,17 @@
 use crate::data::{DataSource, Dataset, Protocol, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
+use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, ranked_lists, topk_json, Social, Target, WithFriends};
 use crate::model::{
     train_ease, train_factor_model, train_graph, train_hybrid, train_item_knn, train_vbpr,
-    ModelConfig, Objective, Popularity, TrainedModel, UserHistory,
+    HybridInputs, ModelConfig, Objective, Popularity, TrainedModel, UserHistory,
 };
 use crate::store::{
     Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Provenance, FORMAT,
     FORMAT_VERSION,
 };
-use crate::train::experiment::Content;
 use crate::train::TrainObserver;
 
 /// What to train, on what.
@@ -54,7 +54,7 @@ impl BackendTask for FitTask<'_> {
                     .content
                     .ok_or_else(|| Error::Config("the hybrid model needs item content".into()))?;
                 let cold = vec![false; self.split.n_items];
-                let inputs = content.inputs(c, &cold)?;
+                let inputs = HybridInputs::from_content(content, c, &cold)?;
                 let (trained, _) = train_hybrid::<B>(
                     c,
                     self.split,

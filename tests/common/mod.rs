@@ -60,7 +60,7 @@ pub fn ml100k_source() -> DataSource {
 pub fn train_ml100k(
     dataset: &fusionrec::data::Dataset,
     model: fusionrec::model::ModelConfig,
-    content: Option<&fusionrec::train::experiment::Content>,
+    content: Option<&fusionrec::encode::Content>,
 ) -> fusionrec::store::Bundle {
     let source = ml100k_source();
     let request = fusionrec::train::TrainRequest {
