@@ -7,6 +7,7 @@ mod common;
 use common::train_ml100k as train;
 use fusionrec::data::{Protocol, RowPolicy, Split};
 use fusionrec::device::DeviceKind;
+use fusionrec::encode::Content;
 use fusionrec::eval::{evaluate, Target};
 use fusionrec::model::{
     train_ease, EaseConfig, HybridConfig, ModelConfig, TrainedModel, UserHistory,
@@ -14,7 +15,7 @@ use fusionrec::model::{
 use fusionrec::rank::placement::{neighbor_weights, NEIGHBORS, TEMPERATURE};
 use fusionrec::store::Bundle;
 use fusionrec::train::experiment::{
-    cold_similarities, cold_start_config, cold_start_split, run_hybrid, tfidf_knn, Content,
+    cold_similarities, cold_start_config, cold_start_split, run_hybrid, tfidf_knn,
     NeighbourPlacement,
 };
 use fusionrec::train::reevaluate;
