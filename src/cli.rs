@@ -544,11 +544,11 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
     Ok(config)
 }
 
-fn protocol(kind: ModelArg, args: &TrainArgs, source: &DataSource) -> Protocol {
+fn protocol(config: &ModelConfig, args: &TrainArgs, source: &DataSource) -> Protocol {
     let explicit = match args.protocol {
         Some(ProtocolArg::Explicit) => true,
         Some(ProtocolArg::Implicit) => false,
-        None => kind == ModelArg::Mf,
+        None => config.predicts_ratings(),
     };
     let given = source.gives_split();
     let threshold = match (args.threshold, given) {
@@ -683,15 +683,13 @@ fn train(args: TrainArgs) -> Result<()> {
         ],
         one => vec![one],
     };
-    let needs_content = [
-        ModelArg::Hybrid,
-        ModelArg::Graph,
-        ModelArg::Vbpr,
-        ModelArg::EaseMm,
-    ];
+    let configs: Vec<ModelConfig> = kinds
+        .iter()
+        .map(|&k| model_config(k, &args))
+        .collect::<Result<_>>()?;
     let catalog_wanted = args.catalog_content.as_ref().is_some_and(|c| !c.is_empty());
     let content_needed =
-        catalog_wanted || !features.is_empty() || kinds.iter().any(|k| needs_content.contains(k));
+        catalog_wanted || !features.is_empty() || configs.iter().any(ModelConfig::needs_content);
     let content = match content_needed {
         true => {
             eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
@@ -701,12 +699,9 @@ fn train(args: TrainArgs) -> Result<()> {
                 .catalog_content
                 .as_ref()
                 .is_some_and(|c| c.iter().any(|m| m == "text"));
-            for kind in &kinds {
-                text |= model_config(*kind, &args)?
-                    .modalities()
-                    .iter()
-                    .any(|m| m == "text");
-            }
+            text |= configs
+                .iter()
+                .any(|c| c.modalities().iter().any(|m| m == "text"));
             let minilm = text.then_some(args.minilm.as_path());
             let mut content = crate::encode::Content::build(&dataset, minilm)?;
             let images = content.add_images(&dataset, &args.efficientnet)?;
@@ -731,8 +726,7 @@ fn train(args: TrainArgs) -> Result<()> {
     };
     let mut rows = Vec::new();
     let mut json = serde_json::Map::new();
-    for kind in kinds {
-        let config = model_config(kind, &args)?;
+    for config in configs {
         let name = config.kind().to_owned();
         let out = if args.model == ModelArg::All {
             args.out.join(&name)
@@ -762,16 +756,11 @@ fn train(args: TrainArgs) -> Result<()> {
             dataset: &dataset,
             source: source.clone(),
             fingerprint: fingerprint.clone(),
-            protocol: protocol(kind, &args, &source),
+            protocol: protocol(&config, &args, &source),
+            catalog: catalog_content(&args, &features, content.as_ref(), config.needs_content())?,
             model: config,
             content: content.as_ref(),
             social: social.clone(),
-            catalog: catalog_content(
-                &args,
-                &features,
-                content.as_ref(),
-                needs_content.contains(&kind),
-            )?,
         };
         let bundle = train_bundle(request, device, &mut observer)?;
         bar.finish_and_clear();

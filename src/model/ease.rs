@@ -15,9 +15,10 @@ use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::knn::{ItemKnn, ItemKnnConfig, Similarity};
-use super::UserHistory;
+use super::{Fit, FitContext, TrainedModel, UserHistory};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
+use burn::tensor::backend::AutodiffBackend;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EaseConfig {
@@ -174,6 +175,26 @@ pub(crate) fn stored_config(k: usize) -> ItemKnnConfig {
         k,
         shrink: 0.0,
         binary: true,
+    }
+}
+
+impl Fit for EaseConfig {
+    fn modalities(&self) -> &[String] {
+        &self.modalities
+    }
+
+    fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        _device: &B::Device,
+    ) -> Result<TrainedModel> {
+        let modalities = ctx.modalities(&self.modalities, "EASE with content")?;
+        Ok(TrainedModel::ItemKnn(train_ease(
+            self,
+            ctx.history,
+            ctx.split.n_items,
+            &modalities,
+        )?))
     }
 }
 

@@ -13,7 +13,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
-use super::{take_weight, TrainedModel, UserHistory};
+use super::{take_weight, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{int_tensor as ints, read_floats as read};
 use crate::error::{Error, Result};
@@ -367,4 +367,36 @@ pub fn train_factor_model<B: AutodiffBackend>(
         validate,
     )?;
     Ok((model, value))
+}
+
+impl FactorConfig {
+    /// Trains MF (`Objective::Mse`) or BPR-MF (`Objective::Bpr`): the two share this config, so
+    /// the objective comes from the [`super::ModelConfig`] variant.
+    pub fn fit_objective<B: AutodiffBackend>(
+        &self,
+        objective: Objective,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel> {
+        let (model, _) = train_factor_model::<B>(
+            objective,
+            self,
+            ctx.split,
+            ctx.history,
+            device,
+            ctx.observer,
+        )?;
+        Ok(TrainedModel::Factor(model))
+    }
+}
+
+impl Fit for FactorConfig {
+    /// As BPR-MF; MF is [`FactorConfig::fit_objective`] with `Objective::Mse`.
+    fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel> {
+        self.fit_objective::<B>(Objective::Bpr, ctx, device)
+    }
 }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::factor::FactorModel;
 use super::hybrid::Loss;
 use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
-use super::{with_valid_ndcg, UserHistory};
+use super::{with_valid_ndcg, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{
     float_tensor as tensor2, int_tensor as ints, l2_normalize, read_floats as read,
@@ -378,6 +378,31 @@ pub fn train_graph<B: AutodiffBackend>(
         validate,
     )?;
     Ok((model, best))
+}
+
+impl Fit for GraphConfig {
+    fn modalities(&self) -> &[String] {
+        &self.modalities
+    }
+
+    fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel> {
+        let modalities = ctx.modalities(&self.modalities, "the graph model")?;
+        let cold = vec![false; ctx.split.n_items];
+        let (model, _) = train_graph::<B>(
+            self,
+            ctx.split,
+            ctx.history,
+            &modalities,
+            &cold,
+            device,
+            ctx.observer,
+        )?;
+        Ok(TrainedModel::Factor(model))
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
-use super::{TrainedModel, UserHistory};
+use super::{Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::{Interaction, Split};
 use crate::device::{
     float_tensor as tensor2, int_tensor as ints, l2_normalize, read_floats as read,
@@ -758,6 +758,29 @@ pub fn train_hybrid<B: AutodiffBackend>(
         },
         best,
     ))
+}
+
+impl Fit for HybridConfig {
+    fn modalities(&self) -> &[String] {
+        &self.modalities
+    }
+
+    fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel> {
+        let content = ctx
+            .content
+            .ok_or_else(|| Error::Config("the hybrid model needs item content".into()))?;
+        let cold = vec![false; ctx.split.n_items];
+        let inputs = HybridInputs::from_content(content, self, &cold)?;
+        let (trained, _) =
+            train_hybrid::<B>(self, ctx.split, ctx.history, &inputs, device, ctx.observer)?;
+        Ok(TrainedModel::Factor(
+            trained.factors(ctx.history, &trained.presence())?,
+        ))
+    }
 }
 
 #[cfg(test)]

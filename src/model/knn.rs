@@ -2,10 +2,11 @@
 //! user × item matrix (one matmul on the burn device); each item keeps its `k` most similar
 //! items, and a user's score for item i is Σ over history items j of w_j · sim(j, i).
 
-use burn::tensor::{backend::Backend, Tensor, TensorData};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::{take_weight, UserHistory};
+use super::{take_weight, Fit, FitContext, TrainedModel, UserHistory};
 use crate::error::{Error, Result};
 use crate::io::WeightMap;
 
@@ -224,6 +225,21 @@ impl ItemKnn {
             neighbors,
             similarities: take_weight(w, "knn.similarities", &shape)?,
         })
+    }
+}
+
+impl Fit for ItemKnnConfig {
+    fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel> {
+        Ok(TrainedModel::ItemKnn(train_item_knn::<B>(
+            self,
+            ctx.history,
+            ctx.split.n_items,
+            device,
+        )?))
     }
 }
 

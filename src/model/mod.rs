@@ -22,8 +22,53 @@ pub use popularity::Popularity;
 pub use vbpr::{train_vbpr, VbprConfig};
 
 pub use crate::data::UserHistory;
+
+use burn::tensor::backend::AutodiffBackend;
+
+use crate::data::Split;
+use crate::encode::features::Modality;
+use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::io::WeightMap;
+use training::TrainObserver;
+
+/// What a trainer is given: the split (train for fitting, valid for early stopping), the
+/// training histories, the dataset's content (for content models) and who hears progress.
+pub struct FitContext<'a> {
+    pub split: &'a Split,
+    pub history: &'a UserHistory,
+    pub content: Option<&'a Content>,
+    pub observer: &'a mut dyn TrainObserver,
+}
+
+impl<'a> FitContext<'a> {
+    /// The named content modalities, for `model` (in messages); none asked, none needed.
+    pub fn modalities(&self, names: &[String], model: &str) -> Result<Vec<&'a Modality>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.content
+            .ok_or_else(|| Error::Config(format!("{model} needs item content")))?
+            .select(names)
+    }
+}
+
+/// A model configuration that trains into a [`TrainedModel`] (linfa's `Fit` on the params
+/// type). A new model is one file with its config implementing this, one [`ModelConfig`]
+/// variant and one line in [`ModelConfig::fit`].
+pub trait Fit {
+    /// The content modalities the model reads (empty for collaborative-only models).
+    fn modalities(&self) -> &[String] {
+        &[]
+    }
+
+    /// Trains on `ctx.split.train`, choosing epochs on `ctx.split.valid`.
+    fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel>;
+}
 
 /// Which model to train, with its hyper-parameters. Stored in the bundle manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,14 +113,39 @@ impl ModelConfig {
     /// The content modalities the model reads (empty for collaborative-only models).
     pub fn modalities(&self) -> &[String] {
         match self {
-            ModelConfig::Hybrid(c) => &c.modalities,
-            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => &c.modalities,
-            ModelConfig::Vbpr(c) => &c.modalities,
-            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => &c.modalities,
-            ModelConfig::Popularity
-            | ModelConfig::ItemKnn(_)
-            | ModelConfig::Mf(_)
-            | ModelConfig::BprMf(_) => &[],
+            ModelConfig::Popularity | ModelConfig::ItemKnn(_) => &[],
+            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.modalities(),
+            ModelConfig::Hybrid(c) => c.modalities(),
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.modalities(),
+            ModelConfig::Vbpr(c) => c.modalities(),
+            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.modalities(),
+        }
+    }
+
+    /// Whether training reads the dataset's content: item modalities, or (two-tower) user
+    /// features. The CLI encodes content only when some model needs it.
+    pub fn needs_content(&self) -> bool {
+        matches!(self, ModelConfig::Hybrid(_)) || !self.modalities().is_empty()
+    }
+
+    /// Trains the model (see [`Fit`]).
+    pub fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel> {
+        match self {
+            ModelConfig::Popularity => Ok(TrainedModel::Popularity(Popularity::fit(
+                ctx.split.n_items,
+                &ctx.split.train,
+            ))),
+            ModelConfig::ItemKnn(c) => c.fit::<B>(ctx, device),
+            ModelConfig::Mf(c) => c.fit_objective::<B>(Objective::Mse, ctx, device),
+            ModelConfig::BprMf(c) => c.fit_objective::<B>(Objective::Bpr, ctx, device),
+            ModelConfig::Hybrid(c) => c.fit::<B>(ctx, device),
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.fit::<B>(ctx, device),
+            ModelConfig::Vbpr(c) => c.fit::<B>(ctx, device),
+            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.fit::<B>(ctx, device),
         }
     }
 

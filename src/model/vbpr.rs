@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
-use super::{with_valid_ndcg, UserHistory};
+use super::{with_valid_ndcg, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{float_tensor as tensor2, int_tensor as ints, read_floats as read};
 use crate::encode::features::Modality;
@@ -216,4 +216,27 @@ pub fn train_vbpr<B: AutodiffBackend>(
         validate,
     )?;
     Ok((model, best))
+}
+
+impl Fit for VbprConfig {
+    fn modalities(&self) -> &[String] {
+        &self.modalities
+    }
+
+    fn fit<B: AutodiffBackend>(
+        &self,
+        ctx: FitContext<'_>,
+        device: &B::Device,
+    ) -> Result<TrainedModel> {
+        let modalities = ctx.modalities(&self.modalities, "VBPR")?;
+        let (model, _) = train_vbpr::<B>(
+            self,
+            ctx.split,
+            ctx.history,
+            &modalities,
+            device,
+            ctx.observer,
+        )?;
+        Ok(TrainedModel::Factor(model))
+    }
 }

@@ -7,10 +7,7 @@ use crate::encode::features::Modality;
 use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, ranked_lists, topk_json, Social, Target, WithFriends};
-use crate::model::{
-    train_ease, train_factor_model, train_graph, train_hybrid, train_item_knn, train_vbpr,
-    HybridInputs, ModelConfig, Objective, Popularity, TrainedModel, UserHistory,
-};
+use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
 use crate::store::{
     Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Provenance, FORMAT,
     FORMAT_VERSION,
@@ -48,107 +45,13 @@ impl BackendTask for FitTask<'_> {
         self,
         device: B::Device,
     ) -> Result<TrainedModel> {
-        Ok(match self.config {
-            ModelConfig::Hybrid(c) => {
-                let content = self
-                    .content
-                    .ok_or_else(|| Error::Config("the hybrid model needs item content".into()))?;
-                let cold = vec![false; self.split.n_items];
-                let inputs = HybridInputs::from_content(content, c, &cold)?;
-                let (trained, _) = train_hybrid::<B>(
-                    c,
-                    self.split,
-                    self.history,
-                    &inputs,
-                    &device,
-                    self.observer,
-                )?;
-                TrainedModel::Factor(trained.factors(self.history, &trained.presence())?)
-            }
-            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => {
-                let modalities = match c.modalities.is_empty() {
-                    true => Vec::new(),
-                    false => self
-                        .content
-                        .ok_or_else(|| Error::Config("the graph model needs item content".into()))?
-                        .select(&c.modalities)?,
-                };
-                let cold = vec![false; self.split.n_items];
-                let (model, _) = train_graph::<B>(
-                    c,
-                    self.split,
-                    self.history,
-                    &modalities,
-                    &cold,
-                    &device,
-                    self.observer,
-                )?;
-                TrainedModel::Factor(model)
-            }
-            ModelConfig::Vbpr(c) => {
-                let modalities = self
-                    .content
-                    .ok_or_else(|| Error::Config("VBPR needs item content".into()))?
-                    .select(&c.modalities)?;
-                let (model, _) = train_vbpr::<B>(
-                    c,
-                    self.split,
-                    self.history,
-                    &modalities,
-                    &device,
-                    self.observer,
-                )?;
-                TrainedModel::Factor(model)
-            }
-            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => {
-                let modalities = match c.modalities.is_empty() {
-                    true => Vec::new(),
-                    false => self
-                        .content
-                        .ok_or_else(|| {
-                            Error::Config("EASE with content needs item content".into())
-                        })?
-                        .select(&c.modalities)?,
-                };
-                TrainedModel::ItemKnn(train_ease(
-                    c,
-                    self.history,
-                    self.split.n_items,
-                    &modalities,
-                )?)
-            }
-            ModelConfig::Popularity => {
-                TrainedModel::Popularity(Popularity::fit(self.split.n_items, &self.split.train))
-            }
-            ModelConfig::ItemKnn(c) => TrainedModel::ItemKnn(train_item_knn::<B>(
-                c,
-                self.history,
-                self.split.n_items,
-                &device,
-            )?),
-            ModelConfig::Mf(c) => TrainedModel::Factor(
-                train_factor_model::<B>(
-                    Objective::Mse,
-                    c,
-                    self.split,
-                    self.history,
-                    &device,
-                    self.observer,
-                )?
-                .0,
-            ),
-            ModelConfig::BprMf(c) => TrainedModel::Factor(
-                train_factor_model::<B>(
-                    Objective::Bpr,
-                    c,
-                    self.split,
-                    self.history,
-                    &device,
-                    self.observer,
-                )?
-                .0,
-            ),
-        })
+        let ctx = FitContext {
+            split: self.split,
+            history: self.history,
+            content: self.content,
+            observer: self.observer,
+        };
+        self.config.fit::<B>(ctx, &device)
     }
 }
 
