@@ -12,7 +12,8 @@ use crate::encode::external::FeatureSpec;
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
 use crate::eval::Target;
-use crate::model::{ItemKnnConfig, ModelConfig, Similarity};
+use crate::model::training::TrainingConfig;
+use crate::model::{ItemKnnConfig, Loss, ModelConfig, Similarity};
 use crate::rank::HistoryEvent;
 use crate::store::Bundle;
 use crate::train::{
@@ -457,25 +458,24 @@ fn relocate(source: &DataSource, dir: &Path) -> Result<DataSource> {
     })
 }
 
-/// Applies the command line's seed and training knobs to a factor, hybrid or graph configuration
-/// (config types with the same fields, hence a macro rather than a function).
-macro_rules! override_training {
-    ($c:expr, $args:expr) => {{
-        $c.train.seed = $args.seed;
-        $c.train.dim = $args.dim.unwrap_or($c.train.dim);
-        $c.train.epochs = $args.epochs.unwrap_or($c.train.epochs);
-        $c.train.lr = $args.lr.unwrap_or($c.train.lr);
-        $c.train.weight_decay = $args.weight_decay.unwrap_or($c.train.weight_decay);
-        $c.train.batch_size = $args.batch_size.unwrap_or($c.train.batch_size);
-        $c.train.patience = $args.patience.unwrap_or($c.train.patience);
-    }};
-    ($c:expr, $args:expr, ranking) => {{
-        override_training!($c, $args);
-        if let Some(loss) = &$args.loss {
-            $c.loss = loss.parse()?;
-        }
-        $c.temperature = $args.temperature.unwrap_or($c.temperature);
-    }};
+/// Applies the command line's seed and training knobs to the shared training fields.
+fn override_training(t: &mut TrainingConfig, args: &TrainArgs) {
+    t.seed = args.seed;
+    t.dim = args.dim.unwrap_or(t.dim);
+    t.epochs = args.epochs.unwrap_or(t.epochs);
+    t.lr = args.lr.unwrap_or(t.lr);
+    t.weight_decay = args.weight_decay.unwrap_or(t.weight_decay);
+    t.batch_size = args.batch_size.unwrap_or(t.batch_size);
+    t.patience = args.patience.unwrap_or(t.patience);
+}
+
+/// Applies `--loss` and `--temperature` to a ranking model's configuration.
+fn override_ranking(loss: &mut Loss, temperature: &mut f64, args: &TrainArgs) -> Result<()> {
+    if let Some(l) = &args.loss {
+        *loss = l.parse()?;
+    }
+    *temperature = args.temperature.unwrap_or(*temperature);
+    Ok(())
 }
 
 fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
@@ -492,6 +492,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelArg::EaseMm => "ease-mm",
     };
     let mut config = ModelConfig::default_for(name)?;
+    if let Some(t) = config.training_mut() {
+        override_training(t, args);
+    }
     match &mut config {
         ModelConfig::ItemKnn(c) => {
             *c = ItemKnnConfig {
@@ -500,9 +503,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
                 ..c.clone()
             };
         }
-        ModelConfig::Mf(c) | ModelConfig::BprMf(c) => override_training!(c, args),
+        ModelConfig::Mf(_) | ModelConfig::BprMf(_) | ModelConfig::Popularity => {}
         ModelConfig::Hybrid(c) => {
-            override_training!(c, args, ranking);
+            override_ranking(&mut c.loss, &mut c.temperature, args)?;
             if let Some(m) = &args.modalities {
                 c.modalities = m.clone();
             }
@@ -511,11 +514,11 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             c.recent_half_life = args.recent_half_life.unwrap_or(c.recent_half_life);
         }
         ModelConfig::LightGcn(c) => {
-            override_training!(c, args, ranking);
+            override_ranking(&mut c.loss, &mut c.temperature, args)?;
             c.layers = args.layers.unwrap_or(c.layers);
         }
         ModelConfig::Graph(c) => {
-            override_training!(c, args, ranking);
+            override_ranking(&mut c.loss, &mut c.temperature, args)?;
             c.layers = args.layers.unwrap_or(c.layers);
             c.knn = args.knn.unwrap_or(c.knn);
             if let Some(m) = &args.modalities {
@@ -523,7 +526,6 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             }
         }
         ModelConfig::Vbpr(c) => {
-            override_training!(c, args);
             if let Some(m) = &args.modalities {
                 c.modalities = m.clone();
             }
@@ -539,7 +541,6 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
                 c.modalities = m.clone();
             }
         }
-        ModelConfig::Popularity => {}
     }
     Ok(config)
 }

@@ -30,7 +30,7 @@ use crate::encode::features::Modality;
 use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::io::WeightMap;
-use training::TrainObserver;
+use training::{TrainObserver, TrainingConfig};
 
 /// What a trainer is given: the split (train for fitting, valid for early stopping), the
 /// training histories, the dataset's content (for content models) and who hears progress.
@@ -171,17 +171,24 @@ impl ModelConfig {
         })
     }
 
-    /// Sets the seed of models that have one (initial weights, shuffling, negatives).
-    pub fn set_seed(&mut self, seed: u64) {
+    /// The shared training fields of models trained by the loop (None for closed-form ones).
+    pub fn training_mut(&mut self) -> Option<&mut TrainingConfig> {
         match self {
             ModelConfig::Popularity
             | ModelConfig::ItemKnn(_)
             | ModelConfig::Ease(_)
-            | ModelConfig::EaseMm(_) => {}
-            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.train.seed = seed,
-            ModelConfig::Hybrid(c) => c.train.seed = seed,
-            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.train.seed = seed,
-            ModelConfig::Vbpr(c) => c.train.seed = seed,
+            | ModelConfig::EaseMm(_) => None,
+            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => Some(&mut c.train),
+            ModelConfig::Hybrid(c) => Some(&mut c.train),
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => Some(&mut c.train),
+            ModelConfig::Vbpr(c) => Some(&mut c.train),
+        }
+    }
+
+    /// Sets the seed of models that have one (initial weights, shuffling, negatives).
+    pub fn set_seed(&mut self, seed: u64) {
+        if let Some(t) = self.training_mut() {
+            t.seed = seed;
         }
     }
 

@@ -374,7 +374,8 @@ impl Session {
                     .map(|i| cosine(&q, &vector(i)))
                     .collect()
             }
-            _ => {
+            // Popularity has no item–item notion: its "similar" items are the most popular.
+            TrainedModel::ItemKnn(_) | TrainedModel::Popularity(_) => {
                 // An item's similarity to itself is taken as its row's largest weight (EASE's
                 // diagonal is zero by construction, not by dissimilarity), so that an added item
                 // placed on a catalog item is as similar to it as that item's closest one.
