@@ -117,6 +117,24 @@ export interface Recommendation {
   item: string;
   score: number;
   title: string | null;
+  /** With `recommend(…, { explain: true })`: why the item scores what it does. */
+  explanation?: Explanation;
+}
+
+/** Restricts a list to some items: by id, or by a category the bundle records. */
+export type Filter = { items: string[] } | { category: string };
+
+export interface RecommendOptions {
+  k?: number;
+  exclude?: 'seen' | 'none';
+  explain?: boolean;
+  filter?: Filter;
+}
+
+export interface CatalogItem {
+  item: string;
+  title: string | null;
+  categories: string[];
 }
 
 export interface Explanation {
@@ -143,10 +161,9 @@ export declare class Recommender {
   ): Promise<Recommender>;
   readonly backend: 'webgpu' | 'cpu';
   readonly content: string[];
-  recommend(
-    query: { history: HistoryEvent[] } | HistoryEvent[],
-    options?: { k?: number; exclude?: 'seen' | 'none' },
-  ): Promise<Recommendation[]>;
+  recommend(query: { history: HistoryEvent[] } | HistoryEvent[], options?: RecommendOptions): Promise<Recommendation[]>;
+  /** The catalog, added items included. */
+  items(): Promise<CatalogItem[]>;
   similar(item: string, options?: { k?: number }): Promise<Recommendation[]>;
   explain(query: { history: HistoryEvent[] } | HistoryEvent[], item: string): Promise<Explanation>;
   addItem(item: NewItem, options?: { onProgress?: (p: TaskProgress) => void }): Promise<AddedItem>;

@@ -300,10 +300,17 @@ export class Recommender {
 
   /** Top-k items for a history: `{ history: [{ item, rating? }] }` (or the array itself). An
    * empty history (a first visit) gets the catalog's most popular items; `k` must be ≥ 1
-   * (BAD_CONFIG otherwise). */
-  recommend(query, { k = 10, exclude = 'seen' } = {}) {
+   * (BAD_CONFIG otherwise). Options: `exclude` ('seen' | 'none'), `explain` (attach each
+   * item's `explanation`, as `explain` gives it), `filter` (`{ items: [ids] }` or
+   * `{ category }`: only those items are ranked). */
+  recommend(query, { k = 10, exclude = 'seen', explain = false, filter } = {}) {
     const history = Array.isArray(query) ? query : query?.history;
-    return this.#call('recommend', { history, options: { k, exclude } });
+    return this.#call('recommend', { history, options: { k, exclude, explain, filter } });
+  }
+
+  /** The catalog, added items included: `[{ item, title, categories }]`. */
+  items() {
+    return this.#call('items', {});
   }
 
   /** The k items most similar to `item`, itself excluded. */

@@ -55,6 +55,7 @@ const methods = {
   load: ({ manifest, files, device }) => loadBundle({ manifest, files }, device),
   recommend: ({ history, options }) => recommender.recommend(history, options),
   similar: ({ item, options }) => recommender.similar(item, options),
+  items: () => recommender.items(),
   explain: ({ history, item }) => recommender.explain(history, item),
   loadEncoders: ({ files }) => recommender.loadEncoders(files),
   addItem: ({ item, image }) => recommender.addItem(item, image),

@@ -38,9 +38,8 @@ async function main() {
   $('#progress').value = 1;
   $('#backend').textContent = `model loaded · running on ${rec.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
   document.body.dataset.backend = rec.backend;
-  // Titles for search come from the (public) bundle manifest, already in the browser cache.
-  const manifest = await (await fetch(new URL('manifest.json', new URL(bundle, location.href)))).json();
-  titles = manifest.items.map((id, i) => ({ id, title: manifest.item_titles[i] ?? id }));
+  // Titles for search: the loaded bundle's catalog, no second download.
+  titles = (await rec.items()).map(({ item, title }) => ({ id: item, title: title ?? item }));
 
   const refresh = async () => {
     const rated = [...ratings].map(([id, r]) => {
@@ -55,10 +54,11 @@ async function main() {
     try {
       // Ratings of 3 or more count as liking the movie (the model was trained on ratings ≥ 4).
       const history = [...ratings].filter(([, r]) => r >= 3).map(([id, r]) => ({ item: id, rating: r }));
-      const recs = history.length ? await rec.recommend({ history }, { k: 10, exclude: 'seen' }) : [];
+      // Each recommendation comes with its explanation: the rated movie that contributes most
+      // to its score, and the modalities linking it to the history.
+      const recs = history.length ? await rec.recommend({ history }, { k: 10, exclude: 'seen', explain: true }) : [];
       showError(null);
-      // Each recommendation with the rated movie that contributes most to its score.
-      const why = await Promise.all(recs.map((r) => rec.explain({ history }, r.item)));
+      const why = recs.map((r) => r.explanation);
       $('#recs').replaceChildren(
         ...recs.map((r, i) => {
           const score = Object.assign(document.createElement('span'), { className: 'score', textContent: r.score.toFixed(3) });

@@ -44,6 +44,14 @@ pub struct AddedItem {
     pub neighbors: Vec<(u32, f32)>,
 }
 
+/// Which items a list may hold: `{ "items": [ids] }` or `{ "category": "Horror" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Filter {
+    Items(Vec<String>),
+    Category(String),
+}
+
 /// The personal adaptor: θ over the session's item features, and how strongly it is applied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Adaptor {
@@ -320,11 +328,64 @@ impl Session {
     /// users interacted with each, scored as the share of the most popular one's count (ties to
     /// the lower index; added items have no count). Any model's scores for an empty history are
     /// constant, which would rank arbitrarily.
-    pub fn popular(&self, k: usize) -> Result<Vec<(u32, f32)>> {
+    pub fn popular(&self, k: usize, filter: Option<&Filter>) -> Result<Vec<(u32, f32)>> {
         crate::eval::check_k(k)?;
         let mut scores = self.popularity.clone();
         scores.resize(self.n_items(), 0.0);
+        self.apply_filter(&mut scores, filter)?;
         Ok(self.rank(&scores, None, k))
+    }
+
+    /// Leaves only the items `filter` allows rankable: the others' scores become NaN, which
+    /// [`crate::eval::top_k`] never returns. An unknown id is `UNKNOWN_ITEM`; a category
+    /// filter on a bundle without categories, or a category no item has, is `BAD_CONFIG`.
+    pub fn apply_filter(&self, scores: &mut [f32], filter: Option<&Filter>) -> Result<()> {
+        let Some(filter) = filter else {
+            return Ok(());
+        };
+        let mut allowed = vec![false; scores.len()];
+        match filter {
+            Filter::Items(ids) => {
+                for id in ids {
+                    allowed[self.index(id)? as usize] = true;
+                }
+            }
+            Filter::Category(category) => {
+                let categories = &self.bundle.manifest.item_categories;
+                if categories.is_empty() {
+                    return Err(Error::Config(
+                        "this bundle stores no item categories to filter by".into(),
+                    ));
+                }
+                let mut any = false;
+                for (slot, cats) in allowed.iter_mut().zip(categories) {
+                    *slot = cats.iter().any(|c| c == category);
+                    any |= *slot;
+                }
+                if !any {
+                    return Err(Error::Config(format!(
+                        "no item has the category '{category}'"
+                    )));
+                }
+            }
+        }
+        for (s, keep) in scores.iter_mut().zip(&allowed) {
+            if !keep {
+                *s = f32::NAN;
+            }
+        }
+        Ok(())
+    }
+
+    /// The catalog (bundle items, then added ones): `(id, title, categories)` in index order.
+    pub fn items(&self) -> Vec<(&str, Option<&str>, &[String])> {
+        let categories = &self.bundle.manifest.item_categories;
+        (0..self.n_items() as u32)
+            .map(|i| {
+                let cats = categories.get(i as usize).map_or(&[][..], Vec::as_slice);
+                (self.id(i), self.title(i), cats)
+            })
+            .collect()
     }
 
     /// Top-`k` items for a visitor's history, `(item id, score)` best first; the history's own
@@ -335,12 +396,24 @@ impl Session {
         k: usize,
         exclude_seen: bool,
     ) -> Result<Vec<(String, f32)>> {
+        self.recommend_filtered(history, k, exclude_seen, None)
+    }
+
+    /// [`Session::recommend`] restricted to the items `filter` allows.
+    pub fn recommend_filtered(
+        &self,
+        history: &[HistoryEvent],
+        k: usize,
+        exclude_seen: bool,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<(String, f32)>> {
         crate::eval::check_k(k)?;
         if history.is_empty() {
-            return Ok(self.named(self.popular(k)?));
+            return Ok(self.named(self.popular(k, filter)?));
         }
         let (q, seen) = self.query(history)?;
-        let scores = self.complete(self.catalog_scores(&q)?, true)?;
+        let mut scores = self.complete(self.catalog_scores(&q)?, true)?;
+        self.apply_filter(&mut scores, filter)?;
         Ok(self.named(self.rank(&scores, exclude_seen.then_some(&seen[..]), k)))
     }
 

@@ -43,6 +43,10 @@ pub struct Manifest {
     pub users: IdMap,
     pub items: IdMap,
     pub item_titles: Vec<Option<String>>,
+    /// Each item's categories (genres, tags), for `recommend`'s category filter; empty when the
+    /// dataset has none (and in bundles written before it was recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub item_categories: Vec<Vec<String>>,
     pub data: Provenance,
     pub metrics: BundleMetrics,
     pub files: BTreeMap<String, FileEntry>,
@@ -240,6 +244,8 @@ impl Bundle {
         if manifest.users.len() != manifest.dims.users
             || manifest.items.len() != manifest.dims.items
             || manifest.item_titles.len() != manifest.dims.items
+            || !(manifest.item_categories.is_empty()
+                || manifest.item_categories.len() == manifest.dims.items)
         {
             return Err(Error::Bundle(
                 "id maps do not match the manifest's dims".into(),
@@ -481,6 +487,7 @@ pub(crate) mod tests {
                 users,
                 items,
                 item_titles: (0..n).map(|i| Some(format!("Item {i}"))).collect(),
+                item_categories: Vec::new(),
                 data: Provenance {
                     source: DataSource::Grouplens { dir: "-".into() },
                     protocol: crate::data::Protocol::implicit_811(1),

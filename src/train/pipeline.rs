@@ -94,6 +94,19 @@ pub fn train_bundle(
         .iter()
         .map(|id| titles.get(id.as_str()).and_then(|r| r.title.clone()))
         .collect();
+    let mut item_categories: Vec<Vec<String>> = log
+        .items
+        .ids()
+        .iter()
+        .map(|id| {
+            titles
+                .get(id.as_str())
+                .map_or_else(Vec::new, |r| r.categories.clone())
+        })
+        .collect();
+    if item_categories.iter().all(Vec::is_empty) {
+        item_categories.clear();
+    }
     let (content, entries): (Vec<Modality>, Vec<ContentEntry>) = request
         .catalog
         .into_iter()
@@ -119,6 +132,7 @@ pub fn train_bundle(
             users: log.users.clone(),
             items: log.items.clone(),
             item_titles,
+            item_categories,
             data: Provenance {
                 source: request.source.clone(),
                 protocol: request.protocol,

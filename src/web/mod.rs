@@ -18,7 +18,7 @@ use crate::encode::features::new_item_text;
 use crate::error::{Error, Result};
 use crate::io::sha256_hex;
 use crate::rank::adaptor::adaptor_loss;
-use crate::rank::{HistoryEvent, PersonalizeConfig, Session, SessionState};
+use crate::rank::{Explanation, Filter, HistoryEvent, PersonalizeConfig, Session, SessionState};
 use crate::store::Bundle;
 use device::Engine;
 
@@ -46,6 +46,12 @@ struct RecommendOptions {
     k: usize,
     #[serde(default)]
     exclude: Exclude,
+    /// Attach each item's explanation (as `explain` gives it) to the recommendation.
+    #[serde(default)]
+    explain: bool,
+    /// Restrict the list to `{ items: [ids] }` or `{ category }`.
+    #[serde(default)]
+    filter: Option<Filter>,
 }
 
 #[derive(Deserialize, Default)]
@@ -81,6 +87,63 @@ struct Recommendation<'a> {
     item: &'a str,
     score: f32,
     title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Explained<'a>>,
+}
+
+#[derive(Serialize)]
+struct Influence<'a> {
+    item: &'a str,
+    title: Option<&'a str>,
+    contribution: f32,
+}
+
+#[derive(Serialize)]
+struct Share<'a> {
+    modality: &'a str,
+    share: f32,
+}
+
+/// An [`Explanation`] as JavaScript sees it, with titles.
+#[derive(Serialize)]
+struct Explained<'a> {
+    item: &'a str,
+    title: Option<&'a str>,
+    score: f32,
+    base: f32,
+    personal: f32,
+    influences: Vec<Influence<'a>>,
+    modalities: Vec<Share<'a>>,
+}
+
+impl<'a> Explained<'a> {
+    fn new(session: &'a Session, e: &'a Explanation) -> Self {
+        let title = |id: &str| session.title(session.index(id).ok()?);
+        Explained {
+            item: &e.item,
+            title: title(&e.item),
+            score: e.score,
+            base: e.base,
+            personal: e.personal,
+            influences: e
+                .influences
+                .iter()
+                .map(|(id, c)| Influence {
+                    item: id,
+                    title: title(id),
+                    contribution: *c,
+                })
+                .collect(),
+            modalities: e
+                .modalities
+                .iter()
+                .map(|(m, s)| Share {
+                    modality: m,
+                    share: *s,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `addItem`'s input: an id, and what describes the item (text parts, a photo, and/or
@@ -110,13 +173,33 @@ struct State {
 /// needs, and lets go.
 impl State {
     fn list(&self, ranked: impl IntoIterator<Item = (u32, f32)>) -> Result<JsValue> {
+        self.explained_list(ranked, None)
+    }
+
+    /// Recommendations, each with its explanation for `history` when one is given.
+    fn explained_list(
+        &self,
+        ranked: impl IntoIterator<Item = (u32, f32)>,
+        history: Option<&[HistoryEvent]>,
+    ) -> Result<JsValue> {
         let session = self.session.borrow();
+        let ranked: Vec<(u32, f32)> = ranked.into_iter().collect();
+        let explanations: Vec<Option<Explanation>> = ranked
+            .iter()
+            .map(|&(i, _)| {
+                history
+                    .map(|h| session.explain(h, session.id(i)))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
         let list: Vec<Recommendation> = ranked
-            .into_iter()
-            .map(|(i, score)| Recommendation {
+            .iter()
+            .zip(&explanations)
+            .map(|(&(i, score), e)| Recommendation {
                 item: session.id(i),
                 score,
                 title: session.title(i),
+                explanation: e.as_ref().map(|e| Explained::new(&session, e)),
             })
             .collect();
         to_js(&list)
@@ -126,74 +209,34 @@ impl State {
         let history: Vec<HistoryEvent> = from_js(history, "history")?;
         let options: RecommendOptions = self::options(options)?;
         crate::eval::check_k(options.k)?;
+        let explain = options.explain.then_some(&history[..]);
         if history.is_empty() {
-            let popular = self.session.borrow().popular(options.k)?;
-            return self.list(popular);
+            let popular = self
+                .session
+                .borrow()
+                .popular(options.k, options.filter.as_ref())?;
+            return self.explained_list(popular, None);
         }
         let (query, seen) = self.session.borrow().query(&history)?;
         let base = self.engine.scores(&query).await?;
         let ranked = {
             let session = self.session.borrow();
-            let scores = session.complete(base, true)?;
+            let mut scores = session.complete(base, true)?;
+            session.apply_filter(&mut scores, options.filter.as_ref())?;
             let seen = match options.exclude {
                 Exclude::Seen => Some(&seen[..]),
                 Exclude::None => None,
             };
             session.rank(&scores, seen, options.k)
         };
-        self.list(ranked)
+        self.explained_list(ranked, explain)
     }
 
     fn explain(&self, history: JsValue, item: &str) -> Result<JsValue> {
         let history: Vec<HistoryEvent> = from_js(history, "history")?;
         let session = self.session.borrow();
         let e = session.explain(&history, item)?;
-        let title = |id: &str| session.title(session.index(id).ok()?);
-        #[derive(Serialize)]
-        struct Influence<'a> {
-            item: &'a str,
-            title: Option<&'a str>,
-            contribution: f32,
-        }
-        #[derive(Serialize)]
-        struct Share<'a> {
-            modality: &'a str,
-            share: f32,
-        }
-        #[derive(Serialize)]
-        struct Explained<'a> {
-            item: &'a str,
-            title: Option<&'a str>,
-            score: f32,
-            base: f32,
-            personal: f32,
-            influences: Vec<Influence<'a>>,
-            modalities: Vec<Share<'a>>,
-        }
-        to_js(&Explained {
-            item: &e.item,
-            title: title(&e.item),
-            score: e.score,
-            base: e.base,
-            personal: e.personal,
-            influences: e
-                .influences
-                .iter()
-                .map(|(id, c)| Influence {
-                    item: id,
-                    title: title(id),
-                    contribution: *c,
-                })
-                .collect(),
-            modalities: e
-                .modalities
-                .iter()
-                .map(|(m, s)| Share {
-                    modality: m,
-                    share: *s,
-                })
-                .collect(),
-        })
+        to_js(&Explained::new(&session, &e))
     }
 
     fn similar(&self, item: &str, options: JsValue) -> Result<JsValue> {
@@ -282,6 +325,7 @@ impl State {
                     item: id,
                     score: *w,
                     title: session.index(id).ok().and_then(|i| session.title(i)),
+                    explanation: None,
                 })
                 .collect(),
         })
@@ -403,6 +447,26 @@ impl State {
         Ok(Uint8Array::from(&bytes[..]))
     }
 
+    fn items(&self) -> Result<JsValue> {
+        #[derive(Serialize)]
+        struct Item<'a> {
+            item: &'a str,
+            title: Option<&'a str>,
+            categories: &'a [String],
+        }
+        let session = self.session.borrow();
+        let items: Vec<Item> = session
+            .items()
+            .into_iter()
+            .map(|(item, title, categories)| Item {
+                item,
+                title,
+                categories,
+            })
+            .collect();
+        to_js(&items)
+    }
+
     fn import_state(&self, bytes: &[u8]) -> Result<()> {
         let state: SessionState = serde_json::from_slice(bytes)
             .map_err(|e| Error::Data(format!("not a saved session: {e}")))?;
@@ -455,8 +519,15 @@ impl Recommender {
         self.state.engine.name().into()
     }
 
+    /// The catalog, added items included: `[{ item, title, categories }]` in index order.
+    pub fn items(&self) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move { state.items().map_err(js_error) })
+    }
+
     /// Top-k items for `history` (`[{ item, rating? }]`); options `{ k = 10, exclude = 'seen' |
-    /// 'none' }`. Resolves to `[{ item, score, title }]`, best first.
+    /// 'none', explain = false, filter: { items: [ids] } | { category } }`. Resolves to
+    /// `[{ item, score, title, explanation? }]`, best first.
     pub fn recommend(&self, history: JsValue, options: JsValue) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move { state.recommend(history, options).await.map_err(js_error) })

@@ -373,7 +373,23 @@ for (const run of RUNS) {
         const loading = Recommender.load(bundleUrl, { signal: late.signal });
         late.abort();
         const aborted = { before: await code(Recommender.load(bundleUrl, { signal: early.signal })), during: await code(loading) };
-        return { constructed, fetched, expected, bytesRecs, intact, disposed, crashed, aborted };
+        // recommend with explanations and filters; the catalog getter.
+        const lists = await Recommender.load(bundleUrl);
+        const plain = await lists.recommend(events, { k: 10 });
+        const explained = await lists.recommend(events, { k: 10, explain: true });
+        const someIds = plain.slice(3, 8).map((r) => r.item);
+        const byIds = await lists.recommend(events, { k: 10, filter: { items: [...someIds, history[0]] } });
+        const horror = await lists.recommend(events, { k: 10, filter: { category: 'Horror' } });
+        const horrorFirstVisit = await lists.recommend([], { k: 5, filter: { category: 'Horror' } });
+        const badCategory = await code(lists.recommend(events, { filter: { category: 'No such genre' } }));
+        const badId = await code(lists.recommend(events, { filter: { items: ['no-such-item'] } }));
+        const items = await lists.items();
+        lists.dispose();
+        return {
+          constructed, fetched, expected, bytesRecs, intact, disposed, crashed, aborted,
+          plain, explained, someIds, byIds, horror, horrorFirstVisit, badCategory, badId,
+          nItems: items.length, toy: items.find((x) => x.item === '1'),
+        };
       }, { bundleUrl: `/${dir}/bpr/`, history: HISTORY });
       assert.equal(out.constructed, 'BAD_CALL', `${label}: new Recommender()`);
       assert.ok(out.fetched.some((u) => u.endsWith('/manifest.json')) && out.fetched.some((u) => u.endsWith('.safetensors')), `${label}: custom fetch ${out.fetched}`);
@@ -382,7 +398,24 @@ for (const run of RUNS) {
       assert.deepEqual(out.disposed, { pending: 'DISPOSED', later: 'DISPOSED' }, `${label}: dispose`);
       assert.deepEqual(out.crashed, { pending: 'WORKER', later: 'WORKER' }, `${label}: worker error`);
       assert.deepEqual(out.aborted, { before: 'ABORTED', during: 'ABORTED' }, `${label}: AbortSignal`);
-      console.log(`ok ${label}: private constructor, fetch option (${out.fetched.length} requests), shared-buffer bytes, dispose/crash reject, abort`);
+      assert.deepEqual(out.explained.map((r) => r.item), out.plain.map((r) => r.item), `${label}: explain keeps the list`);
+      for (const r of out.explained) {
+        assert.equal(r.explanation.item, r.item, `${label}: explanation of ${r.item}`);
+        assert.ok(Math.abs(r.explanation.score - r.score) <= TOLERANCE, `${label}: explained score ${r.explanation.score} vs ${r.score}`);
+        const total = r.explanation.base + r.explanation.personal + r.explanation.influences.reduce((x, i) => x + i.contribution, 0);
+        assert.ok(Math.abs(total - r.score) <= TOLERANCE, `${label}: explanation adds up`);
+      }
+      assert.ok(out.plain.every((r) => !('explanation' in r)), `${label}: no explanation unless asked`);
+      // An id filter keeps its (unseen) items, in the unfiltered order.
+      assert.deepEqual(out.byIds.map((r) => r.item), out.someIds, `${label}: filter by ids`);
+      assert.equal(out.horror.length, 10, `${label}: horror list length`);
+      assert.ok(out.horror.every((r) => isHorror.has(r.item)), `${label}: category filter ${out.horror.map((r) => r.item)}`);
+      assert.ok(out.horrorFirstVisit.length === 5 && out.horrorFirstVisit.every((r) => isHorror.has(r.item)), `${label}: category filter, first visit`);
+      assert.equal(out.badCategory, 'BAD_CONFIG', `${label}: unknown category`);
+      assert.equal(out.badId, 'UNKNOWN_ITEM', `${label}: unknown id in a filter`);
+      assert.equal(out.nItems, 1682, `${label}: items()`);
+      assert.deepEqual(out.toy, { item: '1', title: 'Toy Story', categories: ['Animation', "Children's", 'Comedy'] }, `${label}: items()`);
+      console.log(`ok ${label}: private constructor, fetch option (${out.fetched.length} requests), shared-buffer bytes, dispose/crash reject, abort, explain + filter, items()`);
     }
 
     // A cut weights file is a checksum error, and the page keeps working afterwards.

@@ -11,7 +11,12 @@ export async function demo(signal: AbortSignal): Promise<Recommendation[]> {
     encoders: { text: '/encoders/minilm/', cache: true },
   });
   const history = [{ item: '50', rating: 5 }];
-  const recs = await rec.recommend({ history }, { k: 10, exclude: 'seen' });
+  const recs = await rec.recommend({ history }, { k: 10, exclude: 'seen', explain: true, filter: { category: 'Horror' } });
+  const because: string | undefined = recs[0]?.explanation?.influences[0]?.item;
+  const titles = (await rec.items()).map((x) => x.title ?? x.item);
+  console.log(because, titles.length);
+  // @ts-expect-error: a filter is by items or by category
+  await rec.recommend(history, { filter: { genre: 'Horror' } });
   const tuned = await rec.personalize(history, { steps: 10 });
   console.log(tuned.lossBefore - tuned.lossAfter);
   await rec.addItem({ id: 'new', text: 'A film', features: { audio: new Float32Array(4) } });
