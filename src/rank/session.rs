@@ -838,6 +838,54 @@ mod tests {
     }
 
     #[test]
+    fn filters_restrict_lists_to_ids_or_a_category() {
+        let s = session();
+        let h = events(&[("i0", None)]);
+        let all = s.recommend(&h, 3, true).unwrap();
+        assert_eq!(all.len(), 3);
+        let ids = Filter::Items(vec!["i3".into(), "i2".into(), "i0".into()]);
+        let only = s.recommend_filtered(&h, 3, true, Some(&ids)).unwrap();
+        // The seen i0 stays excluded; the rest keep the unfiltered order.
+        let expected: Vec<_> = all.iter().filter(|(i, _)| i != "i1").cloned().collect();
+        assert_eq!(only, expected);
+        let unknown = Filter::Items(vec!["nope".into()]);
+        assert_eq!(
+            s.recommend_filtered(&h, 3, true, Some(&unknown)).unwrap_err().code(),
+            "UNKNOWN_ITEM"
+        );
+        let horror = Filter::Category("Horror".into());
+        assert_eq!(
+            s.recommend_filtered(&h, 3, true, Some(&horror)).unwrap_err().code(),
+            "BAD_CONFIG",
+            "a bundle without categories"
+        );
+
+        let mut bundle = session().bundle;
+        bundle.manifest.item_categories = vec![
+            vec!["Comedy".into()],
+            vec!["Horror".into()],
+            vec![],
+            vec!["Horror".into(), "Drama".into()],
+        ];
+        let s = Session::new(bundle);
+        let got = s.recommend_filtered(&h, 3, true, Some(&horror)).unwrap();
+        let mut names: Vec<_> = got.iter().map(|(i, _)| i.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["i1", "i3"]);
+        let first = s.recommend_filtered(&[], 3, true, Some(&horror)).unwrap();
+        assert_eq!(first.len(), 2);
+        let none = Filter::Category("Western".into());
+        assert_eq!(
+            s.recommend_filtered(&h, 3, true, Some(&none)).unwrap_err().code(),
+            "BAD_CONFIG"
+        );
+        let items = s.items();
+        assert_eq!(items.len(), 4);
+        assert_eq!(items[3].0, "i3");
+        assert_eq!(items[3].2, ["Horror".to_string(), "Drama".to_string()]);
+    }
+
+    #[test]
     fn a_first_visit_gets_the_most_popular_items_and_k_zero_is_an_error() {
         let mut bundle = session().bundle;
         bundle.history = crate::model::UserHistory {
