@@ -13,7 +13,8 @@
 //! 7. [`store`]: the bundle;
 //! 8. [`rank`]: serving — sessions, placement of new items, the personal adaptor;
 //! 9. [`train`]: from a dataset to a bundle, and the experiments;
-//! 10. the front ends: the native CLI (`cli`) and the browser facade (`web`).
+//! 10. the front ends: the browser facade (`web`) here, and the native CLI in `src/bin/fusionrec/`
+//!     (parsing and printing over this library's public API).
 
 pub mod data;
 pub mod device;
@@ -27,9 +28,6 @@ pub mod rank;
 pub mod rng;
 pub mod store;
 pub mod train;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub mod cli;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -237,6 +237,25 @@ pub enum DataSource {
 }
 
 impl DataSource {
+    /// The same source, read from another folder (a dataset folder that moved since training).
+    pub fn relocate(&self, dir: &Path) -> Result<DataSource> {
+        Ok(match self {
+            DataSource::Recbole { name, .. } => DataSource::Recbole {
+                dir: dir.to_owned(),
+                name: name.clone(),
+            },
+            DataSource::Grouplens { .. } => DataSource::Grouplens {
+                dir: dir.to_owned(),
+            },
+            DataSource::Generic { .. }
+            | DataSource::GivenSplit { .. }
+            | DataSource::SplitColumn { .. } => return Err(Error::Config(
+                "--data relocates folder datasets only; files named one by one keep their paths"
+                    .into(),
+            )),
+        })
+    }
+
     /// Recognises a dataset folder by its files: `*.inter` → RecBole, `u.data` → GroupLens.
     pub fn detect(dir: &Path) -> Result<Self> {
         if dir.join("u.data").is_file() {

@@ -850,12 +850,16 @@ mod tests {
         assert_eq!(only, expected);
         let unknown = Filter::Items(vec!["nope".into()]);
         assert_eq!(
-            s.recommend_filtered(&h, 3, true, Some(&unknown)).unwrap_err().code(),
+            s.recommend_filtered(&h, 3, true, Some(&unknown))
+                .unwrap_err()
+                .code(),
             "UNKNOWN_ITEM"
         );
         let horror = Filter::Category("Horror".into());
         assert_eq!(
-            s.recommend_filtered(&h, 3, true, Some(&horror)).unwrap_err().code(),
+            s.recommend_filtered(&h, 3, true, Some(&horror))
+                .unwrap_err()
+                .code(),
             "BAD_CONFIG",
             "a bundle without categories"
         );
@@ -876,7 +880,9 @@ mod tests {
         assert_eq!(first.len(), 2);
         let none = Filter::Category("Western".into());
         assert_eq!(
-            s.recommend_filtered(&h, 3, true, Some(&none)).unwrap_err().code(),
+            s.recommend_filtered(&h, 3, true, Some(&none))
+                .unwrap_err()
+                .code(),
             "BAD_CONFIG"
         );
         let items = s.items();

@@ -1,22 +1,23 @@
-//! The native command-line tool: `fetch`, `train`, `eval`, `recommend`.
+//! The native command-line tool: `fetch`, `train`, `eval`, `recommend`, `experiment`. Parsing
+//! and printing only: every rule lives in the library.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::{fetch, DataSource, Feedback, Protocol, RowPolicy, SplitStrategy};
-use crate::device::DeviceKind;
-use crate::encode::external::FeatureSpec;
-use crate::error::{Error, Result};
-use crate::eval::Metrics;
-use crate::eval::Target;
-use crate::model::training::TrainingConfig;
-use crate::model::{ItemKnnConfig, Loss, ModelConfig, Similarity};
-use crate::rank::HistoryEvent;
-use crate::store::Bundle;
-use crate::train::{
+use fusionrec::data::{fetch, DataSource, Feedback, Protocol, RowPolicy, SplitStrategy};
+use fusionrec::device::DeviceKind;
+use fusionrec::encode::external::FeatureSpec;
+use fusionrec::error::{Error, Result};
+use fusionrec::eval::Metrics;
+use fusionrec::eval::Target;
+use fusionrec::model::training::TrainingConfig;
+use fusionrec::model::{ItemKnnConfig, Loss, ModelConfig, Similarity};
+use fusionrec::rank::HistoryEvent;
+use fusionrec::store::Bundle;
+use fusionrec::train::{
     export_topk as export_topk_lists, reevaluate, train_bundle, EpochReport, TrainRequest,
 };
 
@@ -70,7 +71,7 @@ enum Command {
         k: usize,
     },
     /// The multimodal experiments: ablation (3 seeds), missing text, cold start.
-    Experiment(ExperimentArgs),
+    Experiment(Box<crate::experiment::ExperimentArgs>),
     /// Top-k recommendations from a bundle, for a known user or for a visitor's history.
     Recommend {
         #[arg(long)]
@@ -89,30 +90,6 @@ enum Command {
     },
 }
 
-#[derive(Args)]
-struct ExperimentArgs {
-    #[arg(long, default_value = "data/ml-100k")]
-    data: PathBuf,
-    /// Folder with MiniLM's tokenizer.json and model.safetensors (`fetch minilm`).
-    #[arg(long, default_value = "data/minilm")]
-    minilm: PathBuf,
-    /// Model seeds per configuration (2026, 2027, …); the split always uses seed 2026.
-    #[arg(long, default_value_t = 3)]
-    seeds: u64,
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Run only the configurations whose name contains one of these (comma-separated).
-    #[arg(long)]
-    only: Option<String>,
-    #[arg(long, default_value = "flex")]
-    device: String,
-    #[arg(long)]
-    json: bool,
-    /// Seed of the cold-start item split (the README's figures use 2026; others are for checking
-    /// how much a cold-start comparison depends on which items went cold).
-    #[arg(long, default_value_t = 2026)]
-    cold_split_seed: u64,
-}
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ModelArg {
@@ -339,7 +316,7 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Train(args) => train(*args),
-        Command::Experiment(args) => experiment(args),
+        Command::Experiment(args) => crate::experiment::run(*args),
         Command::Eval {
             bundle,
             data,
@@ -351,7 +328,7 @@ fn run(command: Command) -> Result<()> {
             let b = Bundle::read_dir(&bundle)?;
             let mut source = b.manifest.data.source.clone();
             if let Some(dir) = data {
-                source = relocate(&source, &dir)?;
+                source = fusionrec::data::DataSource::relocate(&source, &dir)?;
             }
             if source.fingerprint()? != b.manifest.data.fingerprint {
                 return Err(Error::Data(
@@ -407,7 +384,7 @@ fn run(command: Command) -> Result<()> {
                         .into_iter()
                         .map(|item| HistoryEvent { item, rating: None })
                         .collect();
-                    let recs = crate::rank::Session::new(b.clone()).recommend(&events, k, true)?;
+                    let recs = fusionrec::rank::Session::new(b.clone()).recommend(&events, k, true)?;
                     (recs, format!("a history of {} items", events.len()))
                 }
             };
@@ -435,27 +412,6 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// The same source, read from another folder.
-fn relocate(source: &DataSource, dir: &Path) -> Result<DataSource> {
-    Ok(match source {
-        DataSource::Recbole { name, .. } => DataSource::Recbole {
-            dir: dir.to_owned(),
-            name: name.clone(),
-        },
-        DataSource::Grouplens { .. } => DataSource::Grouplens {
-            dir: dir.to_owned(),
-        },
-        DataSource::Generic { .. }
-        | DataSource::GivenSplit { .. }
-        | DataSource::SplitColumn { .. } => {
-            return Err(Error::Config(
-                "--data relocates folder datasets only; files named one by one keep their paths"
-                    .into(),
-            ))
-        }
-    })
 }
 
 /// Applies the command line's seed and training knobs to the shared training fields.
@@ -654,7 +610,7 @@ fn train(args: TrainArgs) -> Result<()> {
     let social = match &args.user_graph {
         None => None,
         Some(path) => {
-            let (graph, skipped) = crate::data::load_user_graph(path, &dataset.log.users)?;
+            let (graph, skipped) = fusionrec::data::load_user_graph(path, &dataset.log.users)?;
             eprintln!(
                 "user graph: {} edges over {} users ({skipped} rows name users without interactions)",
                 graph.edges(),
@@ -663,7 +619,7 @@ fn train(args: TrainArgs) -> Result<()> {
             if !args.social_weight.is_finite() {
                 return Err(Error::Config("--social-weight must be finite".into()));
             }
-            Some(crate::eval::Social {
+            Some(fusionrec::eval::Social {
                 weight: args.social_weight,
                 graph,
             })
@@ -704,7 +660,7 @@ fn train(args: TrainArgs) -> Result<()> {
                 .iter()
                 .any(|c| c.modalities().iter().any(|m| m == "text"));
             let minilm = text.then_some(args.minilm.as_path());
-            let mut content = crate::encode::Content::build(&dataset, minilm)?;
+            let mut content = fusionrec::encode::Content::build(&dataset, minilm)?;
             let images = content.add_images(&dataset, &args.efficientnet)?;
             if images > 0 {
                 eprintln!("encoded {images} item images (EfficientNet-Lite0)");
@@ -789,12 +745,12 @@ fn train(args: TrainArgs) -> Result<()> {
 fn catalog_content(
     args: &TrainArgs,
     features: &[FeatureSpec],
-    content: Option<&crate::encode::Content>,
+    content: Option<&fusionrec::encode::Content>,
     content_model: bool,
 ) -> Result<
     Vec<(
-        crate::encode::features::Modality,
-        Option<crate::store::EncoderRef>,
+        fusionrec::encode::features::Modality,
+        Option<fusionrec::store::EncoderRef>,
     )>,
 > {
     let Some(content) = content else {
@@ -822,18 +778,18 @@ fn catalog_content(
     };
     let sha = |path: &std::path::Path| -> Result<String> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Ok(crate::io::sha256_hex(&bytes))
+        Ok(fusionrec::io::sha256_hex(&bytes))
     };
     names
         .iter()
         .map(|name| {
             let m = content.get(name)?.clone();
             let encoder = match name.as_str() {
-                "text" => Some(crate::store::EncoderRef {
+                "text" => Some(fusionrec::store::EncoderRef {
                     name: "all-MiniLM-L6-v2".into(),
                     weights_sha256: sha(&args.minilm.join("model.safetensors"))?,
                 }),
-                "image" => Some(crate::store::EncoderRef {
+                "image" => Some(fusionrec::store::EncoderRef {
                     name: "efficientnet-lite0".into(),
                     weights_sha256: sha(&args.efficientnet)?,
                 }),
@@ -872,355 +828,3 @@ fn print_table(rows: &[(String, Metrics)]) {
     }
 }
 
-fn experiment(args: ExperimentArgs) -> Result<()> {
-    use crate::model::HybridConfig;
-    use crate::train::experiment::{
-        ablation_configs, averaged, cold_start_blend, cold_start_config, cold_start_ease,
-        cold_start_neighbours, cold_start_split, degraded_mean, ease_missing_modality,
-        fused_content_knn, mean_metrics, run_graph, tfidf_knn, Row,
-    };
-
-    let device: DeviceKind = args.device.parse()?;
-    let source = DataSource::detect(&args.data)?;
-    let dataset = source.load(RowPolicy::Strict)?;
-    let protocol = Protocol::implicit_811(2026);
-    let split = crate::data::Split::new(&dataset.log, &protocol)?;
-    eprintln!("encoding item content (MiniLM, TF-IDF, tabular, KG)…");
-    let content = crate::encode::Content::build(&dataset, Some(&args.minilm))?;
-    let seeds: Vec<u64> = (0..args.seeds).map(|s| 2026 + s).collect();
-    let mut base = HybridConfig::default();
-    base.train.epochs = args.epochs.unwrap_or(base.train.epochs);
-    let wanted = |name: &str| {
-        args.only
-            .as_deref()
-            .is_none_or(|o| o.split(',').any(|part| name.contains(part)))
-    };
-    let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{prefix:>20} epoch {pos}/{len} {msg}")
-            .expect("static template"),
-    );
-    let mut observer = |r: &EpochReport| {
-        bar.set_length(r.epochs as u64);
-        bar.set_position(r.epoch as u64);
-        if let Some(v) = r.valid {
-            bar.set_message(format!("loss {:.4} valid ndcg@10 {v:.4}", r.loss));
-            if bar.is_hidden() {
-                eprintln!(
-                    "{} epoch {}: loss {:.4}  valid ndcg@10 {v:.4}",
-                    bar.prefix(),
-                    r.epoch,
-                    r.loss
-                );
-            }
-        }
-    };
-    let mut rows: Vec<Row> = Vec::new();
-
-    // Models trained through the bundle pipeline: the ID-only baselines and the graph models.
-    for (name, kind) in [
-        ("BPR-MF", "bpr-mf"),
-        ("LightGCN", "lightgcn"),
-        ("graph (LightGCN + content kNN)", "graph"),
-        ("VBPR (gated content)", "vbpr"),
-        ("EASE", "ease"),
-        ("EASE + content", "ease-mm"),
-    ] {
-        if !(wanted(kind) || wanted(name)) {
-            continue;
-        }
-        bar.set_prefix(kind);
-        let mut runs = Vec::new();
-        for &seed in &seeds {
-            let mut config = ModelConfig::default_for(kind)?;
-            config.set_seed(seed);
-            let request = TrainRequest {
-                dataset: &dataset,
-                source: source.clone(),
-                fingerprint: String::new(),
-                protocol,
-                model: config,
-                content: Some(&content),
-                social: None,
-                catalog: Vec::new(),
-            };
-            runs.push(
-                train_bundle(request, device, &mut observer)?
-                    .manifest
-                    .metrics,
-            );
-        }
-        let (valid, test): (Vec<_>, Vec<_>) = runs.into_iter().map(|m| (m.valid, m.test)).unzip();
-        rows.push(Row {
-            name: name.into(),
-            seeds: seeds.len(),
-            metrics: mean_metrics(&test),
-            valid: mean_metrics(&valid),
-            shares: vec![],
-        });
-    }
-    let mut missing = None;
-    for (name, config) in ablation_configs(&base) {
-        if !wanted(&name) {
-            continue;
-        }
-        bar.set_prefix(name.clone());
-        let uses_text = config.modalities.iter().any(|m| m == "text");
-        let hide = uses_text.then_some(("text", 0.5));
-        let (row, runs) = averaged(
-            &name,
-            &config,
-            &seeds,
-            &split,
-            &content,
-            &vec![false; split.n_items],
-            hide,
-            device,
-            &mut observer,
-        )?;
-        if name == "all, gated" {
-            missing = degraded_mean(&runs).map(|m| (row.metrics.clone(), m));
-        }
-        rows.push(row);
-    }
-    let mut ease_missing = None;
-    if wanted("ease-mm") {
-        ease_missing = Some(ease_missing_modality(&split, &content, "text", 0.5, 2026)?);
-    }
-    let mut cold_rows = Vec::new();
-    let mut neighbours = None;
-    if [
-        "cold hybrid",
-        "cold blend",
-        "cold knn",
-        "cold ease",
-        "cold graph",
-        "cold neighbours",
-    ]
-    .iter()
-    .any(|n| wanted(n))
-    {
-        let (cold_split, cold) = cold_start_split(&split, 0.1, args.cold_split_seed);
-        let history =
-            crate::model::UserHistory::from_interactions(cold_split.n_users, &cold_split.train);
-        let tfidf = crate::eval::evaluate(
-            &tfidf_knn(&dataset),
-            &cold_split,
-            &history,
-            crate::eval::Target::Test,
-        );
-        let n_cold = {
-            let mut items: Vec<u32> = cold_split.test.iter().map(|x| x.item).collect();
-            items.sort_unstable();
-            items.dedup();
-            items.len()
-        };
-        cold_rows.push((
-            format!("random (20/N; {n_cold} cold test items)"),
-            20.0 / split.n_items as f64,
-        ));
-        cold_rows.push(("TF-IDF item-kNN".to_owned(), tfidf.recall(20)));
-        if wanted("cold hybrid") {
-            bar.set_prefix("cold hybrid");
-            let (row, _) = averaged(
-                "cold",
-                &cold_start_config(&base),
-                &seeds,
-                &cold_split,
-                &content,
-                &cold,
-                None,
-                device,
-                &mut observer,
-            )?;
-            cold_rows.push((
-                "fused text+tabular tower".to_owned(),
-                row.metrics.recall(20),
-            ));
-        }
-        if wanted("cold blend") {
-            bar.set_prefix("cold blend");
-            let tfidf_model = tfidf_knn(&dataset);
-            let (mut runs, mut weights) = (Vec::new(), Vec::new());
-            for &seed in &seeds {
-                let mut config = cold_start_config(&base);
-                config.train.seed = seed;
-                let (w, m) = cold_start_blend(
-                    &config,
-                    &cold_split,
-                    &content,
-                    &cold,
-                    &tfidf_model,
-                    device,
-                    &mut observer,
-                )?;
-                weights.push(format!("{w:.1}"));
-                runs.push(m);
-            }
-            cold_rows.push((
-                format!(
-                    "blend: tower + TF-IDF kNN (tower weight {} by validation)",
-                    weights.join("/")
-                ),
-                mean_metrics(&runs).recall(20),
-            ));
-        }
-        if wanted("cold knn") {
-            let m = crate::eval::evaluate(
-                &fused_content_knn(&content.select(&["text".into(), "tabular".into()])?, 100),
-                &cold_split,
-                &history,
-                crate::eval::Target::Test,
-            );
-            cold_rows.push((
-                "fused content kNN (MiniLM text + tabular)".to_owned(),
-                m.recall(20),
-            ));
-        }
-        if wanted("cold ease") {
-            let m = cold_start_ease(&cold_split, &content)?;
-            cold_rows.push(("EASE + content (text, tabular)".to_owned(), m.recall(20)));
-        }
-        if wanted("cold neighbours") {
-            let run =
-                cold_start_neighbours(&split, &cold_split, &content, &cold, &tfidf_knn(&dataset))?;
-            let c = &run.grid[run.chosen];
-            cold_rows.push((
-                format!("{}, cold items placed by neighbours", c.model),
-                run.test.recall(20),
-            ));
-            cold_rows.push((
-                "blend: that + TF-IDF kNN".to_owned(),
-                run.blend.1.recall(20),
-            ));
-            neighbours = Some((run, tfidf.clone()));
-        }
-        if wanted("cold graph") {
-            bar.set_prefix("cold graph");
-            let mut runs = Vec::new();
-            for &seed in &seeds {
-                let mut config = crate::model::GraphConfig::multimodal_default();
-                config.train.seed = seed;
-                runs.push(run_graph(
-                    &config,
-                    &cold_split,
-                    &content,
-                    &cold,
-                    device,
-                    &mut observer,
-                )?);
-            }
-            cold_rows.push((
-                "graph (LightGCN + content kNN)".to_owned(),
-                mean_metrics(&runs).recall(20),
-            ));
-        }
-    }
-    bar.finish_and_clear();
-
-    if args.json {
-        let out = serde_json::json!({
-            "rows": rows,
-            "missing_text_50pct": missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
-            "ease_missing_text_50pct": ease_missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
-            "cold_start_recall@20": cold_rows,
-            "cold_neighbours": neighbours.as_ref().map(|(run, _)| serde_json::json!({
-                "valid_grid": run.grid,
-                "chosen": run.grid[run.chosen],
-                "test": run.test,
-                "blend_tfidf_weight": run.blend.0,
-                "blend_test": run.blend.1,
-                "tfidf_valid_recall@20": run.tfidf_valid_recall,
-                "diagnostics": { "tfidf_knn": run.diagnostics[0], "placed": run.diagnostics[1], "blend": run.diagnostics[2], "control_cold_first": run.control.1 },
-            })),
-        });
-        println!("{out}");
-        return Ok(());
-    }
-    println!("ML-100K, implicit (rating ≥ 4), per-user 8:1:1 split seed 2026, test metrics averaged over model seeds {seeds:?}:");
-    println!(
-        "{:<26}{:>10}{:>11}{:>16}   modality shares",
-        "model", "NDCG@10", "Recall@20", "valid NDCG@10"
-    );
-    for r in &rows {
-        let shares: Vec<String> = r
-            .shares
-            .iter()
-            .map(|(n, s)| format!("{n} {s:.2}"))
-            .collect();
-        println!(
-            "{:<26}{:>10.4}{:>11.4}{:>16.4}   {}",
-            r.name,
-            r.metrics.ndcg(10),
-            r.metrics.recall(20),
-            r.valid.ndcg(10),
-            shares.join(", ")
-        );
-    }
-    if let Some((full, m)) = &missing {
-        let (a, b) = (full.ndcg(10), m.ndcg(10));
-        println!("\nmissing modality (all, gated): NDCG@10 {a:.4} with text, {b:.4} with text hidden for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
-    }
-    if let Some((full, m)) = &ease_missing {
-        let (a, b) = (full.ndcg(10), m.ndcg(10));
-        println!("missing modality (EASE + content): NDCG@10 {a:.4} with text, {b:.4} with text absent for 50% of items ({:+.1}%)", 100.0 * (b - a) / a);
-    }
-    if !cold_rows.is_empty() {
-        println!("\ncold start (10% of items never seen in training, cold split seed {}), Recall@20 of their interactions ranked among all items:", args.cold_split_seed);
-        for (name, v) in &cold_rows {
-            println!("  {name:<40}{v:.4}");
-        }
-    }
-    if let Some((run, tfidf)) = &neighbours {
-        println!(
-            "\ncold neighbours: validation Recall@20 of the placement grid, model, space, k × T (chosen *; TF-IDF kNN: {:.4}):",
-            run.tfidf_valid_recall
-        );
-        let chosen = &run.grid[run.chosen];
-        let temperatures = crate::train::experiment::PLACEMENT_TEMPERATURES;
-        print!("  {:<32}", "");
-        temperatures
-            .iter()
-            .for_each(|t| print!("{:>8}", format!("T {t}")));
-        println!();
-        for p in run.grid.iter().filter(|p| p.temperature == temperatures[0]) {
-            print!("  {:<32}", format!("{}, {}, k {}", p.model, p.space, p.k));
-            for q in run
-                .grid
-                .iter()
-                .filter(|q| (&q.model, &q.space, q.k) == (&p.model, &p.space, p.k))
-            {
-                let mark = if std::ptr::eq(q, chosen) { "*" } else { " " };
-                print!("{:>7.4}{mark}", q.valid_recall);
-            }
-            println!();
-        }
-        println!("  test (deterministic: EASE has no seed and the cold split is fixed, so every model seed gives these figures):");
-        println!(
-            "  {:<48}{:>9}{:>11}{:>12}{:>13}",
-            "", "NDCG@10", "Recall@20", "cold share", "warm R@20"
-        );
-        let names = [
-            "TF-IDF item-kNN".to_owned(),
-            format!(
-                "{}, {}, k {}, T {}",
-                chosen.model, chosen.space, chosen.k, chosen.temperature
-            ),
-            format!("blend, TF-IDF kNN weight {:.1}", run.blend.0),
-            "control: TF-IDF kNN, every cold item first".to_owned(),
-        ];
-        for ((name, m), d) in names
-            .iter()
-            .zip([tfidf, &run.test, &run.blend.1, &run.control.0])
-            .zip(run.diagnostics.iter().chain([&run.control.1]))
-        {
-            println!(
-                "  {name:<48}{:>9.4}{:>11.4}{:>12.3}{:>13.4}",
-                m.ndcg(10),
-                m.recall(20),
-                d.cold_share,
-                d.warm_recall
-            );
-        }
-    }
-    Ok(())
-}
