@@ -21,14 +21,16 @@
 
 use burn::module::{AutodiffModule, Module, Param};
 use burn::optim::AdamConfig;
-use burn::tensor::activation::{log_sigmoid, log_softmax};
+use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
 use super::hybrid::Loss;
-use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
+use super::training::{
+    candidate_bias, fit, sample_warm_negative, softmax_loss, TrainObserver, TrainingConfig,
+};
 use super::{with_valid_ndcg, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{
@@ -303,11 +305,7 @@ pub fn train_graph<B: AutodiffBackend>(
     };
     let optim = AdamConfig::new().init::<B, GraphNet<B>>();
     let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
-    let candidate_bias: Vec<f32> = cold_items
-        .iter()
-        .map(|&c| if c { -1e9 } else { 0.0 })
-        .collect();
-    let candidate_bias = tensor2::<B>(candidate_bias, [1, ni], device);
+    let candidate_bias = candidate_bias::<B>(cold_items, device);
     let schedule = config.train.schedule(true);
     let batch_loss = |net: &GraphNet<B>, batch: &[usize], rng: &mut SeededRng| {
         let b = batch.len();
@@ -325,25 +323,16 @@ pub fn train_graph<B: AutodiffBackend>(
                 .powi_scalar(2)
                 .sum();
         let ranking = match config.loss {
-            Loss::Softmax => {
-                let logits = u
-                    .matmul(all_items.transpose())
-                    .div_scalar(config.temperature)
-                    + candidate_bias.clone();
-                log_softmax(logits, 1)
-                    .gather(1, t_idx.reshape([b, 1]))
-                    .mean()
-                    .neg()
-            }
+            Loss::Softmax => softmax_loss(
+                u.matmul(all_items.transpose()),
+                t_idx.reshape([b, 1]),
+                config.temperature,
+                &candidate_bias,
+            ),
             Loss::Bpr => {
                 let negatives: Vec<u32> = users
                     .iter()
-                    .map(|&u| loop {
-                        let j = sample_negative(rng, ni, history.user(u).0);
-                        if !cold_items[j as usize] {
-                            break j;
-                        }
-                    })
+                    .map(|&u| sample_warm_negative(rng, history.user(u).0, cold_items))
                     .collect();
                 let n_idx = ints::<B>(&negatives, device);
                 l2 = l2

@@ -23,13 +23,15 @@
 use burn::module::{AutodiffModule, Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::AdamWConfig;
-use burn::tensor::activation::{log_sigmoid, log_softmax};
+use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
-use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
+use super::training::{
+    candidate_bias, fit, sample_warm_negative, softmax_loss, TrainObserver, TrainingConfig,
+};
 use super::{Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::{Interaction, Split};
 use crate::device::{
@@ -217,6 +219,18 @@ struct DeviceInputs<B: Backend> {
     presence: Vec<f32>,
     users: Option<Tensor<B, 2>>,
     n_tokens: usize,
+}
+
+impl<B: AutodiffBackend> DeviceInputs<B> {
+    /// The same inputs without autodiff, for validation snapshots.
+    fn inner(&self) -> DeviceInputs<B::InnerBackend> {
+        DeviceInputs {
+            content: self.content.iter().map(|t| t.clone().inner()).collect(),
+            presence: self.presence.clone(),
+            users: self.users.as_ref().map(|t| t.clone().inner()),
+            n_tokens: self.n_tokens,
+        }
+    }
 }
 
 impl<B: Backend> HybridNet<B> {
@@ -577,6 +591,65 @@ fn snapshot<B: Backend>(
     })
 }
 
+/// Each item's token mask `[n_items, n_tokens]`: the id token (absent for cold items) when the
+/// config has one, then one token per modality (absent where the item lacks it).
+fn presence_mask(
+    config: &HybridConfig,
+    inputs: &HybridInputs<'_>,
+    n_items: usize,
+) -> (usize, Vec<f32>) {
+    let n_tokens = usize::from(config.item_id) + inputs.modalities.len();
+    let mut presence = vec![0.0f32; n_items * n_tokens];
+    for i in 0..n_items {
+        let mut t = 0;
+        if config.item_id {
+            presence[i * n_tokens] = if inputs.cold_items[i] { 0.0 } else { 1.0 };
+            t = 1;
+        }
+        for (k, m) in inputs.modalities.iter().enumerate() {
+            presence[i * n_tokens + t + k] = if m.present[i] { 1.0 } else { 0.0 };
+        }
+    }
+    (n_tokens, presence)
+}
+
+/// Modality (and id) dropout for one batch: each present token is kept with probability
+/// `1 − modality_dropout` (times `1 − id_dropout` for the id token); an item whose every token
+/// would drop keeps them all.
+fn dropped_tokens(
+    config: &HybridConfig,
+    presence: &[f32],
+    n_tokens: usize,
+    rng: &mut SeededRng,
+) -> Vec<f32> {
+    let mut mask = presence.to_vec();
+    if config.modality_dropout > 0.0 || config.id_dropout > 0.0 {
+        for row in mask.chunks_mut(n_tokens) {
+            let kept: Vec<f32> = row
+                .iter()
+                .enumerate()
+                .map(|(t, &p)| {
+                    let extra = if config.item_id && t == 0 {
+                        config.id_dropout
+                    } else {
+                        0.0
+                    };
+                    let keep = (1.0 - config.modality_dropout) * (1.0 - extra);
+                    if p > 0.0 && rng.unit_f64() >= 1.0 - keep {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            if kept.iter().any(|&k| k > 0.0) {
+                row.copy_from_slice(&kept);
+            }
+        }
+    }
+    mask
+}
+
 /// Trains the hybrid model; returns it (for further probing) and its best validation NDCG@10.
 pub fn train_hybrid<B: AutodiffBackend>(
     config: &HybridConfig,
@@ -593,18 +666,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
     {
         return Err(Error::Data("item features do not cover the catalog".into()));
     }
-    let n_tokens = usize::from(config.item_id) + inputs.modalities.len();
-    let mut presence = vec![0.0f32; n_items * n_tokens];
-    for i in 0..n_items {
-        let mut t = 0;
-        if config.item_id {
-            presence[i * n_tokens] = if inputs.cold_items[i] { 0.0 } else { 1.0 };
-            t = 1;
-        }
-        for (k, m) in inputs.modalities.iter().enumerate() {
-            presence[i * n_tokens + t + k] = if m.present[i] { 1.0 } else { 0.0 };
-        }
-    }
+    let (n_tokens, presence) = presence_mask(config, inputs, n_items);
     let times = match config.user_recent {
         true => Some(HistoryTimes::new(history, &split.train)?),
         false => None,
@@ -627,6 +689,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
         .with_weight_decay(config.train.weight_decay as f32)
         .init::<B, HybridNet<B>>();
     let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
+    // Cold items are not trained on.
     let train: Vec<_> = split
         .train
         .iter()
@@ -634,53 +697,15 @@ pub fn train_hybrid<B: AutodiffBackend>(
         .copied()
         .collect();
     // Softmax candidates: cold items are not part of the catalog the model trains on.
-    let candidate_bias: Vec<f32> = inputs
-        .cold_items
-        .iter()
-        .map(|&c| if c { -1e9 } else { 0.0 })
-        .collect();
-    let candidate_bias = tensor2::<B>(candidate_bias, [1, n_items], device);
-    let inner_inputs = DeviceInputs::<B::InnerBackend> {
-        content: device_inputs
-            .content
-            .iter()
-            .map(|t| t.clone().inner())
-            .collect(),
-        presence: presence.clone(),
-        users: device_inputs.users.as_ref().map(|t| t.clone().inner()),
-        n_tokens,
-    };
+    let candidate_bias = candidate_bias::<B>(inputs.cold_items, device);
+    let inner_inputs = device_inputs.inner();
 
     let schedule = config.train.schedule(true);
     let batch_loss = |net: &HybridNet<B>, batch: &[usize], rng: &mut SeededRng| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();
         let targets: Vec<u32> = batch.iter().map(|&k| train[k].item).collect();
-        let mut mask = presence.clone();
-        if config.modality_dropout > 0.0 || config.id_dropout > 0.0 {
-            for row in mask.chunks_mut(n_tokens) {
-                let kept: Vec<f32> = row
-                    .iter()
-                    .enumerate()
-                    .map(|(t, &p)| {
-                        let extra = if config.item_id && t == 0 {
-                            config.id_dropout
-                        } else {
-                            0.0
-                        };
-                        let keep = (1.0 - config.modality_dropout) * (1.0 - extra);
-                        if p > 0.0 && rng.unit_f64() >= 1.0 - keep {
-                            1.0
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                if kept.iter().any(|&k| k > 0.0) {
-                    row.copy_from_slice(&kept);
-                }
-            }
-        }
+        let mask = dropped_tokens(config, &presence, n_tokens, rng);
         let (items, _) = net.items(&device_inputs, tensor2(mask, [n_items, n_tokens], device));
         let rows = match config.user_history || config.user_recent {
             true => {
@@ -702,22 +727,11 @@ pub fn train_hybrid<B: AutodiffBackend>(
         let logits = u.matmul(items.transpose());
         let target_idx = ints::<B>(&targets, device).reshape([b, 1]);
         Ok(match config.loss {
-            Loss::Softmax => {
-                let lp = log_softmax(
-                    logits.div_scalar(config.temperature) + candidate_bias.clone(),
-                    1,
-                );
-                lp.gather(1, target_idx).mean().neg()
-            }
+            Loss::Softmax => softmax_loss(logits, target_idx, config.temperature, &candidate_bias),
             Loss::Bpr => {
                 let negatives: Vec<u32> = users
                     .iter()
-                    .map(|&u| loop {
-                        let j = sample_negative(rng, n_items, history.user(u).0);
-                        if !inputs.cold_items[j as usize] {
-                            break j;
-                        }
-                    })
+                    .map(|&u| sample_warm_negative(rng, history.user(u).0, inputs.cold_items))
                     .collect();
                 let pos = logits.clone().gather(1, target_idx);
                 let neg = logits.gather(1, ints::<B>(&negatives, device).reshape([b, 1]));

@@ -259,6 +259,43 @@ pub fn end_epoch<T>(
     Ok(stop)
 }
 
+/// The softmax's candidate bias over the catalog, `[1, n]`: 0 for items the model trains on,
+/// −10⁹ for cold ones (no training signal: never a softmax candidate).
+pub fn candidate_bias<B: burn::tensor::backend::Backend>(
+    cold: &[bool],
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let bias: Vec<f32> = cold.iter().map(|&c| if c { -1e9 } else { 0.0 }).collect();
+    crate::device::float_tensor(bias, [1, cold.len()], device)
+}
+
+/// Mean softmax cross-entropy of each row's target column over the catalog: `logits /
+/// temperature` plus [`candidate_bias`]. `targets` is `[batch, 1]`.
+pub fn softmax_loss<B: burn::tensor::backend::Backend>(
+    logits: Tensor<B, 2>,
+    targets: Tensor<B, 2, burn::tensor::Int>,
+    temperature: f64,
+    candidate_bias: &Tensor<B, 2>,
+) -> Tensor<B, 1> {
+    burn::tensor::activation::log_softmax(
+        logits.div_scalar(temperature) + candidate_bias.clone(),
+        1,
+    )
+    .gather(1, targets)
+    .mean()
+    .neg()
+}
+
+/// [`sample_negative`] that also skips `cold` items (they are not trained on).
+pub fn sample_warm_negative(rng: &mut SeededRng, seen: &[u32], cold: &[bool]) -> u32 {
+    loop {
+        let j = sample_negative(rng, cold.len(), seen);
+        if !cold[j as usize] {
+            return j;
+        }
+    }
+}
+
 /// Uniform negative sampling: an item the user has not interacted with in training.
 /// `seen` is the user's sorted training items.
 pub fn sample_negative(rng: &mut SeededRng, n_items: usize, seen: &[u32]) -> u32 {

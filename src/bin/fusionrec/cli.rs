@@ -90,7 +90,6 @@ enum Command {
     },
 }
 
-
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ModelArg {
     Popularity,
@@ -384,7 +383,8 @@ fn run(command: Command) -> Result<()> {
                         .into_iter()
                         .map(|item| HistoryEvent { item, rating: None })
                         .collect();
-                    let recs = fusionrec::rank::Session::new(b.clone()).recommend(&events, k, true)?;
+                    let recs =
+                        fusionrec::rank::Session::new(b.clone()).recommend(&events, k, true)?;
                     (recs, format!("a history of {} items", events.len()))
                 }
             };
@@ -827,4 +827,3 @@ fn print_table(rows: &[(String, Metrics)]) {
         println!();
     }
 }
-
