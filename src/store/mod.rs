@@ -219,110 +219,15 @@ impl Bundle {
         manifest: &[u8],
         mut file: impl FnMut(&str) -> Result<Vec<u8>>,
     ) -> Result<Self> {
-        // Read the version first, so that a future manifest gets a version error, not a parse one.
-        #[derive(Deserialize)]
-        struct Header {
-            format: String,
-            format_version: u32,
-        }
-        let header: Header = serde_json::from_slice(manifest)
-            .map_err(|e| Error::Bundle(format!("{MANIFEST_FILE} is not a bundle manifest: {e}")))?;
-        if header.format != FORMAT {
-            return Err(Error::Bundle(format!(
-                "{MANIFEST_FILE}: format is '{}', expected '{FORMAT}'",
-                header.format
-            )));
-        }
-        if !(1..=FORMAT_VERSION).contains(&header.format_version) {
-            return Err(Error::BundleVersion {
-                found: header.format_version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let manifest: Manifest = serde_json::from_slice(manifest)
-            .map_err(|e| Error::Bundle(format!("{MANIFEST_FILE}: {e}")))?;
-        if manifest.users.len() != manifest.dims.users
-            || manifest.items.len() != manifest.dims.items
-            || manifest.item_titles.len() != manifest.dims.items
-            || !(manifest.item_categories.is_empty()
-                || manifest.item_categories.len() == manifest.dims.items)
-        {
-            return Err(Error::Bundle(
-                "id maps do not match the manifest's dims".into(),
-            ));
-        }
-
-        let entry = manifest
-            .files
-            .get(WEIGHTS_FILE)
-            .ok_or_else(|| Error::Bundle(format!("manifest lists no {WEIGHTS_FILE}")))?;
-        let bytes = file(WEIGHTS_FILE)?;
-        let actual = sha256_hex(&bytes);
-        if bytes.len() as u64 != entry.bytes || actual != entry.sha256 {
-            return Err(Error::Checksum {
-                file: WEIGHTS_FILE.into(),
-                expected: entry.sha256.clone(),
-                actual,
-            });
-        }
-        let tensors = SafeTensors::deserialize(&bytes)
-            .map_err(|e| Error::Bundle(format!("{WEIGHTS_FILE}: {e}")))?;
-
-        let mut weights = WeightMap::new();
-        let mut u32s: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        let mut history_ratings = None;
-        let mut content_f32: BTreeMap<String, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
-        for (name, view) in tensors.tensors() {
-            let data = view.data();
-            let shape = view.shape().to_vec();
-            if data.len() % 4 != 0 {
-                return Err(Error::Bundle(format!(
-                    "tensor {name} is not 4-byte aligned"
-                )));
-            }
-            let words = data.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
-            // Every float must be finite: a NaN weight would be served as garbage scores.
-            if view.dtype() == Dtype::F32 {
-                if let Some(at) = words
-                    .clone()
-                    .position(|w| !f32::from_le_bytes(w).is_finite())
-                {
-                    return Err(Error::Bundle(format!(
-                        "tensor {name} holds a non-finite value at index {at}"
-                    )));
-                }
-            }
-            match (view.dtype(), name.strip_prefix("model.")) {
-                (Dtype::F32, Some(weight)) => {
-                    weights.insert(
-                        weight.to_owned(),
-                        (shape, words.map(f32::from_le_bytes).collect()),
-                    );
-                }
-                (Dtype::U32, None) => {
-                    u32s.insert(name, words.map(u32::from_le_bytes).collect());
-                }
-                (Dtype::F32, None) if name == "history.ratings" => {
-                    history_ratings = Some(words.map(f32::from_le_bytes).collect());
-                }
-                (Dtype::F32, None) if name.starts_with("content.") => {
-                    content_f32.insert(name, (shape, words.map(f32::from_le_bytes).collect()));
-                }
-                (dtype, _) => {
-                    return Err(Error::Bundle(format!(
-                        "unexpected tensor {name} ({dtype:?})"
-                    )))
-                }
-            }
-        }
-        let mut take = |name: &str| {
-            u32s.remove(name)
-                .ok_or_else(|| Error::Bundle(format!("missing tensor {name}")))
-        };
+        let manifest = parse_manifest(manifest)?;
+        let bytes = verified_file(&manifest, WEIGHTS_FILE, &mut file)?;
+        let mut tensors = BundleTensors::read(&bytes)?;
         let history = UserHistory {
-            offsets: take("history.offsets")?,
-            items: take("history.items")?,
-            ratings: history_ratings
+            offsets: tensors.take_u32("history.offsets")?,
+            items: tensors.take_u32("history.items")?,
+            ratings: tensors
+                .history_ratings
+                .take()
                 .ok_or_else(|| Error::Bundle("missing tensor history.ratings".into()))?,
         };
         if history.n_users() != manifest.dims.users {
@@ -333,28 +238,14 @@ impl Bundle {
             &manifest.model,
             manifest.dims.users,
             manifest.dims.items,
-            &mut weights,
+            &mut tensors.model,
         )?;
-        if let Some(extra) = weights.keys().next() {
+        if let Some(extra) = tensors.model.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor model.{extra}")));
         }
-        if let Some(social) = &manifest.social {
-            let users = manifest.dims.users;
-            let in_range = social.graph.friends.len() == users
-                && social
-                    .graph
-                    .friends
-                    .iter()
-                    .flatten()
-                    .all(|&f| (f as usize) < users);
-            if !in_range || !social.weight.is_finite() {
-                return Err(Error::Bundle(
-                    "the user graph does not match the bundle's users".into(),
-                ));
-            }
-        }
-        let content = read_content(&manifest, &mut content_f32)?;
-        if let Some(extra) = content_f32.keys().next() {
+        check_social(&manifest)?;
+        let content = read_content(&manifest, &mut tensors.content)?;
+        if let Some(extra) = tensors.content.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor {extra}")));
         }
         Ok(Self {
@@ -394,6 +285,160 @@ impl Bundle {
 }
 
 /// The catalog content listed in the manifest, checked against the catalog's size.
+/// The manifest, version first (a future manifest gets a version error, not a parse one), with
+/// its id maps checked against its dims.
+fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
+    #[derive(Deserialize)]
+    struct Header {
+        format: String,
+        format_version: u32,
+    }
+    let header: Header = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Bundle(format!("{MANIFEST_FILE} is not a bundle manifest: {e}")))?;
+    if header.format != FORMAT {
+        return Err(Error::Bundle(format!(
+            "{MANIFEST_FILE}: format is '{}', expected '{FORMAT}'",
+            header.format
+        )));
+    }
+    if !(1..=FORMAT_VERSION).contains(&header.format_version) {
+        return Err(Error::BundleVersion {
+            found: header.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let manifest: Manifest = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Bundle(format!("{MANIFEST_FILE}: {e}")))?;
+    if manifest.users.len() != manifest.dims.users
+        || manifest.items.len() != manifest.dims.items
+        || manifest.item_titles.len() != manifest.dims.items
+        || !(manifest.item_categories.is_empty()
+            || manifest.item_categories.len() == manifest.dims.items)
+    {
+        return Err(Error::Bundle(
+            "id maps do not match the manifest's dims".into(),
+        ));
+    }
+    Ok(manifest)
+}
+
+/// The bytes of the listed file `name`, checked against the manifest's size and sha256.
+fn verified_file(
+    manifest: &Manifest,
+    name: &str,
+    file: &mut impl FnMut(&str) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    let entry = manifest
+        .files
+        .get(name)
+        .ok_or_else(|| Error::Bundle(format!("manifest lists no {name}")))?;
+    let bytes = file(name)?;
+    let actual = sha256_hex(&bytes);
+    if bytes.len() as u64 != entry.bytes || actual != entry.sha256 {
+        return Err(Error::Checksum {
+            file: name.into(),
+            expected: entry.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(bytes)
+}
+
+/// A weights file's tensors sorted by role: the model's (`model.*`), the history's, and the
+/// catalog content's. Every float is finite; any other tensor is an error.
+struct BundleTensors {
+    model: WeightMap,
+    u32s: BTreeMap<String, Vec<u32>>,
+    history_ratings: Option<Vec<f32>>,
+    content: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl BundleTensors {
+    fn read(bytes: &[u8]) -> Result<Self> {
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::Bundle(format!("{WEIGHTS_FILE}: {e}")))?;
+        let mut out = BundleTensors {
+            model: WeightMap::new(),
+            u32s: BTreeMap::new(),
+            history_ratings: None,
+            content: BTreeMap::new(),
+        };
+        for (name, view) in tensors.tensors() {
+            let data = view.data();
+            let shape = view.shape().to_vec();
+            if data.len() % 4 != 0 {
+                return Err(Error::Bundle(format!(
+                    "tensor {name} is not 4-byte aligned"
+                )));
+            }
+            let words = data.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
+            // Every float must be finite: a NaN weight would be served as garbage scores.
+            if view.dtype() == Dtype::F32 {
+                if let Some(at) = words
+                    .clone()
+                    .position(|w| !f32::from_le_bytes(w).is_finite())
+                {
+                    return Err(Error::Bundle(format!(
+                        "tensor {name} holds a non-finite value at index {at}"
+                    )));
+                }
+            }
+            match (view.dtype(), name.strip_prefix("model.")) {
+                (Dtype::F32, Some(weight)) => {
+                    out.model.insert(
+                        weight.to_owned(),
+                        (shape, words.map(f32::from_le_bytes).collect()),
+                    );
+                }
+                (Dtype::U32, None) => {
+                    out.u32s
+                        .insert(name, words.map(u32::from_le_bytes).collect());
+                }
+                (Dtype::F32, None) if name == "history.ratings" => {
+                    out.history_ratings = Some(words.map(f32::from_le_bytes).collect());
+                }
+                (Dtype::F32, None) if name.starts_with("content.") => {
+                    out.content
+                        .insert(name, (shape, words.map(f32::from_le_bytes).collect()));
+                }
+                (dtype, _) => {
+                    return Err(Error::Bundle(format!(
+                        "unexpected tensor {name} ({dtype:?})"
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn take_u32(&mut self, name: &str) -> Result<Vec<u32>> {
+        self.u32s
+            .remove(name)
+            .ok_or_else(|| Error::Bundle(format!("missing tensor {name}")))
+    }
+}
+
+/// The social modality's graph must cover exactly the bundle's users.
+fn check_social(manifest: &Manifest) -> Result<()> {
+    let Some(social) = &manifest.social else {
+        return Ok(());
+    };
+    let users = manifest.dims.users;
+    let in_range = social.graph.friends.len() == users
+        && social
+            .graph
+            .friends
+            .iter()
+            .flatten()
+            .all(|&f| (f as usize) < users);
+    if !in_range || !social.weight.is_finite() {
+        return Err(Error::Bundle(
+            "the user graph does not match the bundle's users".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn read_content(
     manifest: &Manifest,
     tensors: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
