@@ -217,6 +217,59 @@ fn extend(target: &mut Rc<Items>, new: Vec<Value>, budget: &mut usize) -> Result
     Ok(())
 }
 
+/// The value a literal-pushing opcode reads (None, booleans, ints, floats, strings, empty
+/// containers); `None` for any other opcode.
+fn literal(op: u8, cur: &mut Cursor<'_>) -> Result<Option<Value>> {
+    Ok(Some(match op {
+        b'N' => Value::None,
+        0x88 => Value::Bool(true),
+        0x89 => Value::Bool(false),
+        b'K' => Value::Int(i64::from(cur.u8()?)),
+        b'M' => {
+            let b = cur.take(2)?;
+            Value::Int(i64::from(u16::from_le_bytes([b[0], b[1]])))
+        }
+        b'J' => {
+            let b = cur.take(4)?;
+            Value::Int(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        }
+        0x8a => {
+            let n = usize::from(cur.u8()?);
+            let b = cur.take(n)?;
+            if n <= 8 {
+                let fill = if b.last().is_some_and(|&x| x & 0x80 != 0) {
+                    0xff
+                } else {
+                    0
+                };
+                let mut w = [fill; 8];
+                w[..n].copy_from_slice(b);
+                Value::Int(i64::from_le_bytes(w))
+            } else {
+                Value::BigInt(Rc::from(b))
+            }
+        }
+        b'G' => {
+            let b = cur.take(8)?;
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            Value::Float(f64::from_be_bytes(w))
+        }
+        b'X' | b'T' => {
+            let n = cur.u32()?;
+            Value::Str(utf8(cur.take(n)?)?)
+        }
+        0x8c | b'U' => {
+            let n = usize::from(cur.u8()?);
+            Value::Str(utf8(cur.take(n)?)?)
+        }
+        b'}' => Value::Dict(Rc::default()),
+        b']' => Value::List(Rc::default()),
+        b')' => Value::Tuple(Rc::default()),
+        _ => return Ok(None),
+    }))
+}
+
 /// Runs one pickle from `cur` to its STOP and returns the object.
 fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
     let mut stack: Vec<Value> = Vec::new();
@@ -235,59 +288,16 @@ fn unpickle(cur: &mut Cursor<'_>) -> Result<Value> {
     };
     loop {
         let op = cur.u8()?;
+        if let Some(value) = literal(op, cur)? {
+            stack.push(value);
+            continue;
+        }
         match op {
             0x80 => {
                 cur.u8()?; // PROTO
             }
             b'.' => return pop(&mut stack),
             b'(' => stack.push(Value::Mark),
-            b'N' => stack.push(Value::None),
-            0x88 => stack.push(Value::Bool(true)),
-            0x89 => stack.push(Value::Bool(false)),
-            b'K' => stack.push(Value::Int(i64::from(cur.u8()?))),
-            b'M' => {
-                let b = cur.take(2)?;
-                stack.push(Value::Int(i64::from(u16::from_le_bytes([b[0], b[1]]))));
-            }
-            b'J' => {
-                let b = cur.take(4)?;
-                stack.push(Value::Int(i64::from(i32::from_le_bytes([
-                    b[0], b[1], b[2], b[3],
-                ]))));
-            }
-            0x8a => {
-                let n = usize::from(cur.u8()?);
-                let b = cur.take(n)?;
-                stack.push(if n <= 8 {
-                    let fill = if b.last().is_some_and(|&x| x & 0x80 != 0) {
-                        0xff
-                    } else {
-                        0
-                    };
-                    let mut w = [fill; 8];
-                    w[..n].copy_from_slice(b);
-                    Value::Int(i64::from_le_bytes(w))
-                } else {
-                    Value::BigInt(Rc::from(b))
-                });
-            }
-            b'G' => {
-                let b = cur.take(8)?;
-                let mut w = [0u8; 8];
-                w.copy_from_slice(b);
-                stack.push(Value::Float(f64::from_be_bytes(w)));
-            }
-            b'X' | b'T' => {
-                let n = cur.u32()?;
-                stack.push(Value::Str(utf8(cur.take(n)?)?));
-            }
-            0x8c | b'U' => {
-                let n = usize::from(cur.u8()?);
-                stack.push(Value::Str(utf8(cur.take(n)?)?));
-            }
-            b'}' => stack.push(Value::Dict(Rc::default())),
-            b']' => stack.push(Value::List(Rc::default())),
-            b')' => stack.push(Value::Tuple(Rc::default())),
             b't' => {
                 let values = pop_mark(&mut stack)?;
                 stack.push(Value::Tuple(items(values)?));

@@ -592,12 +592,18 @@ fn snapshot<B: Backend>(
 }
 
 /// Each item's token mask `[n_items, n_tokens]`: the id token (absent for cold items) when the
-/// config has one, then one token per modality (absent where the item lacks it).
+/// config has one, then one token per modality (absent where the item lacks it). The inputs
+/// must cover the catalog.
 fn presence_mask(
     config: &HybridConfig,
     inputs: &HybridInputs<'_>,
     n_items: usize,
-) -> (usize, Vec<f32>) {
+) -> Result<(usize, Vec<f32>)> {
+    if inputs.modalities.iter().any(|m| m.n_items() != n_items)
+        || inputs.cold_items.len() != n_items
+    {
+        return Err(Error::Data("item features do not cover the catalog".into()));
+    }
     let n_tokens = usize::from(config.item_id) + inputs.modalities.len();
     let mut presence = vec![0.0f32; n_items * n_tokens];
     for i in 0..n_items {
@@ -610,7 +616,7 @@ fn presence_mask(
             presence[i * n_tokens + t + k] = if m.present[i] { 1.0 } else { 0.0 };
         }
     }
-    (n_tokens, presence)
+    Ok((n_tokens, presence))
 }
 
 /// Modality (and id) dropout for one batch: each present token is kept with probability
@@ -661,12 +667,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
 ) -> Result<(TrainedHybrid<B::InnerBackend>, f64)> {
     config.validate()?;
     let n_items = split.n_items;
-    if inputs.modalities.iter().any(|m| m.n_items() != n_items)
-        || inputs.cold_items.len() != n_items
-    {
-        return Err(Error::Data("item features do not cover the catalog".into()));
-    }
-    let (n_tokens, presence) = presence_mask(config, inputs, n_items);
+    let (n_tokens, presence) = presence_mask(config, inputs, n_items)?;
     let times = match config.user_recent {
         true => Some(HistoryTimes::new(history, &split.train)?),
         false => None,
