@@ -122,7 +122,23 @@ pub fn items_by_user(n_users: usize, interactions: &[Interaction]) -> Vec<Vec<u3
 }
 
 impl Split {
+    /// Splits `log` by `protocol`. An empty validation part is an error: epochs, early stopping
+    /// and every setting are chosen on it, and without it they would be chosen on nothing.
     pub fn new(log: &InteractionLog, protocol: &Protocol) -> Result<Self> {
+        let split = Self::parts(log, protocol)?;
+        if split.valid.is_empty() {
+            return Err(Error::Data(format!(
+                "the validation part is empty ({} training, {} test interactions): give a \
+                 validation file with positives, or more interactions per user",
+                split.train.len(),
+                split.test.len()
+            )));
+        }
+        Ok(split)
+    }
+
+    /// The split without the validation check.
+    fn parts(log: &InteractionLog, protocol: &Protocol) -> Result<Self> {
         protocol.validate()?;
         let given = protocol.split == SplitStrategy::Given;
         if given && log.parts.len() != log.interactions.len() {
@@ -296,11 +312,14 @@ mod tests {
     #[test]
     fn implicit_threshold_drops_low_ratings_and_explicit_keeps_them() {
         let log = log(&[("u", "a", 5.0, 1), ("u", "b", 3.0, 2), ("u", "c", 4.0, 3)]);
-        let s = Split::new(&log, &Protocol::implicit_811(0)).unwrap();
+        let s = Split::parts(&log, &Protocol::implicit_811(0)).unwrap();
         let kept = s.train.len() + s.valid.len() + s.test.len();
         assert_eq!(kept, 2);
         assert_eq!(s.n_items, 3, "ranking stays over the whole catalog");
-        let s = Split::new(&log, &Protocol::explicit_811(0)).unwrap();
+        // One user with three events: nothing is left for validation.
+        let e = Split::new(&log, &Protocol::implicit_811(0)).unwrap_err();
+        assert!(e.to_string().contains("validation part is empty"), "{e}");
+        let s = Split::parts(&log, &Protocol::explicit_811(0)).unwrap();
         assert_eq!(s.train.len() + s.valid.len() + s.test.len(), 3);
     }
 
@@ -356,7 +375,7 @@ mod tests {
     #[test]
     fn duplicates_keep_the_latest_event() {
         let log = log(&[("u", "a", 2.0, 5), ("u", "a", 5.0, 9), ("u", "b", 4.0, 1)]);
-        let s = Split::new(&log, &Protocol::explicit_811(0)).unwrap();
+        let s = Split::parts(&log, &Protocol::explicit_811(0)).unwrap();
         let all: Vec<_> = s.train.iter().chain(&s.valid).chain(&s.test).collect();
         assert_eq!(all.len(), 2);
         assert!(all.iter().any(|x| x.item == 0 && x.rating == Some(5.0)));
