@@ -18,7 +18,8 @@ use fusionrec::model::{ItemKnnConfig, Loss, ModelConfig, Similarity};
 use fusionrec::rank::HistoryEvent;
 use fusionrec::store::Bundle;
 use fusionrec::train::{
-    export_topk as export_topk_lists, reevaluate, train_bundle, EpochReport, TrainRequest,
+    export_topk as export_topk_lists, reevaluate, train_bundle, CatalogChoice, EpochReport,
+    TrainRequest,
 };
 
 #[derive(Parser)]
@@ -753,51 +754,17 @@ fn catalog_content(
         Option<fusionrec::store::EncoderRef>,
     )>,
 > {
-    let Some(content) = content else {
-        return Ok(Vec::new());
-    };
-    // What a browser can place a new item by: the encoders it runs, tabular fields, and any
-    // features from files (`addItem({ features })`).
-    let mut storable: Vec<&str> = vec!["text", "image", "tabular"];
-    storable.extend(features.iter().map(|f| f.name.as_str()));
-    let names: Vec<String> = match &args.catalog_content {
-        Some(list) => {
-            if let Some(bad) = list.iter().find(|m| !storable.contains(&m.as_str())) {
-                return Err(Error::Config(format!(
-                    "--catalog-content: '{bad}' is not one of {storable:?}"
-                )));
-            }
-            list.clone()
-        }
-        None if content_model => storable
-            .iter()
-            .filter(|n| content.modalities.iter().any(|m| m.name == **n))
-            .map(|n| n.to_string())
-            .collect(),
-        None => Vec::new(),
-    };
-    let sha = |path: &std::path::Path| -> Result<String> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Ok(fusionrec::io::sha256_hex(&bytes))
-    };
-    names
-        .iter()
-        .map(|name| {
-            let m = content.get(name)?.clone();
-            let encoder = match name.as_str() {
-                "text" => Some(fusionrec::store::EncoderRef {
-                    name: "all-MiniLM-L6-v2".into(),
-                    weights_sha256: sha(&args.minilm.join("model.safetensors"))?,
-                }),
-                "image" => Some(fusionrec::store::EncoderRef {
-                    name: "efficientnet-lite0".into(),
-                    weights_sha256: sha(&args.efficientnet)?,
-                }),
-                _ => None,
-            };
-            Ok((m, encoder))
-        })
-        .collect()
+    let file_features: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
+    fusionrec::train::catalog_content(
+        content,
+        &CatalogChoice {
+            requested: args.catalog_content.as_deref(),
+            file_features: &file_features,
+            content_model,
+            minilm_dir: &args.minilm,
+            efficientnet: &args.efficientnet,
+        },
+    )
 }
 
 fn print_table(rows: &[(String, Metrics)]) {
