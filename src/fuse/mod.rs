@@ -78,6 +78,39 @@ pub(crate) fn init_param<B: Backend, const D: usize>(
     ))
 }
 
+/// A `Linear` layer initialised from our seeded stream, with burn's default distribution
+/// (weight and bias uniform in ±1/√d_in). burn's own initialisers draw from a process-global
+/// generator, which made models with such layers differ from run to run at the same seed.
+pub(crate) fn seeded_linear<B: Backend>(
+    rng: &mut SeededRng,
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    device: &B::Device,
+) -> Linear<B> {
+    let bound = 1.0 / (d_in.max(1) as f64).sqrt();
+    let mut uniform = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| ((2.0 * rng.unit_f64() - 1.0) * bound) as f32)
+            .collect()
+    };
+    let mut linear = LinearConfig::new(d_in, d_out)
+        .with_bias(bias)
+        .with_initializer(burn::nn::Initializer::Zeros)
+        .init(device);
+    linear.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(uniform(d_in * d_out), [d_in, d_out]),
+        device,
+    ));
+    if bias {
+        linear.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(uniform(d_out), [d_out]),
+            device,
+        )));
+    }
+    linear
+}
+
 #[derive(Module, Debug)]
 pub struct ConcatFusion<B: Backend> {
     missing: Param<Tensor<B, 2>>,
@@ -89,8 +122,8 @@ impl<B: Backend> ConcatFusion<B> {
     pub fn new(modalities: usize, dim: usize, rng: &mut SeededRng, device: &B::Device) -> Self {
         Self {
             missing: init_param(rng, [modalities, dim], 0.01, device),
-            hidden: LinearConfig::new(modalities * dim, dim).init(device),
-            out: LinearConfig::new(dim, dim).init(device),
+            hidden: seeded_linear(rng, modalities * dim, dim, true, device),
+            out: seeded_linear(rng, dim, dim, true, device),
         }
     }
 }
@@ -121,7 +154,7 @@ pub struct GatedFusion<B: Backend> {
 impl<B: Backend> GatedFusion<B> {
     pub fn new(modalities: usize, dim: usize, rng: &mut SeededRng, device: &B::Device) -> Self {
         Self {
-            gate_hidden: LinearConfig::new(dim, dim).init(device),
+            gate_hidden: seeded_linear(rng, dim, dim, true, device),
             gate_score: init_param(rng, [modalities, dim], (1.0 / dim as f64).sqrt(), device),
         }
     }
@@ -157,10 +190,10 @@ impl<B: Backend> AttentionFusion<B> {
     pub fn new(modalities: usize, dim: usize, rng: &mut SeededRng, device: &B::Device) -> Self {
         Self {
             modality_embedding: init_param(rng, [modalities, dim], 0.02, device),
-            query: LinearConfig::new(dim, dim).init(device),
-            key: LinearConfig::new(dim, dim).init(device),
-            value: LinearConfig::new(dim, dim).init(device),
-            out: LinearConfig::new(dim, dim).init(device),
+            query: seeded_linear(rng, dim, dim, true, device),
+            key: seeded_linear(rng, dim, dim, true, device),
+            value: seeded_linear(rng, dim, dim, true, device),
+            out: seeded_linear(rng, dim, dim, true, device),
             pool_query: init_param(rng, [dim], (1.0 / dim as f64).sqrt(), device),
         }
     }

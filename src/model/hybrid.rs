@@ -21,7 +21,7 @@
 //! bundle carries precomputed catalog embeddings, and scoring is shared with MF.
 
 use burn::module::{AutodiffModule, Module, Param};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::optim::AdamWConfig;
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -41,7 +41,7 @@ use crate::encode::features::{user_time_features, Modality};
 use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Target};
-use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
+use crate::fuse::{init_param, seeded_linear, AnyFusion, Fusion, FusionKind};
 use crate::rng::SeededRng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,7 +250,7 @@ impl<B: Backend> HybridNet<B> {
                 .then(|| init_param(&mut rng, [n_items, c.train.dim], 0.1, device)),
             projections: dims
                 .iter()
-                .map(|&d| LinearConfig::new(d, c.train.dim).init(device))
+                .map(|&d| seeded_linear(&mut rng, d, c.train.dim, true, device))
                 .collect(),
             fusion: (n_tokens > 1)
                 .then(|| AnyFusion::new(c.fusion, n_tokens, c.train.dim, &mut rng, device)),
@@ -258,13 +258,13 @@ impl<B: Backend> HybridNet<B> {
                 .user_id
                 .then(|| init_param(&mut rng, [n_users, c.train.dim], 0.1, device)),
             user_features: (user_dim > 0)
-                .then(|| LinearConfig::new(user_dim, c.train.dim).init(device)),
+                .then(|| seeded_linear(&mut rng, user_dim, c.train.dim, true, device)),
             history: c
                 .user_history
-                .then(|| LinearConfig::new(c.train.dim, c.train.dim).init(device)),
+                .then(|| seeded_linear(&mut rng, c.train.dim, c.train.dim, true, device)),
             recent: c
                 .user_recent
-                .then(|| LinearConfig::new(c.train.dim, c.train.dim).init(device)),
+                .then(|| seeded_linear(&mut rng, c.train.dim, c.train.dim, true, device)),
             cosine: c.cosine,
         }
     }

@@ -9,7 +9,7 @@
 //! items `[γ_i, c_i, β_i]`, so scoring and bundles are shared with MF.
 
 use burn::module::{AutodiffModule, Module, Param};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::optim::AdamConfig;
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -23,7 +23,7 @@ use crate::data::Split;
 use crate::device::{float_tensor as tensor2, int_tensor as ints, read_floats as read};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
-use crate::fuse::{init_param, AnyFusion, Fusion, FusionKind};
+use crate::fuse::{init_param, seeded_linear, AnyFusion, Fusion, FusionKind};
 use crate::rng::SeededRng;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,7 +161,7 @@ pub fn train_vbpr<B: AutodiffBackend>(
         beta_item: Param::from_tensor(Tensor::zeros([ni, 1], device)),
         projections: modalities
             .iter()
-            .map(|x| LinearConfig::new(x.dim, d).with_bias(false).init(device))
+            .map(|x| seeded_linear(&mut rng, x.dim, d, false, device))
             .collect(),
         fusion: (m > 1).then(|| AnyFusion::new(config.fusion, m, d, &mut rng, device)),
     };
