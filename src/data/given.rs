@@ -140,10 +140,18 @@ fn read_rows(
                 let num = |c: Option<usize>, what: &str| -> Result<Option<f64>> {
                     match c.map(|c| &rec[c]) {
                         None | Some("") => Ok(None),
-                        Some(raw) => match raw.parse::<f64>() {
-                            Ok(x) if x.is_finite() => Ok(Some(x)),
-                            _ => Err(bad(format!("{what}: not a finite number: '{raw}'"))),
-                        },
+                        Some(raw) => crate::data::parse_number::<f64>(raw)
+                            .map(Some)
+                            .map_err(|why| bad(format!("{what}: {why}"))),
+                    }
+                };
+                // A rating must also fit an f32 (1e39 would become ∞).
+                let rating = |c: Option<usize>| -> Result<Option<f32>> {
+                    match num(c, "rating")? {
+                        Some(x) if !(x as f32).is_finite() => {
+                            Err(bad(format!("rating: {x} is beyond the f32 range")))
+                        }
+                        x => Ok(x.map(|x| x as f32)),
                     }
                 };
                 if rec[u].is_empty() || rec[i].is_empty() {
@@ -163,7 +171,7 @@ fn read_rows(
                     line,
                     user: rec[u].to_owned(),
                     item: rec[i].to_owned(),
-                    rating: num(r, "rating")?.map(|x| x as f32),
+                    rating: rating(r)?,
                     timestamp: num(t, "timestamp")?.map(|x| x as i64),
                     part,
                 })

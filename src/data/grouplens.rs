@@ -64,11 +64,11 @@ fn rows(
     Ok(out)
 }
 
-fn number<T: std::str::FromStr>(path: &Path, line: usize, what: &str, raw: &str) -> Result<T> {
-    raw.parse().map_err(|_| Error::Parse {
+fn number<T: super::Number>(path: &Path, line: usize, what: &str, raw: &str) -> Result<T> {
+    super::parse_number(raw).map_err(|why| Error::Parse {
         file: file_label(path),
         line,
-        message: format!("{what}: not a number: '{raw}'"),
+        message: format!("{what}: {why}"),
     })
 }
 

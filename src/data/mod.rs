@@ -33,7 +33,7 @@ pub use split::{Feedback, Protocol, Split, SplitStrategy};
 
 /// Two-way map between external ids and dense indices, in order of first appearance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "Vec<String>", into = "Vec<String>")]
+#[serde(try_from = "IdList", into = "Vec<String>")]
 pub struct IdMap {
     ids: Vec<String>,
     index: HashMap<String, u32>,
@@ -82,9 +82,63 @@ impl From<Vec<String>> for IdMap {
     }
 }
 
+/// A stored id list (a bundle manifest's `users`/`items`), read back only if every id is there
+/// once.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct IdList(Vec<String>);
+
+impl TryFrom<IdList> for IdMap {
+    type Error = String;
+
+    fn try_from(IdList(ids): IdList) -> std::result::Result<Self, String> {
+        let mut map = IdMap::default();
+        for id in &ids {
+            let before = map.len();
+            if map.get_or_insert(id) as usize != before {
+                return Err(format!("duplicate id '{id}'"));
+            }
+        }
+        Ok(map)
+    }
+}
+
 impl From<IdMap> for Vec<String> {
     fn from(map: IdMap) -> Self {
         map.ids
+    }
+}
+
+/// A number read from a data file: parsed, and finite (a NaN or ∞ rating, or one beyond `f32`,
+/// would poison every score computed from it).
+pub(crate) trait Number: std::str::FromStr + Copy {
+    fn finite(self) -> bool;
+}
+
+impl Number for f32 {
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+impl Number for f64 {
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+impl Number for i64 {
+    fn finite(self) -> bool {
+        true
+    }
+}
+
+/// `raw` as a finite number, or why not.
+pub(crate) fn parse_number<T: Number>(raw: &str) -> std::result::Result<T, String> {
+    match raw.trim().parse::<T>() {
+        Ok(x) if x.finite() => Ok(x),
+        Ok(_) => Err(format!("not a finite number: '{raw}'")),
+        Err(_) => Err(format!("not a number: '{raw}'")),
     }
 }
 

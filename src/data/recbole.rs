@@ -80,7 +80,7 @@ impl AtomicTable {
     }
 }
 
-fn parse_opt<T: std::str::FromStr>(
+fn parse_opt<T: super::Number>(
     table: &AtomicTable,
     line: usize,
     col: Option<usize>,
@@ -91,12 +91,9 @@ fn parse_opt<T: std::str::FromStr>(
     if raw.is_empty() {
         return Ok(None);
     }
-    raw.parse().map(Some).map_err(|_| {
-        table.parse_error(
-            line,
-            format!("`{}`: not a number: '{raw}'", table.columns[c]),
-        )
-    })
+    super::parse_number(raw)
+        .map(Some)
+        .map_err(|why| table.parse_error(line, format!("`{}`: {why}", table.columns[c])))
 }
 
 /// Loads `<dir>/<name>.inter` and, where present, `.item`, `.user`, `.kg` and `.link`.
