@@ -20,7 +20,7 @@ LAYERS = [
     ["store"],             # the bundle: manifest + weights + catalog content
     ["rank"],              # serving: sessions, placement, the adaptor, device scoring
     ["train"],             # dataset → bundle pipelines and experiments
-    ["web"],               # the browser facade (the CLI is src/bin/fusionrec/, above it all)
+    ["web", "fuzzing"],    # the browser facade; the fuzzing entry points (the CLI is src/bin/fusionrec/)
 ]
 __doc__ += "\n".join("  " + ", ".join(layer) for layer in LAYERS)
 

@@ -22,6 +22,8 @@ pub mod encode;
 pub mod error;
 pub mod eval;
 pub mod fuse;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fuzzing;
 pub mod io;
 pub mod model;
 pub mod rank;

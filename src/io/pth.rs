@@ -528,64 +528,67 @@ fn gather(blob: &[u8], t: &TensorRef) -> std::result::Result<Vec<f32>, String> {
     Ok(out)
 }
 
+/// A legacy checkpoint with one f32 tensor `w` of shape `shape` viewing `storage` with
+/// `stride`, written the way `torch.save` (protocol 2) does: for tests and fuzzing seeds.
+#[doc(hidden)]
+pub fn legacy_checkpoint(
+    name: &str,
+    shape: &[usize],
+    stride: &[usize],
+    storage: &[f32],
+) -> Vec<u8> {
+    fn string(out: &mut Vec<u8>, s: &str) {
+        out.push(b'X');
+        out.extend((s.len() as u32).to_le_bytes());
+        out.extend(s.as_bytes());
+    }
+    fn tuple(out: &mut Vec<u8>, xs: &[usize]) {
+        out.push(b'(');
+        for &x in xs {
+            out.push(b'J');
+            out.extend((x as i32).to_le_bytes());
+        }
+        out.push(b't');
+    }
+    let mut out = vec![0x80, 2, 0x8a, 10];
+    out.extend(MAGIC);
+    out.push(b'.');
+    out.extend([0x80, 2, b'M', 0xe9, 0x03, b'.']);
+    out.extend([0x80, 2, b'}', b'(']);
+    string(&mut out, "little_endian");
+    out.extend([0x88, b'u', b'.']);
+    // state dict: OrderedDict() then SETITEMS with one rebuilt tensor.
+    out.extend([0x80, 2]);
+    out.extend(b"ccollections\nOrderedDict\nq\x00)Rq\x01(");
+    string(&mut out, name);
+    out.extend(b"ctorch._utils\n_rebuild_tensor_v2\nq\x02((");
+    string(&mut out, "storage");
+    out.extend(b"ctorch\nFloatStorage\nq\x03");
+    string(&mut out, "7");
+    string(&mut out, "cpu");
+    out.push(b'J');
+    out.extend((storage.len() as i32).to_le_bytes());
+    out.extend(b"NtQK\x00");
+    tuple(&mut out, shape);
+    tuple(&mut out, stride);
+    out.extend(b"\x89h\x00)RtR");
+    // Memoised OrderedDict reused as the hooks argument above: `h\x00` is the GLOBAL.
+    out.extend(b"u.");
+    out.extend([0x80, 2, b']', b'(']);
+    string(&mut out, "7");
+    out.extend([b'e', b'.']);
+    out.extend((storage.len() as u64).to_le_bytes());
+    for x in storage {
+        out.extend(x.to_le_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    /// A legacy checkpoint with one f32 tensor `w` of shape `shape` viewing `storage` with
-    /// `stride`, written the way `torch.save` (protocol 2) does.
-    pub(crate) fn legacy_checkpoint(
-        name: &str,
-        shape: &[usize],
-        stride: &[usize],
-        storage: &[f32],
-    ) -> Vec<u8> {
-        fn string(out: &mut Vec<u8>, s: &str) {
-            out.push(b'X');
-            out.extend((s.len() as u32).to_le_bytes());
-            out.extend(s.as_bytes());
-        }
-        fn tuple(out: &mut Vec<u8>, xs: &[usize]) {
-            out.push(b'(');
-            for &x in xs {
-                out.push(b'J');
-                out.extend((x as i32).to_le_bytes());
-            }
-            out.push(b't');
-        }
-        let mut out = vec![0x80, 2, 0x8a, 10];
-        out.extend(MAGIC);
-        out.push(b'.');
-        out.extend([0x80, 2, b'M', 0xe9, 0x03, b'.']);
-        out.extend([0x80, 2, b'}', b'(']);
-        string(&mut out, "little_endian");
-        out.extend([0x88, b'u', b'.']);
-        // state dict: OrderedDict() then SETITEMS with one rebuilt tensor.
-        out.extend([0x80, 2]);
-        out.extend(b"ccollections\nOrderedDict\nq\x00)Rq\x01(");
-        string(&mut out, name);
-        out.extend(b"ctorch._utils\n_rebuild_tensor_v2\nq\x02((");
-        string(&mut out, "storage");
-        out.extend(b"ctorch\nFloatStorage\nq\x03");
-        string(&mut out, "7");
-        string(&mut out, "cpu");
-        out.push(b'J');
-        out.extend((storage.len() as i32).to_le_bytes());
-        out.extend(b"NtQK\x00");
-        tuple(&mut out, shape);
-        tuple(&mut out, stride);
-        out.extend(b"\x89h\x00)RtR");
-        // Memoised OrderedDict reused as the hooks argument above: `h\x00` is the GLOBAL.
-        out.extend(b"u.");
-        out.extend([0x80, 2, b']', b'(']);
-        string(&mut out, "7");
-        out.extend([b'e', b'.']);
-        out.extend((storage.len() as u64).to_le_bytes());
-        for x in storage {
-            out.extend(x.to_le_bytes());
-        }
-        out
-    }
+    pub(crate) use super::legacy_checkpoint;
 
     #[test]
     fn reads_a_strided_view_in_logical_order() {

@@ -493,74 +493,88 @@ impl Bundle {
     }
 }
 
+/// A bundle of `model` over items `i0…i{n-1}` and one user, with `content`, checksummed
+/// through a real serialise + load round trip: for tests and the fuzzing harness.
+#[doc(hidden)]
+pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bundle> {
+    let n = match &model {
+        TrainedModel::Popularity(p) => p.counts.len(),
+        TrainedModel::Factor(f) => f.item_factors.len() / f.dim,
+        TrainedModel::ItemKnn(k) => k.neighbors.len() / k.config.k.max(1),
+    };
+    let config = match &model {
+        TrainedModel::Popularity(_) => ModelConfig::Popularity,
+        TrainedModel::Factor(f) => {
+            let mut c = ModelConfig::default_for("bpr-mf").unwrap();
+            if let ModelConfig::BprMf(c) = &mut c {
+                c.train.dim = f.dim;
+            }
+            c
+        }
+        TrainedModel::ItemKnn(k) => ModelConfig::ItemKnn(k.config.clone()),
+    };
+    let mut items = IdMap::default();
+    (0..n).for_each(|i| {
+        items.get_or_insert(&format!("i{i}"));
+    });
+    let mut users = IdMap::default();
+    users.get_or_insert("u0");
+    let bundle = Bundle {
+        manifest: Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            created_by: "test".into(),
+            model: config,
+            dims: Dims { users: 1, items: n },
+            users,
+            items,
+            item_titles: (0..n).map(|i| Some(format!("Item {i}"))).collect(),
+            item_categories: Vec::new(),
+            data: Provenance {
+                source: DataSource::Grouplens { dir: "-".into() },
+                protocol: crate::data::Protocol::implicit_811(1),
+                fingerprint: String::new(),
+                file_sha256: Default::default(),
+            },
+            metrics: Default::default(),
+            files: Default::default(),
+            social: None,
+            content: content
+                .iter()
+                .map(|m| ContentEntry {
+                    name: m.name.clone(),
+                    dim: m.dim,
+                    encoder: None,
+                })
+                .collect(),
+        },
+        model,
+        history: UserHistory {
+            offsets: vec![0, 0],
+            items: Vec::new(),
+            ratings: Vec::new(),
+        },
+        content,
+    };
+    let files: BTreeMap<String, Vec<u8>> = bundle.to_files()?.into_iter().collect();
+    let manifest = files
+        .get(MANIFEST_FILE)
+        .ok_or_else(|| Error::Bundle("no manifest written".into()))?;
+    Bundle::from_files(manifest, |f| {
+        files
+            .get(f)
+            .cloned()
+            .ok_or_else(|| Error::Bundle(format!("no {f} written")))
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    /// A bundle of `model` over items `i0…i{n-1}` and one user, with `content`, checksummed
-    /// through a real serialise + load round trip.
+    /// [`super::example_bundle`], for tests.
     pub(crate) fn tiny_bundle(model: TrainedModel, content: Vec<Modality>) -> Bundle {
-        let n = match &model {
-            TrainedModel::Popularity(p) => p.counts.len(),
-            TrainedModel::Factor(f) => f.item_factors.len() / f.dim,
-            TrainedModel::ItemKnn(k) => k.neighbors.len() / k.config.k,
-        };
-        let config = match &model {
-            TrainedModel::Popularity(_) => ModelConfig::Popularity,
-            TrainedModel::Factor(f) => {
-                let mut c = ModelConfig::default_for("bpr-mf").unwrap();
-                if let ModelConfig::BprMf(c) = &mut c {
-                    c.train.dim = f.dim;
-                }
-                c
-            }
-            TrainedModel::ItemKnn(k) => ModelConfig::ItemKnn(k.config.clone()),
-        };
-        let mut items = IdMap::default();
-        (0..n).for_each(|i| {
-            items.get_or_insert(&format!("i{i}"));
-        });
-        let mut users = IdMap::default();
-        users.get_or_insert("u0");
-        let bundle = Bundle {
-            manifest: Manifest {
-                format: FORMAT.into(),
-                format_version: FORMAT_VERSION,
-                created_by: "test".into(),
-                model: config,
-                dims: Dims { users: 1, items: n },
-                users,
-                items,
-                item_titles: (0..n).map(|i| Some(format!("Item {i}"))).collect(),
-                item_categories: Vec::new(),
-                data: Provenance {
-                    source: DataSource::Grouplens { dir: "-".into() },
-                    protocol: crate::data::Protocol::implicit_811(1),
-                    fingerprint: String::new(),
-                    file_sha256: Default::default(),
-                },
-                metrics: Default::default(),
-                files: Default::default(),
-                social: None,
-                content: content
-                    .iter()
-                    .map(|m| ContentEntry {
-                        name: m.name.clone(),
-                        dim: m.dim,
-                        encoder: None,
-                    })
-                    .collect(),
-            },
-            model,
-            history: UserHistory {
-                offsets: vec![0, 0],
-                items: Vec::new(),
-                ratings: Vec::new(),
-            },
-            content,
-        };
-        let files: BTreeMap<String, Vec<u8>> = bundle.to_files().unwrap().into_iter().collect();
-        Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone())).unwrap()
+        super::example_bundle(model, content).unwrap()
     }
 
     #[test]

@@ -23,6 +23,13 @@ impl Waveform {
     }
 }
 
+/// Sample rates accepted, in Hz: telephone-grade to studio masters. A rate outside would make
+/// resampling kernels (which span `rate / 16 kHz` input samples) or outputs unboundedly large.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+/// The longest audio accepted, in seconds: an item's clip, not an album (10 minutes at 48 kHz is
+/// 115 MB of f32 samples).
+pub const MAX_SECONDS: f64 = 600.0;
+
 fn bad(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Audio(format!("{what}: {e}"))
 }
@@ -77,10 +84,23 @@ pub fn decode(bytes: &[u8]) -> Result<Waveform> {
             Err(e) => return Err(bad("decoding", e)),
         };
         let rate = buf.spec().rate();
+        if !SAMPLE_RATES.contains(&rate) {
+            return Err(Error::Audio(format!(
+                "sample rate {rate} Hz is outside {} to {} Hz",
+                SAMPLE_RATES.start(),
+                SAMPLE_RATES.end()
+            )));
+        }
         if *sample_rate.get_or_insert(rate) != rate {
             return Err(Error::Audio(
                 "the sample rate changes within the file".into(),
             ));
+        }
+        if samples.len() as f64 > MAX_SECONDS * f64::from(rate) {
+            return Err(Error::Audio(format!(
+                "longer than {} minutes: give the item a clip",
+                MAX_SECONDS / 60.0
+            )));
         }
         let channels = buf.num_planes();
         if channels == 0 || buf.frames() == 0 {
@@ -103,30 +123,47 @@ pub fn decode(bytes: &[u8]) -> Result<Waveform> {
     }
 }
 
+/// A 16-bit PCM WAV file with `channels` interleaved channels: for tests and fuzzing seeds.
+#[doc(hidden)]
+pub fn wav_bytes(rate: u32, channels: u16, interleaved: &[i16]) -> Vec<u8> {
+    let data_len = (interleaved.len() * 2) as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&channels.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+    out.extend_from_slice(&(channels * 2).to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in interleaved {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    /// A 16-bit PCM WAV file with `channels` interleaved channels.
-    pub(crate) fn wav_bytes(rate: u32, channels: u16, interleaved: &[i16]) -> Vec<u8> {
-        let data_len = (interleaved.len() * 2) as u32;
-        let mut out = Vec::new();
-        out.extend_from_slice(b"RIFF");
-        out.extend_from_slice(&(36 + data_len).to_le_bytes());
-        out.extend_from_slice(b"WAVEfmt ");
-        out.extend_from_slice(&16u32.to_le_bytes());
-        out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-        out.extend_from_slice(&channels.to_le_bytes());
-        out.extend_from_slice(&rate.to_le_bytes());
-        out.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
-        out.extend_from_slice(&(channels * 2).to_le_bytes());
-        out.extend_from_slice(&16u16.to_le_bytes());
-        out.extend_from_slice(b"data");
-        out.extend_from_slice(&data_len.to_le_bytes());
-        for s in interleaved {
-            out.extend_from_slice(&s.to_le_bytes());
+    pub(crate) use super::wav_bytes;
+
+    #[test]
+    fn absurd_sample_rates_and_hour_long_files_are_refused() {
+        let frames: Vec<i16> = vec![100; 64];
+        for rate in [1u32, 999, 768_001, 2_000_000_000] {
+            let err = decode(&wav_bytes(rate, 1, &frames)).unwrap_err();
+            assert_eq!(err.code(), "BAD_AUDIO", "{rate}: {err}");
         }
-        out
+        // 10 minutes and a bit at 1 kHz.
+        let long = vec![0i16; 601_000];
+        let err = decode(&wav_bytes(1_000, 1, &long)).unwrap_err();
+        assert!(err.to_string().contains("longer than 10 minutes"), "{err}");
+        assert!(decode(&wav_bytes(1_000, 1, &long[..599_000])).is_ok());
     }
 
     #[test]

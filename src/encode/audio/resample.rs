@@ -22,9 +22,12 @@ const MAX_TABLE_PHASES: usize = 4096;
 
 /// Resamples `samples` from `from` Hz to `to` Hz. The output has `ceil(len · to / from)` samples.
 pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
-    if from == 0 || to == 0 {
+    let rates = super::decode::SAMPLE_RATES;
+    if !rates.contains(&from) || !rates.contains(&to) {
         return Err(Error::Audio(format!(
-            "cannot resample from {from} Hz to {to} Hz"
+            "cannot resample from {from} Hz to {to} Hz (rates run from {} to {} Hz)",
+            rates.start(),
+            rates.end()
         )));
     }
     if from == to {
