@@ -63,25 +63,7 @@ pub fn load_generic(
                 if rec.len() != width {
                     return Err(bad(format!("expected {width} fields, found {}", rec.len())));
                 }
-                let num = |c: Option<usize>, what: &str| -> Result<Option<f64>> {
-                    match c.map(|c| &rec[c]) {
-                        None | Some("") => Ok(None),
-                        Some(raw) => crate::data::parse_number::<f64>(raw)
-                            .map(Some)
-                            .map_err(|why| bad(format!("{what}: {why}"))),
-                    }
-                };
-                // A rating must also fit an f32 (1e39 would become ∞).
-                let rating = |c: Option<usize>| -> Result<Option<f32>> {
-                    match num(c, "rating")? {
-                        Some(x) if !(x as f32).is_finite() => {
-                            Err(bad(format!("rating: {x} is beyond the f32 range")))
-                        }
-                        x => Ok(x.map(|x| x as f32)),
-                    }
-                };
-                let rating = rating(r)?;
-                let ts = num(t, "timestamp")?.map(|x| x as i64);
+                let (rating, ts) = crate::data::rating_and_time(&rec, r, t).map_err(&bad)?;
                 if rec[u].is_empty() || rec[i].is_empty() {
                     return Err(bad("empty user or item id".into()));
                 }

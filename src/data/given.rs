@@ -137,23 +137,7 @@ fn read_rows(
                 if rec.len() != width {
                     return Err(bad(format!("expected {width} fields, found {}", rec.len())));
                 }
-                let num = |c: Option<usize>, what: &str| -> Result<Option<f64>> {
-                    match c.map(|c| &rec[c]) {
-                        None | Some("") => Ok(None),
-                        Some(raw) => crate::data::parse_number::<f64>(raw)
-                            .map(Some)
-                            .map_err(|why| bad(format!("{what}: {why}"))),
-                    }
-                };
-                // A rating must also fit an f32 (1e39 would become ∞).
-                let rating = |c: Option<usize>| -> Result<Option<f32>> {
-                    match num(c, "rating")? {
-                        Some(x) if !(x as f32).is_finite() => {
-                            Err(bad(format!("rating: {x} is beyond the f32 range")))
-                        }
-                        x => Ok(x.map(|x| x as f32)),
-                    }
-                };
+                let (rating, ts) = crate::data::rating_and_time(&rec, r, t).map_err(&bad)?;
                 if rec[u].is_empty() || rec[i].is_empty() {
                     return Err(bad("empty user or item id".into()));
                 }
@@ -171,8 +155,8 @@ fn read_rows(
                     line,
                     user: rec[u].to_owned(),
                     item: rec[i].to_owned(),
-                    rating: rating(r)?,
-                    timestamp: num(t, "timestamp")?.map(|x| x as i64),
+                    rating,
+                    timestamp: ts,
                     part,
                 })
             });

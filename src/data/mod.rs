@@ -142,6 +142,31 @@ pub(crate) fn parse_number<T: Number>(raw: &str) -> std::result::Result<T, Strin
     }
 }
 
+/// The optional rating and timestamp fields of one CSV row (`rating`, `timestamp`: their column
+/// indices, if the header has them): an empty field is absent; a rating must be a finite number
+/// that fits an `f32` (`1e39` would become ∞), a timestamp a finite number. `Err` says why.
+pub(crate) fn rating_and_time(
+    rec: &csv::StringRecord,
+    rating: Option<usize>,
+    timestamp: Option<usize>,
+) -> std::result::Result<(Option<f32>, Option<i64>), String> {
+    let num = |c: Option<usize>, what: &str| -> std::result::Result<Option<f64>, String> {
+        match c.and_then(|c| rec.get(c)) {
+            None | Some("") => Ok(None),
+            Some(raw) => parse_number::<f64>(raw)
+                .map(Some)
+                .map_err(|why| format!("{what}: {why}")),
+        }
+    };
+    let r = match num(rating, "rating")? {
+        Some(x) if !(x as f32).is_finite() => {
+            return Err(format!("rating: {x} is beyond the f32 range"))
+        }
+        x => x.map(|x| x as f32),
+    };
+    Ok((r, num(timestamp, "timestamp")?.map(|x| x as i64)))
+}
+
 /// One user–item event. `rating` is absent for purely implicit data, `timestamp` where the source
 /// has none.
 #[derive(Debug, Clone, Copy, PartialEq)]
