@@ -68,7 +68,6 @@ pub fn bundle(data: &[u8]) {
             let _ = b.recommend(user, 5);
         }
     }
-    let _ = MANIFEST_FILE;
 }
 
 pub fn safetensors(data: &[u8]) {
