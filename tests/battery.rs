@@ -3,15 +3,12 @@
 //! process with exit status 2 and `error [CODE]` naming the expected code. No case passes by
 //! "not crashing": each asserts its code. The table the test prints is the battery's record.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn fusionrec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fusionrec"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::fusionrec;
 
 /// A small catalog: 40 users × 12 items each out of 30, ratings 1–5, timestamps.
 fn interactions() -> String {

@@ -4,14 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn fusionrec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fusionrec"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::fusionrec;
 
 fn data_dir() -> String {
     match common::ml100k_source() {

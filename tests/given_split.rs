@@ -7,14 +7,9 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn fusionrec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fusionrec"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use common::fusionrec;
 
 fn ok(o: Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

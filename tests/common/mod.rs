@@ -84,3 +84,11 @@ pub fn train_ml100k(
     };
     fusionrec::train::train_bundle(request, fusionrec::device::DeviceKind::Flex, &mut ()).unwrap()
 }
+
+/// Runs the `fusionrec` binary with `args`.
+pub fn fusionrec(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fusionrec"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}

@@ -369,31 +369,22 @@ fn cold_start(
 }
 
 fn print_json(report: &Report) {
-    let Report {
-        rows,
-        missing,
-        ease_missing,
-        cold_rows,
-        neighbours,
-    } = report;
-    {
-        let out = serde_json::json!({
-            "rows": rows,
-            "missing_text_50pct": missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
-            "ease_missing_text_50pct": ease_missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
-            "cold_start_recall@20": cold_rows,
-            "cold_neighbours": neighbours.as_ref().map(|(run, _)| serde_json::json!({
-                "valid_grid": run.grid,
-                "chosen": run.grid[run.chosen],
-                "test": run.test,
-                "blend_tfidf_weight": run.blend.0,
-                "blend_test": run.blend.1,
-                "tfidf_valid_recall@20": run.tfidf_valid_recall,
-                "diagnostics": { "tfidf_knn": run.diagnostics[0], "placed": run.diagnostics[1], "blend": run.diagnostics[2], "control_cold_first": run.control.1 },
-            })),
-        });
-        println!("{out}");
-    }
+    let out = serde_json::json!({
+        "rows": report.rows,
+        "missing_text_50pct": report.missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
+        "ease_missing_text_50pct": report.ease_missing.as_ref().map(|(full, m)| serde_json::json!({ "full": full, "text_hidden": m })),
+        "cold_start_recall@20": report.cold_rows,
+        "cold_neighbours": report.neighbours.as_ref().map(|(run, _)| serde_json::json!({
+            "valid_grid": run.grid,
+            "chosen": run.grid[run.chosen],
+            "test": run.test,
+            "blend_tfidf_weight": run.blend.0,
+            "blend_test": run.blend.1,
+            "tfidf_valid_recall@20": run.tfidf_valid_recall,
+            "diagnostics": { "tfidf_knn": run.diagnostics[0], "placed": run.diagnostics[1], "blend": run.diagnostics[2], "control_cold_first": run.control.1 },
+        })),
+    });
+    println!("{out}");
 }
 
 fn print_tables(report: &Report, seeds: &[u64], cold_split_seed: u64) {
