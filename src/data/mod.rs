@@ -12,6 +12,7 @@ mod history;
 mod recbole;
 pub mod social;
 pub mod split;
+pub mod synth;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fetch;

@@ -49,7 +49,11 @@ pub fn top_k(scores: &[f32], excluded: &[u32], k: usize) -> Vec<u32> {
         candidates.truncate(k);
     }
     candidates.sort_unstable_by(by_rank);
-    candidates.into_iter().map(|(_, i)| i).collect()
+    // Not `into_iter().map(..).collect()`: that reuses `candidates`' allocation in place, and
+    // every list kept would hold a whole catalog's capacity (800 MB for 10⁴ users × 10⁴ items).
+    let mut top = Vec::with_capacity(candidates.len());
+    top.extend(candidates.iter().map(|&(_, i)| i));
+    top
 }
 
 /// Anything that scores a user's catalog: trained models, and blends of them in experiments.

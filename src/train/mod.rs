@@ -6,6 +6,8 @@ pub mod experiment;
 mod pipeline;
 
 pub use catalog::{catalog_content, CatalogChoice};
-pub use pipeline::{export_topk, reevaluate, train_bundle, TrainRequest};
+pub use pipeline::{
+    export_topk, reevaluate, train_bundle, train_bundle_timed, Timings, TrainRequest,
+};
 
 pub use crate::model::training::{EpochReport, TrainObserver};

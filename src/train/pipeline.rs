@@ -62,6 +62,41 @@ pub fn train_bundle(
     device: DeviceKind,
     observer: &mut dyn TrainObserver,
 ) -> Result<Bundle> {
+    train_bundle_timed(request, device, observer).map(|(bundle, _)| bundle)
+}
+
+/// Wall-clock seconds of [`train_bundle`]'s phases (kept out of the manifest, so that a bundle
+/// stays a deterministic function of its data, configuration and seed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Timings {
+    /// Splitting and training the model (validation during training included).
+    pub fit_seconds: f64,
+    /// Validation and test metrics of the final model.
+    pub evaluate_seconds: f64,
+}
+
+/// Seconds since the first call. `std::time::Instant` panics on wasm32-unknown-unknown, where
+/// nothing trains a bundle anyway: there it reads 0.
+fn clock() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        ORIGIN
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+    }
+    #[cfg(target_arch = "wasm32")]
+    0.0
+}
+
+/// [`train_bundle`], also returning how long fitting and evaluating took.
+pub fn train_bundle_timed(
+    request: TrainRequest<'_>,
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Bundle, Timings)> {
+    let started = clock();
     let log = &request.dataset.log;
     if request.model.predicts_ratings()
         && request.protocol.feedback != crate::data::Feedback::Explicit
@@ -82,10 +117,15 @@ pub fn train_bundle(
             observer,
         },
     )?;
+    let fitted = clock();
     let scorer = WithFriends::new(&model, request.social.as_ref(), &history);
     let metrics = BundleMetrics {
         valid: evaluate(&scorer, &split, &history, Target::Valid),
         test: evaluate(&scorer, &split, &history, Target::Test),
+    };
+    let timings = Timings {
+        fit_seconds: fitted - started,
+        evaluate_seconds: clock() - fitted,
     };
     let titles = request.dataset.items.by_id();
     let item_titles = log
@@ -119,7 +159,7 @@ pub fn train_bundle(
             (m, entry)
         })
         .unzip();
-    Ok(Bundle {
+    let bundle = Bundle {
         manifest: Manifest {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
@@ -147,7 +187,8 @@ pub fn train_bundle(
         model,
         history,
         content,
-    })
+    };
+    Ok((bundle, timings))
 }
 
 /// The split a loaded bundle was trained on, rebuilt from `dataset` under the bundle's own
