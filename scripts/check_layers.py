@@ -11,7 +11,7 @@ import re
 import sys
 
 LAYERS = [
-    ["error", "rng"],      # the error type; the seeded random stream
+    ["error", "rng", "kernels"],  # the error type; the seeded random stream; numeric kernels
     ["device", "io"],      # burn backends; weights, tensor files and checksums
     ["data"],              # datasets, splits, histories
     ["fuse", "eval"],      # fusion blocks; metrics and the protocol over any `Scores`

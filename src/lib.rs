@@ -25,6 +25,7 @@ pub mod fuse;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fuzzing;
 pub mod io;
+pub mod kernels;
 pub mod model;
 pub mod rank;
 pub mod rng;

@@ -14,7 +14,7 @@ pub mod vbpr;
 use serde::{Deserialize, Serialize};
 
 pub use ease::{train_ease, EaseConfig};
-pub use factor::{train_factor_model, FactorConfig, FactorModel, Objective};
+pub use factor::{train_factor_model, FactorConfig, FactorModel, Objective, Solver};
 pub use graph::{content_graph, train_graph, GraphConfig};
 pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
 pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
@@ -290,8 +290,7 @@ pub(crate) fn with_valid_ndcg(
     split: &crate::data::Split,
     history: &UserHistory,
 ) -> (f64, FactorModel) {
-    let trained = TrainedModel::Factor(model.clone());
-    let ndcg = crate::eval::evaluate(&trained, split, history, crate::eval::Target::Valid).ndcg(10);
+    let ndcg = crate::eval::evaluate(&model, split, history, crate::eval::Target::Valid).ndcg(10);
     (ndcg, model)
 }
 

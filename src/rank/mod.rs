@@ -88,11 +88,8 @@ pub fn score_history(model: &TrainedModel, q: &Query, out: &mut [f32]) -> Result
     q.check()?;
     match model {
         TrainedModel::Factor(m) => {
-            let d = m.dim;
             let p = fold_in_query(m, q)?;
-            for (o, v) in out.iter_mut().zip(m.item_factors.chunks_exact(d)) {
-                *o = p.iter().zip(v).map(|(a, b)| a * b).sum();
-            }
+            crate::kernels::matvec(&m.item_factors, &p, out);
             if let Some(b) = &m.biases {
                 out.iter_mut()
                     .zip(&b.item)

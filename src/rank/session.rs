@@ -80,9 +80,7 @@ struct Features {
     blocks: Vec<(String, Range<usize>)>,
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::kernels::dot;
 
 fn norm(a: &[f32]) -> f32 {
     dot(a, a).sqrt()

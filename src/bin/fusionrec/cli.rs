@@ -14,7 +14,7 @@ use fusionrec::error::{Error, Result};
 use fusionrec::eval::Metrics;
 use fusionrec::eval::Target;
 use fusionrec::model::training::TrainingConfig;
-use fusionrec::model::{ItemKnnConfig, Loss, ModelConfig, Similarity};
+use fusionrec::model::{FactorConfig, ItemKnnConfig, Loss, ModelConfig, Similarity, Solver};
 use fusionrec::rank::HistoryEvent;
 use fusionrec::store::Bundle;
 use fusionrec::train::{
@@ -253,6 +253,14 @@ struct TrainArgs {
     lr: Option<f64>,
     #[arg(long)]
     weight_decay: Option<f64>,
+    /// BPR-MF's optimiser: sgd (per-triple SGD, a native CPU loop; the default on the CPU) or
+    /// adam (mini-batches through burn on --device; the default on a GPU). See
+    /// `fusionrec::model::Solver`.
+    #[arg(long)]
+    solver: Option<String>,
+    /// Evaluate on validation (for early stopping) every this many epochs, and on the last.
+    #[arg(long)]
+    eval_every: Option<usize>,
     #[arg(long)]
     batch_size: Option<usize>,
     #[arg(long)]
@@ -490,6 +498,7 @@ fn override_training(t: &mut TrainingConfig, args: &TrainArgs) {
     t.weight_decay = args.weight_decay.unwrap_or(t.weight_decay);
     t.batch_size = args.batch_size.unwrap_or(t.batch_size);
     t.patience = args.patience.unwrap_or(t.patience);
+    t.eval_every = args.eval_every.unwrap_or(t.eval_every);
 }
 
 /// Applies `--loss` and `--temperature` to a ranking model's configuration.
@@ -515,6 +524,17 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelArg::EaseMm => "ease-mm",
     };
     let mut config = ModelConfig::default_for(name)?;
+    if let ModelConfig::BprMf(c) = &mut config {
+        let solver = match &args.solver {
+            Some(s) => s.parse()?,
+            // The native SGD loop is CPU-only: a GPU device asks for the burn path.
+            None if args.device != "flex" => Solver::Adam,
+            None => c.solver,
+        };
+        if solver == Solver::Adam {
+            *c = FactorConfig::bpr_adam_default();
+        }
+    }
     if let Some(t) = config.training_mut() {
         override_training(t, args);
     }
