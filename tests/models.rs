@@ -88,15 +88,17 @@ fn graph_model_with_content_graph_trains_into_a_bundle() {
 /// from burn's process-global generator) train to identical weights twice in a row, and a
 /// different seed gives different ones.
 #[test]
-fn content_models_are_reproducible_per_seed() {
+fn trained_models_are_reproducible_per_seed() {
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
     let content = Content::build(&dataset, None).unwrap();
-    for kind in ["vbpr", "hybrid"] {
+    for kind in ["vbpr", "hybrid", "bpr-mf"] {
         let config = |seed: u64| {
             let mut c = ModelConfig::default_for(kind).unwrap();
             match &mut c {
                 ModelConfig::Vbpr(v) => v.modalities = vec!["tabular".into(), "kg".into()],
                 ModelConfig::Hybrid(h) => h.modalities = vec!["tabular".into(), "kg".into()],
+                // The native SGD solver (the CPU default).
+                ModelConfig::BprMf(f) => assert_eq!(f.solver, fusionrec::model::Solver::Sgd),
                 _ => unreachable!(),
             }
             let t = c.training_mut().unwrap();
