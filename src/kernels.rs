@@ -31,14 +31,25 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[inline]
 pub fn dot_diff(p: &[f32], qi: &[f32], qj: &[f32]) -> f32 {
     let n = p.len().min(qi.len()).min(qj.len());
+    let (p, qi, qj) = (&p[..n], &qi[..n], &qj[..n]);
     let mut acc = [0f32; LANES];
-    let chunks = n / LANES * LANES;
-    for k in (0..chunks).step_by(LANES) {
+    let (cp, ci, cj) = (
+        p.chunks_exact(LANES),
+        qi.chunks_exact(LANES),
+        qj.chunks_exact(LANES),
+    );
+    let tail: f32 = (cp
+        .remainder()
+        .iter()
+        .zip(ci.remainder())
+        .zip(cj.remainder()))
+    .map(|((x, a), b)| x * (a - b))
+    .sum();
+    for ((x, a), b) in cp.zip(ci).zip(cj) {
         for l in 0..LANES {
-            acc[l] += p[k + l] * (qi[k + l] - qj[k + l]);
+            acc[l] += x[l] * (a[l] - b[l]);
         }
     }
-    let tail: f32 = (chunks..n).map(|k| p[k] * (qi[k] - qj[k])).sum();
     acc.iter().sum::<f32>() + tail
 }
 
