@@ -49,17 +49,23 @@ cargo test --locked --release
 step "browser package (wasm-pack, profiles from wasm-pack.toml; fails over the size budget)"
 bash scripts/build-wasm.sh web bundler # the second reuses the first's cargo build
 
-step "CI bundles (EASE + content with its catalog content, BPR-MF) and the native CLI's answers the browser must match"
+step "CI bundles (EASE + content with its catalog content, BPR-MF; f16/int8 variants) and the native CLI's answers the browser must match"
 history=50,172,133
 target/release/fusionrec train --model ease-mm --out models/ci/ease-mm
 target/release/fusionrec train --model bpr-mf --epochs 5 --out models/ci/bpr
+# Format 3: the same models stored compactly (f16 factors; int8 factors; f16 item–item weights
+# with u16 indices and int8 catalog content): the browser must serve exactly what native serves.
+for p in f16 int8; do
+    target/release/fusionrec train --model bpr-mf --epochs 5 --precision $p --out models/ci/bpr-$p
+done
+target/release/fusionrec train --model ease-mm --precision int8 --out models/ci/ease-mm-int8
 # Last.fm-2K (read in place from ../shared/data) with Whisper audio embeddings from its .npy as a
 # modality and as catalog content: the browser places a new song by its audio vector.
 lfm2k=$FUSIONREC_SHARED/data/lfm2k
 target/release/fusionrec train --model ease-mm --interactions "$lfm2k/lfm2k.inter" --split-column x_label \
     --keep-valid-at-test --item-features "whisper=$lfm2k/whisper.npy" --modalities whisper \
     --catalog-content whisper --lambda 100 --content-weight 100 --out models/ci/lfm2k-audio
-for m in ease-mm bpr; do
+for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8; do
     target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --json \
         > models/ci/$m.reference.json
 done

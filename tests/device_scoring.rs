@@ -21,6 +21,7 @@ fn train(model: ModelConfig) -> Session {
         model,
         content: None,
         social: None,
+        precision: Default::default(),
         catalog: Vec::new(),
     };
     Session::new(train_bundle(request, DeviceKind::Flex, &mut ()).unwrap())

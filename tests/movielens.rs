@@ -28,6 +28,7 @@ fn train(model: &str, protocol: Protocol) -> (fusionrec::data::Dataset, Bundle) 
         model: ModelConfig::default_for(model).unwrap(),
         content: None,
         social: None,
+        precision: Default::default(),
         catalog: Vec::new(),
     };
     let bundle = train_bundle(request, DeviceKind::Flex, &mut ()).unwrap();

@@ -27,9 +27,14 @@ use crate::eval::Metrics;
 use crate::io::{sha256_hex, WeightMap};
 use crate::model::{ModelConfig, TrainedModel, UserHistory};
 
+mod encoding;
+pub use encoding::{dequantize_rows, quantize_rows, Precision};
+use encoding::{Rows, SCALE_SUFFIX};
+
 pub const FORMAT: &str = "fusionrec-bundle";
-/// The version written; readers accept every version from 1 (no catalog content) up to it.
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest version; readers accept every version from 1 (no catalog content) up to it.
+/// Writers write the oldest version that holds the bundle: 2 for f32, 3 for f16/int8.
+pub const FORMAT_VERSION: u32 = 3;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
 
@@ -57,6 +62,9 @@ pub struct Manifest {
     /// user's (see [`crate::eval::social`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub social: Option<crate::eval::Social>,
+    /// How catalog-sized tensors are stored (format 3; see [`Precision`]). Absent: f32.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 /// One content modality stored with the catalog.
@@ -127,19 +135,21 @@ impl Bundle {
     /// Serialises the bundle: `(file name, bytes)` for the weights and then the manifest, whose
     /// `files` section is filled in with the weights' size and checksum.
     pub fn to_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = self
-            .model
-            .weights()
-            .into_iter()
-            .map(|(name, (shape, data))| {
-                (
-                    format!("model.{name}"),
-                    Dtype::F32,
-                    shape,
-                    le_bytes(&data, f32::to_le_bytes),
-                )
-            })
-            .collect();
+        let precision = self.manifest.precision;
+        let rows = Rows {
+            items: self.manifest.dims.items,
+            users: self.manifest.dims.users,
+        };
+        let mut buffers: Vec<encoding::Stored> = Vec::new();
+        for (name, (shape, data)) in self.model.weights() {
+            buffers.extend(encoding::encode(
+                format!("model.{name}"),
+                shape,
+                &data,
+                precision,
+                rows,
+            ));
+        }
         let h = &self.history;
         buffers.push((
             "history.offsets".into(),
@@ -153,12 +163,15 @@ impl Bundle {
             vec![h.items.len()],
             le_bytes(&h.items, u32::to_le_bytes),
         ));
-        buffers.push((
-            "history.ratings".into(),
-            Dtype::F32,
-            vec![h.ratings.len()],
-            le_bytes(&h.ratings, f32::to_le_bytes),
-        ));
+        // Implicit feedback's ratings are all 1: format 3 leaves them out.
+        if precision.is_f32() || h.ratings.iter().any(|&r| r != 1.0) {
+            buffers.push((
+                "history.ratings".into(),
+                Dtype::F32,
+                vec![h.ratings.len()],
+                le_bytes(&h.ratings, f32::to_le_bytes),
+            ));
+        }
         if self.content.len() != self.manifest.content.len() {
             return Err(Error::Bundle(
                 "catalog content and its manifest entries differ".into(),
@@ -172,18 +185,20 @@ impl Bundle {
                     m.name
                 )));
             }
-            buffers.push((
+            buffers.extend(encoding::encode(
                 format!("content.{}", m.name),
-                Dtype::F32,
                 vec![n, m.dim],
-                le_bytes(&m.values, f32::to_le_bytes),
+                &m.values,
+                precision,
+                rows,
             ));
             let present: Vec<f32> = m.present.iter().map(|&p| f32::from(u8::from(p))).collect();
-            buffers.push((
+            buffers.extend(encoding::encode(
                 format!("content.{}.present", m.name),
-                Dtype::F32,
                 vec![n],
-                le_bytes(&present, f32::to_le_bytes),
+                &present,
+                precision,
+                rows,
             ));
         }
         let views = buffers
@@ -198,6 +213,7 @@ impl Bundle {
             .map_err(|e| Error::Bundle(format!("serialising weights: {e}")))?;
 
         let mut manifest = self.manifest.clone();
+        manifest.format_version = if precision.is_f32() { 2 } else { 3 };
         manifest.files = [(
             WEIGHTS_FILE.to_owned(),
             FileEntry {
@@ -214,6 +230,21 @@ impl Bundle {
         ])
     }
 
+    /// The bundle as a reader gets it back: serialised at its manifest's precision and loaded
+    /// again (for f32, the same bundle; for f16/int8, the decoded weights).
+    pub fn stored(&self) -> Result<Self> {
+        let files: BTreeMap<String, Vec<u8>> = self.to_files()?.into_iter().collect();
+        let manifest = files
+            .get(MANIFEST_FILE)
+            .ok_or_else(|| Error::Bundle("no manifest written".into()))?;
+        Self::from_files(manifest, |name| {
+            files
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::Bundle(format!("no {name} written")))
+        })
+    }
+
     /// Parses and verifies a bundle from its manifest and a way to get each listed file.
     pub fn from_files(
         manifest: &[u8],
@@ -221,14 +252,18 @@ impl Bundle {
     ) -> Result<Self> {
         let manifest = parse_manifest(manifest)?;
         let bytes = verified_file(&manifest, WEIGHTS_FILE, &mut file)?;
-        let mut tensors = BundleTensors::read(&bytes)?;
+        let mut tensors = BundleTensors::read(&bytes, manifest.precision)?;
+        let items = tensors.take_u32("history.items")?;
+        let ratings = match (tensors.history_ratings.take(), manifest.precision) {
+            (Some(r), _) => r,
+            // Format 3 leaves out implicit feedback's ratings (all 1).
+            (None, p) if !p.is_f32() => vec![1.0; items.len()],
+            (None, _) => return Err(Error::Bundle("missing tensor history.ratings".into())),
+        };
         let history = UserHistory {
             offsets: tensors.take_u32("history.offsets")?,
-            items: tensors.take_u32("history.items")?,
-            ratings: tensors
-                .history_ratings
-                .take()
-                .ok_or_else(|| Error::Bundle("missing tensor history.ratings".into()))?,
+            items,
+            ratings,
         };
         if history.n_users() != manifest.dims.users {
             return Err(Error::Bundle("history does not cover every user".into()));
@@ -309,6 +344,12 @@ fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
     }
     let manifest: Manifest = serde_json::from_slice(bytes)
         .map_err(|e| Error::Bundle(format!("{MANIFEST_FILE}: {e}")))?;
+    if !manifest.precision.is_f32() && manifest.format_version < 3 {
+        return Err(Error::Bundle(format!(
+            "precision {:?} needs format version 3",
+            manifest.precision
+        )));
+    }
     if manifest.users.len() != manifest.dims.users
         || manifest.items.len() != manifest.dims.items
         || manifest.item_titles.len() != manifest.dims.items
@@ -354,7 +395,7 @@ struct BundleTensors {
 }
 
 impl BundleTensors {
-    fn read(bytes: &[u8]) -> Result<Self> {
+    fn read(bytes: &[u8], precision: Precision) -> Result<Self> {
         let tensors = SafeTensors::deserialize(bytes)
             .map_err(|e| Error::Bundle(format!("{WEIGHTS_FILE}: {e}")))?;
         let mut out = BundleTensors {
@@ -363,52 +404,95 @@ impl BundleTensors {
             history_ratings: None,
             content: BTreeMap::new(),
         };
+        // int8 tensors wait for their per-row scales (stored as `<name>.scale`, f32).
+        let int8: BTreeMap<String, (Vec<usize>, &[u8])> = tensors
+            .tensors()
+            .into_iter()
+            .filter(|(_, v)| v.dtype() == Dtype::I8)
+            .map(|(name, v)| (name, (v.shape().to_vec(), v.data())))
+            .collect();
+        if !int8.is_empty() && precision != Precision::Int8 {
+            return Err(Error::Bundle(format!(
+                "int8 tensors in a {precision:?} bundle"
+            )));
+        }
+        let mut scales: BTreeMap<String, Vec<f32>> = BTreeMap::new();
         for (name, view) in tensors.tensors() {
             let data = view.data();
             let shape = view.shape().to_vec();
-            if data.len() % 4 != 0 {
-                return Err(Error::Bundle(format!(
-                    "tensor {name} is not 4-byte aligned"
-                )));
-            }
-            let words = data.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
-            // Every float must be finite: a NaN weight would be served as garbage scores.
-            if view.dtype() == Dtype::F32 {
-                if let Some(at) = words
-                    .clone()
-                    .position(|w| !f32::from_le_bytes(w).is_finite())
-                {
-                    return Err(Error::Bundle(format!(
-                        "tensor {name} holds a non-finite value at index {at}"
-                    )));
-                }
-            }
-            match (view.dtype(), name.strip_prefix("model.")) {
-                (Dtype::F32, Some(weight)) => {
-                    out.model.insert(
-                        weight.to_owned(),
-                        (shape, words.map(f32::from_le_bytes).collect()),
-                    );
-                }
-                (Dtype::U32, None) => {
+            let values = match view.dtype() {
+                Dtype::I8 => continue,
+                Dtype::U32 if name.starts_with("history.") => {
+                    if data.len() % 4 != 0 {
+                        return Err(Error::Bundle(format!(
+                            "tensor {name} is not 4-byte aligned"
+                        )));
+                    }
+                    let words = data.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
                     out.u32s
                         .insert(name, words.map(u32::from_le_bytes).collect());
+                    continue;
                 }
-                (Dtype::F32, None) if name == "history.ratings" => {
-                    out.history_ratings = Some(words.map(f32::from_le_bytes).collect());
+                Dtype::F32 => {
+                    if data.len() % 4 != 0 {
+                        return Err(Error::Bundle(format!(
+                            "tensor {name} is not 4-byte aligned"
+                        )));
+                    }
+                    let values: Vec<f32> = data
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    // Every float must be finite: a NaN weight would be served as garbage.
+                    if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+                        return Err(Error::Bundle(format!(
+                            "tensor {name} holds a non-finite value at index {at}"
+                        )));
+                    }
+                    values
                 }
-                (Dtype::F32, None) if name.starts_with("content.") => {
-                    out.content
-                        .insert(name, (shape, words.map(f32::from_le_bytes).collect()));
-                }
-                (dtype, _) => {
-                    return Err(Error::Bundle(format!(
-                        "unexpected tensor {name} ({dtype:?})"
-                    )))
+                dtype => encoding::decode(&name, dtype, data, precision)?,
+            };
+            if let Some(base) = name.strip_suffix(SCALE_SUFFIX) {
+                if int8.contains_key(base) {
+                    scales.insert(base.to_owned(), values);
+                    continue;
                 }
             }
+            out.route(name, shape, values)?;
+        }
+        for (name, (shape, data)) in int8 {
+            let scale = scales.remove(&name).ok_or_else(|| {
+                Error::Bundle(format!("int8 tensor {name} has no {name}{SCALE_SUFFIX}"))
+            })?;
+            let (rows, width) = match shape[..] {
+                [rows, width] => (rows, width),
+                _ => return Err(Error::Bundle(format!("int8 tensor {name} is not 2-d"))),
+            };
+            if scale.len() != rows || data.len() != rows * width {
+                return Err(Error::Bundle(format!(
+                    "int8 tensor {name}: {} scales for {rows} rows",
+                    scale.len()
+                )));
+            }
+            let q: Vec<i8> = data.iter().map(|&b| b as i8).collect();
+            out.route(name, shape, dequantize_rows(&q, &scale, width))?;
         }
         Ok(out)
+    }
+
+    /// Files a decoded float tensor by its role.
+    fn route(&mut self, name: String, shape: Vec<usize>, values: Vec<f32>) -> Result<()> {
+        if let Some(weight) = name.strip_prefix("model.") {
+            self.model.insert(weight.to_owned(), (shape, values));
+        } else if name == "history.ratings" {
+            self.history_ratings = Some(values);
+        } else if name.starts_with("content.") {
+            self.content.insert(name, (shape, values));
+        } else {
+            return Err(Error::Bundle(format!("unexpected tensor {name}")));
+        }
+        Ok(())
     }
 
     fn take_u32(&mut self, name: &str) -> Result<Vec<u32>> {
@@ -539,6 +623,7 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
             metrics: Default::default(),
             files: Default::default(),
             social: None,
+            precision: Precision::F32,
             content: content
                 .iter()
                 .map(|m| ContentEntry {
@@ -556,16 +641,7 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
         },
         content,
     };
-    let files: BTreeMap<String, Vec<u8>> = bundle.to_files()?.into_iter().collect();
-    let manifest = files
-        .get(MANIFEST_FILE)
-        .ok_or_else(|| Error::Bundle("no manifest written".into()))?;
-    Bundle::from_files(manifest, |f| {
-        files
-            .get(f)
-            .cloned()
-            .ok_or_else(|| Error::Bundle(format!("no {f} written")))
-    })
+    bundle.stored()
 }
 
 #[cfg(test)]
@@ -608,7 +684,7 @@ pub(crate) mod tests {
         });
         let b = tiny_bundle(model, content.clone());
         assert_eq!(b.content, content);
-        assert_eq!(b.manifest.format_version, FORMAT_VERSION);
+        assert_eq!(b.manifest.format_version, 2, "f32 bundles stay format 2");
         let mut bad = b.clone();
         bad.content[0].values.pop();
         assert!(matches!(bad.to_files(), Err(Error::Bundle(_))));
@@ -620,5 +696,101 @@ pub(crate) mod tests {
         files.insert(MANIFEST_FILE.into(), serde_json::to_vec(&manifest).unwrap());
         let err = Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone()));
         assert!(matches!(err, Err(Error::Bundle(m)) if m.contains("content.image")));
+    }
+
+    /// Rewrites `files`' weights through `edit` (tensor name → (dtype, shape, bytes)) and fixes
+    /// the manifest's checksum, as a broken exporter would.
+    fn rewrite(
+        files: &mut BTreeMap<String, Vec<u8>>,
+        edit: impl FnOnce(&mut BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>),
+    ) {
+        let st = SafeTensors::deserialize(&files[WEIGHTS_FILE]).unwrap();
+        let mut t: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n, (v.dtype(), v.shape().to_vec(), v.data().to_vec())))
+            .collect();
+        edit(&mut t);
+        let views: Vec<(String, TensorView)> = t
+            .iter()
+            .map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+            .collect();
+        let weights = safetensors::serialize(views, None).unwrap();
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&files[MANIFEST_FILE]).unwrap();
+        manifest["files"][WEIGHTS_FILE]["bytes"] = weights.len().into();
+        manifest["files"][WEIGHTS_FILE]["sha256"] = sha256_hex(&weights).into();
+        files.insert(MANIFEST_FILE.into(), serde_json::to_vec(&manifest).unwrap());
+        files.insert(WEIGHTS_FILE.into(), weights);
+    }
+
+    #[test]
+    fn format_3_round_trips_each_precision_and_refuses_inconsistent_tensors() {
+        let factors = TrainedModel::Factor(crate::model::FactorModel {
+            dim: 3,
+            user_factors: vec![0.5, -1.0, 0.25],
+            item_factors: vec![1.0, 2.0, -3.0, 0.01, 0.02, 0.0],
+            biases: None,
+        });
+        let content = vec![Modality {
+            name: "text".into(),
+            dim: 2,
+            values: vec![0.3, -0.6, 0.0, 0.0],
+            present: vec![true, false],
+        }];
+        let f32_bundle = tiny_bundle(factors, content);
+        for p in [Precision::F16, Precision::Int8] {
+            let mut b = f32_bundle.clone();
+            b.manifest.precision = p;
+            let back = b.stored().unwrap();
+            assert_eq!(back.manifest.format_version, 3);
+            assert_eq!(back.content[0].present, [true, false]);
+            let (TrainedModel::Factor(a), TrainedModel::Factor(q)) = (&b.model, &back.model) else {
+                panic!("factor models")
+            };
+            // Per-row relative error: ≤ 1/254 of the row's largest entry (int8), less for f16.
+            for (row_a, row_q) in a.item_factors.chunks(3).zip(q.item_factors.chunks(3)) {
+                let max = row_a.iter().fold(0f32, |m, x| m.max(x.abs()));
+                for (x, y) in row_a.iter().zip(row_q) {
+                    assert!((x - y).abs() <= max / 254.0 + 1e-7, "{p:?}: {x} vs {y}");
+                }
+            }
+        }
+        let mut b = f32_bundle.clone();
+        b.manifest.precision = Precision::Int8;
+        let files: BTreeMap<String, Vec<u8>> = b.to_files().unwrap().into_iter().collect();
+        let load = |files: &BTreeMap<String, Vec<u8>>| {
+            Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone()))
+        };
+        assert!(load(&files).is_ok());
+        // An int8 tensor without its scales.
+        let mut no_scale = files.clone();
+        rewrite(&mut no_scale, |t| {
+            t.remove("model.item_factors.scale");
+        });
+        let err = load(&no_scale);
+        assert!(
+            matches!(&err, Err(Error::Bundle(m)) if m.contains("scale")),
+            "{err:?}"
+        );
+        // Scales for the wrong number of rows.
+        let mut short = files.clone();
+        rewrite(&mut short, |t| {
+            let s = t.get_mut("model.item_factors.scale").unwrap();
+            s.1 = vec![1];
+            s.2.truncate(4);
+        });
+        assert!(matches!(load(&short), Err(Error::Bundle(_))));
+        // int8 claimed in a format-2 manifest, and int8 tensors in an f32 bundle.
+        let mut old = files.clone();
+        let mut m: serde_json::Value = serde_json::from_slice(&old[MANIFEST_FILE]).unwrap();
+        m["format_version"] = 2.into();
+        old.insert(MANIFEST_FILE.into(), serde_json::to_vec(&m).unwrap());
+        assert!(matches!(load(&old), Err(Error::Bundle(m)) if m.contains("version 3")));
+        let mut f32_claim = files.clone();
+        let mut m: serde_json::Value = serde_json::from_slice(&f32_claim[MANIFEST_FILE]).unwrap();
+        m.as_object_mut().unwrap().remove("precision");
+        f32_claim.insert(MANIFEST_FILE.into(), serde_json::to_vec(&m).unwrap());
+        assert!(matches!(load(&f32_claim), Err(Error::Bundle(_))));
     }
 }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::eval::{evaluate, ranked_lists, topk_json, Social, Target, WithFriends};
 use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
 use crate::store::{
-    Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Provenance, FORMAT,
+    Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Precision, Provenance, FORMAT,
     FORMAT_VERSION,
 };
 use crate::train::TrainObserver;
@@ -26,6 +26,9 @@ pub struct TrainRequest<'a> {
     pub content: Option<&'a Content>,
     /// The social modality: a user graph and the weight of friends' scores (None: off).
     pub social: Option<Social>,
+    /// How the bundle stores its catalog-sized tensors (f32, or format 3's f16/int8); metrics are
+    /// measured on the stored model.
+    pub precision: Precision,
     /// Catalog content to store in the bundle (for the browser's `addItem` and `personalize`),
     /// with the encoder that produced each modality where a browser can run it.
     pub catalog: Vec<(Modality, Option<EncoderRef>)>,
@@ -118,15 +121,6 @@ pub fn train_bundle_timed(
         },
     )?;
     let fitted = clock();
-    let scorer = WithFriends::new(&model, request.social.as_ref(), &history);
-    let metrics = BundleMetrics {
-        valid: evaluate(&scorer, &split, &history, Target::Valid),
-        test: evaluate(&scorer, &split, &history, Target::Test),
-    };
-    let timings = Timings {
-        fit_seconds: fitted - started,
-        evaluate_seconds: clock() - fitted,
-    };
     let titles = request.dataset.items.by_id();
     let item_titles = log
         .items
@@ -159,7 +153,7 @@ pub fn train_bundle_timed(
             (m, entry)
         })
         .unzip();
-    let bundle = Bundle {
+    let mut bundle = Bundle {
         manifest: Manifest {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
@@ -179,14 +173,29 @@ pub fn train_bundle_timed(
                 fingerprint: request.fingerprint,
                 file_sha256: request.source.file_hashes()?,
             },
-            metrics,
+            metrics: Default::default(),
             files: Default::default(),
             content: entries,
             social: request.social,
+            precision: request.precision,
         },
         model,
         history,
         content,
+    };
+    if !request.precision.is_f32() {
+        // Serve and measure exactly what the browser will load: the stored, decoded weights.
+        bundle = bundle.stored()?;
+    }
+    let m = &bundle.manifest;
+    let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
+    bundle.manifest.metrics = BundleMetrics {
+        valid: evaluate(&scorer, &split, &bundle.history, Target::Valid),
+        test: evaluate(&scorer, &split, &bundle.history, Target::Test),
+    };
+    let timings = Timings {
+        fit_seconds: fitted - started,
+        evaluate_seconds: clock() - fitted,
     };
     Ok((bundle, timings))
 }

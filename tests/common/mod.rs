@@ -71,6 +71,7 @@ pub fn train_ml100k(
         model,
         content,
         social: None,
+        precision: Default::default(),
         // What the CLI stores for content models: the modalities a browser uses.
         catalog: content
             .map(|c| {

@@ -261,6 +261,10 @@ struct TrainArgs {
     /// Evaluate on validation (for early stopping) every this many epochs, and on the last.
     #[arg(long)]
     eval_every: Option<usize>,
+    /// How the bundle stores item/user vectors and catalog content: f32; f16; or int8 with a
+    /// scale per row (format 3, ~4× smaller; metrics are measured on the stored model).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f16", "int8"])]
+    precision: String,
     #[arg(long)]
     batch_size: Option<usize>,
     #[arg(long)]
@@ -805,6 +809,7 @@ fn train(args: TrainArgs) -> Result<()> {
             model: config,
             content: content.as_ref(),
             social: social.clone(),
+            precision: args.precision.parse()?,
         };
         let (bundle, timings) = train_bundle_timed(request, device, &mut observer)?;
         bar.finish_and_clear();

@@ -181,6 +181,7 @@ fn baselines(plan: &Plan<'_>, observer: &mut dyn TrainObserver) -> Result<Vec<Ro
                 model: config,
                 content: Some(plan.content),
                 social: None,
+                precision: Default::default(),
                 catalog: Vec::new(),
             };
             runs.push(
