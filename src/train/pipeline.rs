@@ -76,6 +76,8 @@ pub struct Timings {
     pub fit_seconds: f64,
     /// Validation and test metrics of the final model.
     pub evaluate_seconds: f64,
+    /// Training interactions (an epoch's examples), for throughput figures.
+    pub train_interactions: usize,
 }
 
 /// Seconds since the first call. `std::time::Instant` panics on wasm32-unknown-unknown, where
@@ -196,6 +198,7 @@ pub fn train_bundle_timed(
     let timings = Timings {
         fit_seconds: fitted - started,
         evaluate_seconds: clock() - fitted,
+        train_interactions: split.train.len(),
     };
     Ok((bundle, timings))
 }
