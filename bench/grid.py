@@ -47,7 +47,7 @@ def given(d):
 CONFIG = {
     'ml100k': (given(ML), 'ndcg@10', ['ndcg@10', 'recall@20', 'hit@10', 'mrr@10'], [
         ('popularity', ['--model', 'popularity'], {}, False),
-        ('BPR-MF', ['--model', 'bpr-mf'], {}, True),
+        ('BPR-MF', ['--model', 'bpr-mf'], {'--solver': ['sgd', 'adam']}, True),
         ('EASE', ['--model', 'ease'], {'--lambda': ['100', '200', '350', '500']}, False),
         ('EASE + text + tabular', ['--model', 'ease-mm', '--modalities', 'text,tabular'],
          {'--lambda': ['200', '350', '500'], '--content-weight': ['10', '20', '50']}, False),
@@ -59,7 +59,7 @@ CONFIG = {
                '--item-features', f'vggish={LFM}/vggish.npy'],
               'recall@20', ['recall@20', 'ndcg@20', 'recall@10', 'ndcg@10'], [
         ('popularity', ['--model', 'popularity'], {}, False),
-        ('BPR-MF', ['--model', 'bpr-mf'], {}, True),
+        ('BPR-MF', ['--model', 'bpr-mf'], {'--solver': ['sgd', 'adam']}, True),
         ('EASE (ID only)', ['--model', 'ease'], {'--lambda': ['50', '100', '200']}, False),
         ('EASE + text', ['--model', 'ease-mm', '--modalities', 'minilm'],
          {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),
@@ -87,7 +87,7 @@ CONFIG = {
     ]),
     'foursquare': (given(FSQ), 'ndcg@10', ['ndcg@10', 'recall@20', 'hit@10', 'mrr@10'], [
         ('popularity', ['--model', 'popularity'], {}, False),
-        ('BPR-MF', ['--model', 'bpr-mf'], {}, True),
+        ('BPR-MF', ['--model', 'bpr-mf'], {'--solver': ['sgd', 'adam']}, True),
         ('EASE (location-blind)', ['--model', 'ease'], {'--lambda': ['50', '200', '500', '1000']}, False),
         ('EASE + location', ['--model', 'ease-mm', '--modalities', 'location'],
          {'--lambda': ['200', '500'], '--content-weight': ['5', '20', '50']}, False),

@@ -14,7 +14,7 @@ pub mod vbpr;
 use serde::{Deserialize, Serialize};
 
 pub use ease::{train_ease, EaseConfig};
-pub use factor::{train_factor_model, FactorConfig, FactorModel, Objective, Solver};
+pub use factor::{train_bpr_sgd, train_factor_model, FactorConfig, FactorModel, Objective, Solver};
 pub use graph::{content_graph, train_graph, GraphConfig};
 pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
 pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
