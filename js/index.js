@@ -98,11 +98,14 @@ async function fetchBundle(url, onProgress, options) {
   const manifest = await fetchBytes(new URL(MANIFEST, base), report(MANIFEST), options);
   let listed;
   try {
-    listed = JSON.parse(new TextDecoder().decode(manifest)).files ?? {};
+    listed = JSON.parse(new TextDecoder().decode(manifest))?.files ?? {};
   } catch (e) {
     throw codedError({ message: `invalid bundle: ${MANIFEST}: ${e.message}`, code: 'BUNDLE_INVALID' });
   }
-  total = manifest.length + Object.values(listed).reduce((s, f) => s + (f.bytes ?? 0), 0);
+  // Sizes only feed the progress total: a missing, null or nonsensical one counts as 0 here,
+  // and the crate rejects the manifest (BUNDLE_INVALID) once it has the bytes.
+  const size = (f) => (Number.isFinite(f?.bytes) && f.bytes > 0 ? f.bytes : 0);
+  total = manifest.length + Object.values(listed).reduce((s, f) => s + size(f), 0);
   const files = {};
   await Promise.all(
     Object.keys(listed).map(async (name) => {
@@ -124,6 +127,19 @@ async function imageBytes(image, network = {}) {
   }
   throw codedError({ message: 'image: expected a Blob, ArrayBuffer, typed array or URL', code: 'BAD_IMAGE' });
 }
+
+/** `k` as the crate takes it: a whole number ≥ 1, else BAD_CONFIG (as for k = 0). A k past the
+ * catalog's size means all of it, so it is capped at wasm32's largest usize. */
+function checkK(k) {
+  if (!Number.isInteger(k) || k < 1) {
+    const shown = typeof k === 'string' ? JSON.stringify(k) : String(k);
+    throw codedError({ message: `invalid configuration: k must be a whole number ≥ 1, not ${shown}`, code: 'BAD_CONFIG' });
+  }
+  return Math.min(k, 0xffffffff);
+}
+
+/** The fields `addItem` reads; any other is a mistake (BAD_CALL) rather than silently dropped. */
+const NEW_ITEM_FIELDS = ['id', 'title', 'text', 'description', 'year', 'categories', 'image', 'features'];
 
 function newWorker() {
   return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -305,6 +321,11 @@ export class Recommender {
    * `{ category }`: only those items are ranked). */
   recommend(query, { k = 10, exclude = 'seen', explain = false, filter } = {}) {
     const history = Array.isArray(query) ? query : query?.history;
+    try {
+      k = checkK(k);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#call('recommend', { history, options: { k, exclude, explain, filter } });
   }
 
@@ -315,6 +336,11 @@ export class Recommender {
 
   /** The k items most similar to `item`, itself excluded. */
   similar(item, { k = 10 } = {}) {
+    try {
+      k = checkK(k);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#call('similar', { item, options: { k } });
   }
 
@@ -336,7 +362,22 @@ export class Recommender {
    * bad photo rejects with BAD_IMAGE), and its nearest catalog items with their weights.
    */
   async addItem(item, { onProgress } = {}) {
+    const unknown = Object.keys(item ?? {}).filter((key) => !NEW_ITEM_FIELDS.includes(key));
+    if (unknown.length > 0) {
+      throw codedError({
+        message:
+          `addItem: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `'${key}'`).join(', ')} ` +
+          `(an item has ${NEW_ITEM_FIELDS.join(', ')}; audio and other modalities go in features, ` +
+          "as vectors made by the catalog's embedder)",
+        code: 'BAD_CALL',
+      });
+    }
     const { image, features, ...fields } = item ?? {};
+    // Blank text describes nothing: left out, so that an item with nothing else to go by is
+    // BAD_DATA ("no content") instead of being placed by the embedding of an empty string.
+    const blank = (v) => typeof v === 'string' && v.trim() === '';
+    for (const key of ['title', 'text', 'description']) if (blank(fields[key])) delete fields[key];
+    if (Array.isArray(fields.categories)) fields.categories = fields.categories.filter((c) => !blank(c));
     const bytes = await imageBytes(image, this.#network);
     if (features != null) {
       // Plain arrays: typed arrays of any kind (Float32Array, Float64Array…) or number[].

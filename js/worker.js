@@ -72,6 +72,17 @@ const methods = {
   async restore({ key, device: wanted }) {
     const saved = await transaction('readonly', (store) => store.get(key));
     if (!saved) throw coded(`no saved session '${key}'`, 'NOT_FOUND');
+    // A record this package did not write (or a damaged one) is refused before the crate sees it.
+    const isBytes = (v) => v instanceof Uint8Array;
+    if (
+      !isBytes(saved.manifest) ||
+      !isBytes(saved.state) ||
+      typeof saved.files !== 'object' ||
+      saved.files === null ||
+      !Object.values(saved.files).every(isBytes)
+    ) {
+      throw coded(`invalid data: not a saved session: the record '${key}' lacks its bundle or state bytes`, 'BAD_DATA');
+    }
     const loaded = await loadBundle({ manifest: saved.manifest, files: saved.files }, wanted ?? saved.device);
     await recommender.importState(saved.state);
     return loaded;
