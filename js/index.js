@@ -359,7 +359,8 @@ export class Recommender {
    * modality, e.g. `{ audio: Float32Array }`, for modalities the bundle stores from files). The encoders are fetched on first use from the
    * `encoders` URLs given to `load`. Resolves to `{ item, used, unused, neighbors }`: the
    * modalities it was placed by, those the bundle's catalog cannot compare (still decoded, so a
-   * bad photo rejects with BAD_IMAGE), and its nearest catalog items with their weights.
+   * bad photo rejects with BAD_IMAGE), and its nearest catalog items with their weights. Any
+   * other field is BAD_CALL; blank text counts as none.
    */
   async addItem(item, { onProgress } = {}) {
     const unknown = Object.keys(item ?? {}).filter((key) => !NEW_ITEM_FIELDS.includes(key));

@@ -76,6 +76,9 @@ npx tsc --noEmit -p tests/types
 step "browser tests (Chromium headless: WebGPU on SwiftShader, then WebGPU unavailable)"
 node tests/browser/run.mjs models/ci
 
+step "bad-input battery, JavaScript half (Chromium): each case's error code, the Recommender unharmed"
+node tests/browser/battery.mjs models/ci
+
 step "npm package: packed, installed offline into a fresh project, imported as 'fusionrec' (Chromium)"
 node tests/browser/package.mjs models/ci
 
