@@ -106,6 +106,15 @@ async function fetchBundle(url, onProgress, options) {
   // and the crate rejects the manifest (BUNDLE_INVALID) once it has the bytes.
   const size = (f) => (Number.isFinite(f?.bytes) && f.bytes > 0 ? f.bytes : 0);
   total = manifest.length + Object.values(listed).reduce((s, f) => s + size(f), 0);
+  // A listed file is a plain name inside the bundle's folder: a manifest may not send the page
+  // to other paths or origins ("../x", "/x", "https://elsewhere/x").
+  const outside = Object.keys(listed).find((name) => !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || name.includes('..'));
+  if (outside !== undefined) {
+    throw codedError({
+      message: `invalid bundle: ${MANIFEST} lists '${outside}', which is not a file name inside the bundle`,
+      code: 'BUNDLE_INVALID',
+    });
+  }
   const files = {};
   await Promise.all(
     Object.keys(listed).map(async (name) => {

@@ -153,6 +153,12 @@ damaged('int8 tensors in a bundle claiming f32', 'BUNDLE_INVALID', 'bpr-int8', (
 });
 damaged('a files entry that is null', 'BUNDLE_INVALID', 'bpr', (m) => void (m.files['weights.safetensors'] = null));
 damaged('weights listed but missing on the server (404)', 'NETWORK', 'bpr', () => ({ weights: null }));
+damaged('a listed file on another origin', 'BUNDLE_INVALID', 'bpr', (m) => void (m.files['https://elsewhere.example/x'] = { bytes: 1, sha256: '0' }), {
+  why: /not a file name/,
+});
+damaged('a listed file outside the bundle folder', 'BUNDLE_INVALID', 'bpr', (m) => void (m.files['../secret.json'] = { bytes: 1, sha256: '0' }), {
+  why: /not a file name/,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Test images and audio, written byte by byte.
