@@ -85,15 +85,21 @@ pub fn new_item_text(
     categories: &[String],
     description: Option<&str>,
 ) -> Option<String> {
+    // Blank text describes nothing: it is no text, not the embedding of an empty string.
+    let text = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let record = ItemRecord {
         id: String::new(),
-        title: title.map(str::to_owned),
+        title: text(title),
         year,
-        categories: categories.to_vec(),
+        categories: categories.iter().filter_map(|c| text(Some(c))).collect(),
         image: None,
         audio: None,
-        extra: description
-            .map(|d| [("description".to_owned(), d.to_owned())].into())
+        extra: text(description)
+            .map(|d| [("description".to_owned(), d)].into())
             .unwrap_or_default(),
     };
     item_text(&record)
@@ -469,6 +475,16 @@ pub fn user_time_features(n_users: usize, interactions: &[Interaction]) -> (usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_new_item_text_is_no_text() {
+        assert_eq!(
+            new_item_text(Some("  "), None, &["".into()], Some("\t")),
+            None
+        );
+        let t = new_item_text(Some(" Heat "), None, &[], None).unwrap();
+        assert!(t.contains("Heat") && !t.contains(" Heat "), "{t}");
+    }
     use crate::data::{ItemCatalog, UserRecord};
     use std::collections::BTreeMap;
 
