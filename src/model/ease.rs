@@ -31,6 +31,14 @@ pub struct EaseConfig {
     pub content_weight: f64,
     /// Weights kept per item in the stored model.
     pub k: usize,
+    /// 0: the exact dense model (an `n × n` inverse). K > 0: each item's weights are fitted on
+    /// its K strongest co-occurring items only ([`super::sparse_ease`]) — for 10⁵–10⁶ items.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub candidates: usize,
+}
+
+fn is_zero(x: &usize) -> bool {
+    *x == 0
 }
 
 impl EaseConfig {
@@ -41,6 +49,7 @@ impl EaseConfig {
             modalities: Vec::new(),
             content_weight: 0.0,
             k: 400,
+            candidates: 0,
         }
     }
 
@@ -53,6 +62,7 @@ impl EaseConfig {
             modalities: vec!["text".into(), "tabular".into()],
             content_weight: 20.0,
             k: 400,
+            candidates: 0,
         }
     }
 
@@ -173,6 +183,20 @@ pub fn train_ease(
         return Err(Error::Data("item features do not cover the catalog".into()));
     }
     let n = n_items;
+    if config.candidates > 0 {
+        if !modalities.is_empty() {
+            return Err(Error::Config(
+                "sparse EASE (candidates > 0) takes no content modalities yet".into(),
+            ));
+        }
+        return super::sparse_ease::train_local_ease(
+            history,
+            n,
+            config.lambda,
+            config.candidates,
+            config.k,
+        );
+    }
     let p = spd_inverse(gram(config, history, n, modalities))?;
     let diag: Vec<f32> = (0..n).map(|i| p[(i, i)]).collect();
     let k = config.k.min(n.saturating_sub(1)).max(1);

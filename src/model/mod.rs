@@ -8,6 +8,7 @@ pub mod graph;
 pub mod hybrid;
 mod knn;
 mod popularity;
+mod sparse_ease;
 pub mod training;
 pub mod vbpr;
 

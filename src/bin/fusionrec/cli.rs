@@ -242,7 +242,7 @@ struct TrainArgs {
     /// item-kNN similarity: cosine, pearson or euclidean.
     #[arg(long, default_value = "cosine")]
     similarity: String,
-    /// item-kNN neighbours per item.
+    /// item-kNN neighbours per item; for EASE, the weights stored per item (default 400).
     #[arg(long)]
     neighbors: Option<usize>,
     #[arg(long)]
@@ -260,6 +260,10 @@ struct TrainArgs {
     solver: Option<String>,
     /// Evaluate on validation (for early stopping) every this many epochs, and on the last.
     #[arg(long)]
+    /// EASE: fit each item's weights on its N strongest co-occurring items only (sparse EASE,
+    /// for 10⁵–10⁶ items; no n × n matrix). Default: the exact dense model.
+    #[arg(long)]
+    candidates: Option<usize>,
     eval_every: Option<usize>,
     /// How the bundle stores item/user vectors and catalog content: f32; f16; or int8 with a
     /// scale per row (format 3, ~4× smaller; metrics are measured on the stored model).
@@ -580,6 +584,8 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         }
         ModelConfig::Ease(c) => {
             c.lambda = args.lambda.unwrap_or(c.lambda);
+            c.candidates = args.candidates.unwrap_or(c.candidates);
+            c.k = args.neighbors.unwrap_or(c.k);
         }
         ModelConfig::EaseMm(c) => {
             c.lambda = args.lambda.unwrap_or(c.lambda);
