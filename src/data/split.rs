@@ -44,6 +44,11 @@ pub struct Protocol {
     /// items (true, the default); MMRec's convention keeps them in the ranking (false).
     #[serde(default = "yes")]
     pub test_excludes_valid: bool,
+    /// Evaluate (validation and test) on a seeded random sample of this many users instead of
+    /// all: for catalogs where full ranking for every user costs more than training (10⁶
+    /// items). Training uses every user either way. `None`: all users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_users: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -64,6 +69,7 @@ impl Protocol {
             },
             seed,
             test_excludes_valid: true,
+            eval_users: None,
         }
     }
 
@@ -75,6 +81,7 @@ impl Protocol {
             split: SplitStrategy::Given,
             seed: 0,
             test_excludes_valid,
+            eval_users: None,
         }
     }
 
@@ -125,7 +132,10 @@ impl Split {
     /// Splits `log` by `protocol`. An empty validation part is an error: epochs, early stopping
     /// and every setting are chosen on it, and without it they would be chosen on nothing.
     pub fn new(log: &InteractionLog, protocol: &Protocol) -> Result<Self> {
-        let split = Self::parts(log, protocol)?;
+        let mut split = Self::parts(log, protocol)?;
+        if let Some(n) = protocol.eval_users {
+            split.sample_eval_users(n, protocol.seed);
+        }
         if split.valid.is_empty() {
             return Err(Error::Data(format!(
                 "the validation part is empty ({} training, {} test interactions): give a \
@@ -135,6 +145,23 @@ impl Split {
             )));
         }
         Ok(split)
+    }
+
+    /// Keeps the held-out interactions of `n` users drawn (seeded) from those that have any.
+    fn sample_eval_users(&mut self, n: usize, seed: u64) {
+        let mut users: Vec<u32> = self.valid.iter().chain(&self.test).map(|x| x.user).collect();
+        users.sort_unstable();
+        users.dedup();
+        if users.len() <= n {
+            return;
+        }
+        SeededRng::new(seed ^ 0xE7A1_05E5).shuffle(&mut users);
+        let mut keep = vec![false; self.n_users];
+        for &u in &users[..n] {
+            keep[u as usize] = true;
+        }
+        self.valid.retain(|x| keep[x.user as usize]);
+        self.test.retain(|x| keep[x.user as usize]);
     }
 
     /// The split without the validation check.
