@@ -149,7 +149,12 @@ impl Split {
 
     /// Keeps the held-out interactions of `n` users drawn (seeded) from those that have any.
     fn sample_eval_users(&mut self, n: usize, seed: u64) {
-        let mut users: Vec<u32> = self.valid.iter().chain(&self.test).map(|x| x.user).collect();
+        let mut users: Vec<u32> = self
+            .valid
+            .iter()
+            .chain(&self.test)
+            .map(|x| x.user)
+            .collect();
         users.sort_unstable();
         users.dedup();
         if users.len() <= n {
