@@ -102,7 +102,7 @@ fn synthetic_catalog_is_seeded_power_law_and_learnable() {
 
 /// Format 3 on a 10⁴-item catalog: a 64-d BPR-MF in int8 takes ≤ 100 bytes per item, keeps test
 /// NDCG@10 within 1% (relative) of f32 and ≥ 9 of each top 10; f16 keeps ≥ 9.5 of 10; both load
-/// back and re-evaluate to their recorded metrics.
+/// back as format 3, and `eval` re-evaluates the int8 bundle to exactly its recorded metrics.
 #[test]
 fn quantized_bundles_are_small_and_rank_like_f32() {
     use fusionrec::store::Bundle;
@@ -165,6 +165,13 @@ fn quantized_bundles_are_small_and_rank_like_f32() {
             .sum();
         total as f64 / users.len() as f64
     };
+    let eval = common::fusionrec(&["eval", "--bundle", d.join("bundle-int8").to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        eval.status.success() && said.contains("matches the metrics recorded at training: yes"),
+        "{said}{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
     let (o16, o8) = (overlap(&half), overlap(&int8));
     eprintln!("mean top-10 overlap with f32 over 500 users: f16 {o16:.2}, int8 {o8:.2}");
     assert!(o16 >= 9.5 && o8 >= 9.0, "f16 {o16}, int8 {o8}");

@@ -4,7 +4,8 @@
 //! without bound: a window adds at most 100 items). After each window the process's resident
 //! memory is read; after the first window (warm-up) it must stay within 10% of that window's
 //! figure, and no call may take more than 10× its kind's median (plus 5 ms, the scheduler's
-//! noise on a loaded 2-core machine). The memory series is printed.
+//! noise on a loaded 2-core machine; for kinds with at least 10 calls). The memory series is
+//! printed.
 //!
 //! `SOAK_ROUNDS` (default 200, what CI runs) sets the length; the full soak is
 //! `SOAK_ROUNDS=1000 cargo test --release --test soak -- --nocapture`.
@@ -158,9 +159,12 @@ fn long_session_keeps_memory_flat_and_calls_steady() {
             "  {name:<12} median {median:>10.2?}  worst {worst:>10.2?}  ({} calls)",
             ds.len()
         );
-        assert!(
-            worst <= median * 10 + Duration::from_millis(5),
-            "{name}: slowest call {worst:?} vs median {median:?}"
-        );
+        // A median of fewer than 10 calls says little (save+restore runs once per window).
+        if ds.len() >= 10 {
+            assert!(
+                worst <= median * 10 + Duration::from_millis(5),
+                "{name}: slowest call {worst:?} vs median {median:?}"
+            );
+        }
     }
 }

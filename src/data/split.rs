@@ -103,6 +103,9 @@ impl Protocol {
                 )));
             }
         }
+        if self.eval_users == Some(0) {
+            return Err(Error::Config("eval_users must be at least 1".into()));
+        }
         Ok(())
     }
 }

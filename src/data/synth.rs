@@ -106,6 +106,9 @@ impl SynthConfig {
         if finite.iter().any(|x| !x.is_finite() || *x < 0.0) || self.pool_factor < 1 {
             return bad("exponents, strengths and noise must be finite and ≥ 0; pool_factor ≥ 1");
         }
+        if self.popularity_exponent > 4.0 || self.activity_sigma > 4.0 || self.pool_factor > 64 {
+            return bad("popularity_exponent and activity_sigma ≤ 4, pool_factor ≤ 64");
+        }
         Ok(())
     }
 }
@@ -225,11 +228,22 @@ pub fn generate(config: &SynthConfig, dir: &Path) -> Result<SynthSummary> {
         // A pool of distinct popularity-drawn candidates, topped up until it can hold `count`.
         pool.clear();
         let mut want = count * config.pool_factor;
-        while pool.len() < count.min(n) {
+        for _ in 0..4 {
             pool.extend((0..want).map(|_| alias.draw(&mut rng)));
             pool.sort_unstable();
             pool.dedup();
+            if pool.len() >= count {
+                break;
+            }
             want *= 2;
+        }
+        // A steep popularity curve can leave too few distinct candidates: top up uniformly
+        // (count ≤ items / 10, so this ends quickly).
+        while pool.len() < count {
+            let i = rng.below(n) as u32;
+            if let Err(at) = pool.binary_search(&i) {
+                pool.insert(at, i);
+            }
         }
         keyed.clear();
         keyed.extend(pool.iter().map(|&i| {
@@ -346,6 +360,23 @@ mod tests {
             (share[0] - 0.1).abs() < 0.01 && (share[2] - 0.7).abs() < 0.01,
             "{share:?}"
         );
+    }
+
+    /// The steepest popularity allowed with the heaviest users still fills every user's pool
+    /// (the uniform top-up), quickly.
+    #[test]
+    fn steep_popularity_still_fills_every_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SynthConfig {
+            items: 2_000,
+            users: 200,
+            interactions: 20_000,
+            popularity_exponent: 4.0,
+            activity_sigma: 4.0,
+            ..SynthConfig::default()
+        };
+        let s = generate(&config, dir.path()).unwrap();
+        assert!(s.train + s.valid + s.test >= 200 * 5);
     }
 
     #[test]

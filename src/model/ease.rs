@@ -102,13 +102,15 @@ fn gram(
     if config.content_weight > 0.0 {
         let w = (config.content_weight / modalities.len() as f64) as f32;
         for m in modalities {
-            let unit = Mat::<f32>::from_fn(n, m.dim, |i, j| {
-                let row = m.row(i);
-                let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-                match m.present[i] && norm > 0.0 {
-                    true => row[j] / norm,
+            let norms: Vec<f32> = (0..n)
+                .map(|i| match m.present[i] {
+                    true => crate::kernels::dot(m.row(i), m.row(i)).sqrt(),
                     false => 0.0,
-                }
+                })
+                .collect();
+            let unit = Mat::<f32>::from_fn(n, m.dim, |i, j| match norms[i] > 0.0 {
+                true => m.row(i)[j] / norms[i],
+                false => 0.0,
             });
             faer::linalg::matmul::triangular::matmul(
                 g.as_mut(),

@@ -433,9 +433,9 @@ pub fn train_factor_model<B: AutodiffBackend>(
     Ok((model, value))
 }
 
-/// Two distinct rows `a` and `b` (of width `d`) of `m`, mutably.
+/// Two distinct rows `a` and `b` (of width `d`) of `m`, mutably (the caller ensures `a ≠ b`).
 fn two_rows(m: &mut [f32], d: usize, a: usize, b: usize) -> (&mut [f32], &mut [f32]) {
-    debug_assert_ne!(a, b);
+    assert_ne!(a, b, "two_rows needs two different rows");
     if a < b {
         let (lo, hi) = m.split_at_mut(b * d);
         (&mut lo[a * d..(a + 1) * d], &mut hi[..d])
@@ -538,10 +538,11 @@ pub fn train_bpr_sgd(
         // other, so their random reads (the training pairs, each user's history) overlap in
         // the memory system instead of stalling every update. Same draws, same order.
         triples.clear();
-        triples.extend((0..split.train.len()).map(|_| {
+        triples.extend((0..split.train.len()).filter_map(|_| {
             let x = &split.train[rng.below(split.train.len())];
             let j = sample_negative(&mut rng, split.n_items, history.user(x.user).0);
-            (x.user, x.item, j)
+            // A user who saw the whole catalog has no negative: the draw may be the positive.
+            (j != x.item).then_some((x.user, x.item, j))
         }));
         let step = SgdStep { lr, reg, d };
         let loss = step.pass(&mut model, &triples);
@@ -602,6 +603,32 @@ impl Fit for FactorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A user whose training history is the whole catalog has no negative: the SGD solver skips
+    /// such draws instead of updating an item against itself (that panicked).
+    #[test]
+    fn sgd_survives_a_user_who_saw_the_whole_catalog() {
+        let x = |user, item| crate::data::Interaction {
+            user,
+            item,
+            rating: None,
+            timestamp: None,
+        };
+        let split = Split {
+            n_users: 2,
+            n_items: 2,
+            train: vec![x(0, 0), x(0, 1), x(1, 0)],
+            valid: vec![x(1, 1)],
+            test: Vec::new(),
+            test_excludes_valid: true,
+        };
+        let history = UserHistory::from_interactions(2, &split.train);
+        let mut config = FactorConfig::bpr_default();
+        config.train.epochs = 3;
+        config.train.dim = 4;
+        let (model, _) = train_bpr_sgd(&config, &split, &history, &mut ()).unwrap();
+        assert!(model.item_factors.iter().all(|v| v.is_finite()));
+    }
 
     /// The AVX2 build of the SGD pass and the portable one give the same bits (on a CPU without
     /// AVX2 both calls run the portable code, and the test still checks the pass moves weights).

@@ -20,6 +20,9 @@ use super::knn::ItemKnn;
 use super::UserHistory;
 use crate::error::{Error, Result};
 
+/// The largest candidate set: each thread holds a `K × K` matrix per item it solves.
+const MAX_CANDIDATES: usize = 4096;
+
 /// Runs `f(i)` for `i` in `0..n` on every core (natively) and returns the results in order.
 fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     #[cfg(not(target_arch = "wasm32"))]
@@ -130,8 +133,10 @@ pub(super) fn train_local_ease(
     candidates: usize,
     k: usize,
 ) -> Result<ItemKnn> {
-    if candidates == 0 {
-        return Err(Error::Config("sparse EASE needs candidates ≥ 1".into()));
+    if !(1..=MAX_CANDIDATES).contains(&candidates) {
+        return Err(Error::Config(format!(
+            "sparse EASE needs 1 ≤ candidates ≤ {MAX_CANDIDATES} (above that, use dense EASE)"
+        )));
     }
     let rows = co_occurrence(history, n, (4 * candidates).max(256), candidates);
     let lambda = lambda as f32;
@@ -157,14 +162,19 @@ pub(super) fn train_local_ease(
             }
         });
         let rhs = Mat::<f32>::from_fn(m, 1, |p, _| cand[p].1);
-        match g.llt(faer::Side::Lower) {
-            Ok(llt) => {
+        // A pair dropped from the pruned table can leave G_CC + λI indefinite; then the ridge
+        // doubles until it is not (it always ends: a large enough λ dominates every count).
+        let mut g = g;
+        let mut extra = lambda;
+        loop {
+            if let Ok(llt) = g.llt(faer::Side::Lower) {
                 let b = faer::linalg::solvers::Solve::solve(&llt, &rhs);
-                (0..m).map(|p| (cand[p].0, b[(p, 0)])).collect()
+                return (0..m).map(|p| (cand[p].0, b[(p, 0)])).collect();
             }
-            // Not positive definite (a dropped pair broke diagonal dominance): no weights for
-            // this item rather than wrong ones. λ > 0 makes this rare; it is counted below.
-            Err(_) => Vec::new(),
+            for p in 0..m {
+                g[(p, p)] += extra;
+            }
+            extra *= 2.0;
         }
     });
     // Rows: history item i → (target j, B[i][j]), its k largest by magnitude.

@@ -70,6 +70,8 @@ pub(super) struct Rows {
 
 const NEIGHBORS: &str = "model.knn.neighbors";
 const SIMILARITIES: &str = "model.knn.similarities";
+/// The model tensors stored compactly: one vector per item or per user.
+const CATALOG_MATRICES: [&str; 2] = ["model.item_factors", "model.user_factors"];
 /// The companion tensor holding an int8 tensor's per-row scales.
 pub(super) const SCALE_SUFFIX: &str = ".scale";
 
@@ -109,9 +111,10 @@ pub(super) fn encode(
         let flags: Vec<u8> = data.iter().map(|&p| u8::from(p != 0.0)).collect();
         return vec![(name, Dtype::U8, shape, flags)];
     }
+    // By name, not by shape (a network weight may happen to have as many rows as the catalog).
     let catalog_sized = shape.len() == 2
         && (shape[0] == rows.items || shape[0] == rows.users)
-        && (name.starts_with("model.") || name.starts_with("content."));
+        && (CATALOG_MATRICES.contains(&name.as_str()) || name.starts_with("content."));
     let f16s = |name, shape, data: &[f32]| {
         let bits: Vec<u16> = data
             .iter()
@@ -146,6 +149,9 @@ pub fn quantize_rows(data: &[f32], width: usize) -> (Vec<i8>, Vec<f32>) {
     let mut scales = Vec::with_capacity(data.len() / width);
     for row in data.chunks(width) {
         let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+        // Decoding gives a row whose largest magnitude is fl(127·scale), and encoding that row
+        // again gives fl(fl(127·scale)/127) = scale (it did for 10⁷ random maxima), so a
+        // decoded bundle written again is the same bytes (tested below).
         let scale = max / 127.0;
         scales.push(scale);
         q.extend(row.iter().map(|&x| match scale > 0.0 {
@@ -229,6 +235,24 @@ mod tests {
         // An all-zero row has scale 0 and decodes to zeros.
         let (q, s) = quantize_rows(&[0.0, 0.0], 2);
         assert_eq!((q, s.clone()), (vec![0, 0], vec![0.0]));
+    }
+
+    /// Encoding what decoding gave back reproduces the same bytes: a trained bundle's metrics,
+    /// measured on the decoded model, are those of the files written from it.
+    #[test]
+    fn int8_encoding_is_idempotent() {
+        let mut rng = crate::rng::SeededRng::new(9);
+        for width in [1, 3, 64, 128] {
+            for _ in 0..200 {
+                let std = 10f64.powf(rng.unit_f64() * 8.0 - 4.0);
+                let row = rng.normal_vec(width, std);
+                let (q, s) = quantize_rows(&row, width);
+                let back = dequantize_rows(&q, &s, width);
+                let (q2, s2) = quantize_rows(&back, width);
+                assert_eq!((&q, &s), (&q2, &s2), "width {width}, std {std}");
+                assert_eq!(back, dequantize_rows(&q2, &s2, width));
+            }
+        }
     }
 
     #[test]

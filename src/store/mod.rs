@@ -257,7 +257,15 @@ impl Bundle {
         let ratings = match (tensors.history_ratings.take(), manifest.precision) {
             (Some(r), _) => r,
             // Format 3 leaves out implicit feedback's ratings (all 1).
-            (None, p) if !p.is_f32() => vec![1.0; items.len()],
+            (None, p)
+                if !p.is_f32()
+                    && matches!(
+                        manifest.data.protocol.feedback,
+                        crate::data::Feedback::Implicit { .. }
+                    ) =>
+            {
+                vec![1.0; items.len()]
+            }
             (None, _) => return Err(Error::Bundle("missing tensor history.ratings".into())),
         };
         let history = UserHistory {
@@ -475,8 +483,20 @@ impl BundleTensors {
                     scale.len()
                 )));
             }
+            if scale.iter().any(|&s| s < 0.0) {
+                return Err(Error::Bundle(format!(
+                    "int8 tensor {name}: a negative scale"
+                )));
+            }
             let q: Vec<i8> = data.iter().map(|&b| b as i8).collect();
-            out.route(name, shape, dequantize_rows(&q, &scale, width))?;
+            let values = dequantize_rows(&q, &scale, width);
+            // A finite scale can still decode to ±inf (3e38 × 127): the finite rule holds here too.
+            if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Bundle(format!(
+                    "int8 tensor {name} decodes to a non-finite value at index {at}"
+                )));
+            }
+            out.route(name, shape, values)?;
         }
         Ok(out)
     }
@@ -781,6 +801,22 @@ pub(crate) mod tests {
             s.2.truncate(4);
         });
         assert!(matches!(load(&short), Err(Error::Bundle(_))));
+        // A finite scale that decodes to infinity (3e38 × 127), and a negative one.
+        for bad_scale in [3e38f32, -1.0] {
+            let mut huge = files.clone();
+            rewrite(&mut huge, |t| {
+                let s = t.get_mut("model.item_factors.scale").unwrap();
+                s.2 = [bad_scale, bad_scale]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect();
+            });
+            let err = load(&huge);
+            assert!(
+                matches!(&err, Err(Error::Bundle(m)) if m.contains("int8")),
+                "{err:?}"
+            );
+        }
         // int8 claimed in a format-2 manifest, and int8 tensors in an f32 bundle.
         let mut old = files.clone();
         let mut m: serde_json::Value = serde_json::from_slice(&old[MANIFEST_FILE]).unwrap();

@@ -540,7 +540,7 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         let solver = match &args.solver {
             Some(s) => s.parse()?,
             // The native SGD loop is CPU-only: a GPU device asks for the burn path.
-            None if args.device != "flex" => Solver::Adam,
+            None if args.device.parse::<DeviceKind>()? != DeviceKind::Flex => Solver::Adam,
             None => c.solver,
         };
         if solver == Solver::Adam {
