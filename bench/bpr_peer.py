@@ -8,13 +8,14 @@ interactions per second, and implicit's thread count. Needs `pip install implici
 """
 
 import argparse
-import csv
 import json
 import time
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
+
+from split_csv import read_train
 
 
 def main():
@@ -29,21 +30,9 @@ def main():
 
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-    index = {}
-    if a.items:
-        with open(a.items, newline="") as f:
-            for row in csv.DictReader(f):
-                index.setdefault(row["id"], len(index))
-    users, rows, cols = {}, [], []
-    with open(a.train, newline="") as f:
-        reader = csv.DictReader(f)
-        key_u = next(k for k in reader.fieldnames if k.lower().startswith("user"))
-        key_i = next(k for k in reader.fieldnames if k.lower().startswith("item"))
-        for row in reader:
-            rows.append(users.setdefault(row[key_u], len(users)))
-            cols.append(index.setdefault(row[key_i], len(index)))
+    n_users, rows, cols, n_items = read_train(a.train, a.items)
     x = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(users), len(index))
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_users, n_items)
     )
     x.sum_duplicates()
     x.data[:] = 1.0

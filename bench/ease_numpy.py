@@ -12,12 +12,13 @@ Only numpy is needed. Timing covers the Gram matrix, the inverse and B (not read
 """
 
 import argparse
-import csv
 import json
 import resource
 import time
 
 import numpy as np
+
+from split_csv import read_train
 
 
 def main():
@@ -28,20 +29,7 @@ def main():
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     a = ap.parse_args()
 
-    index = {}
-    if a.items:
-        with open(a.items, newline="") as f:
-            for row in csv.DictReader(f):
-                index.setdefault(row["id"], len(index))
-    users, rows, cols = {}, [], []
-    with open(a.train, newline="") as f:
-        reader = csv.DictReader(f)
-        key_u = next(k for k in reader.fieldnames if k.lower().startswith("user"))
-        key_i = next(k for k in reader.fieldnames if k.lower().startswith("item"))
-        for row in reader:
-            rows.append(users.setdefault(row[key_u], len(users)))
-            cols.append(index.setdefault(row[key_i], len(index)))
-    n_users, n = len(users), len(index)
+    n_users, rows, cols, n = read_train(a.train, a.items)
     dt = np.dtype(a.dtype)
 
     t0 = time.perf_counter()

@@ -61,9 +61,47 @@ pub fn matvec(rows: &[f32], q: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Keeps the `k` best elements of `v` (those `better` orders first), in no particular order: a
+/// partial selection, O(len), not a sort.
+pub fn keep_best<T>(
+    v: &mut Vec<T>,
+    k: usize,
+    mut better: impl FnMut(&T, &T) -> std::cmp::Ordering,
+) {
+    if k == 0 {
+        v.clear();
+    } else if v.len() > k {
+        v.select_nth_unstable_by(k - 1, &mut better);
+        v.truncate(k);
+    }
+}
+
+/// The `k` best elements of `v`, best first.
+pub fn sorted_best<T>(
+    v: &mut Vec<T>,
+    k: usize,
+    mut better: impl FnMut(&T, &T) -> std::cmp::Ordering,
+) {
+    keep_best(v, k, &mut better);
+    v.sort_unstable_by(better);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn best_k_by_partial_selection() {
+        let mut v = vec![5, 1, 4, 2, 3];
+        sorted_best(&mut v, 3, |a, b| b.cmp(a));
+        assert_eq!(v, [5, 4, 3]);
+        let mut v = vec![5, 1, 4];
+        keep_best(&mut v, 0, |a, b| b.cmp(a));
+        assert!(v.is_empty());
+        let mut v = vec![2, 1];
+        sorted_best(&mut v, 9, |a, b| a.cmp(b));
+        assert_eq!(v, [1, 2]);
+    }
 
     #[test]
     fn dot_and_dot_diff_match_the_definition_at_every_length() {

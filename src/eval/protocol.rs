@@ -44,11 +44,7 @@ pub fn top_k(scores: &[f32], excluded: &[u32], k: usize) -> Vec<u32> {
         .map(|(i, &s)| (s, i as u32))
         .collect();
     let by_rank = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    if candidates.len() > k {
-        candidates.select_nth_unstable_by(k - 1, by_rank);
-        candidates.truncate(k);
-    }
-    candidates.sort_unstable_by(by_rank);
+    crate::kernels::sorted_best(&mut candidates, k, by_rank);
     // Not `into_iter().map(..).collect()`: that reuses `candidates`' allocation in place, and
     // every list kept would hold a whole catalog's capacity (800 MB for 10⁴ users × 10⁴ items).
     let mut top = Vec::with_capacity(candidates.len());

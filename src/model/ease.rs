@@ -214,11 +214,7 @@ pub fn train_ease(
         row.extend((0..j).map(|i| (-p[(j, i)] / diag[i], i as u32)));
         let col = p.col(j);
         row.extend((j + 1..n).map(|i| (-col[i] / diag[i], i as u32)));
-        if row.len() > k {
-            row.select_nth_unstable_by(k - 1, by_magnitude);
-            row.truncate(k);
-        }
-        row.sort_unstable_by(by_magnitude);
+        crate::kernels::sorted_best(&mut row, k, by_magnitude);
         for &(w, i) in row.iter() {
             neighbors.push(i);
             similarities.push(w);

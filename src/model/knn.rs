@@ -127,11 +127,7 @@ pub fn train_item_knn<B: Backend>(
         );
         // Total order (similarity desc, index asc) so ties resolve the same way everywhere.
         let by_rank = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if row.len() > k {
-            row.select_nth_unstable_by(k - 1, by_rank);
-            row.truncate(k);
-        }
-        row.sort_unstable_by(by_rank);
+        crate::kernels::sorted_best(&mut row, k, by_rank);
         for (slot, &(s, j)) in row.iter().enumerate() {
             neighbors[i * k + slot] = j;
             similarities[i * k + slot] = s;

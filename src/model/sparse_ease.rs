@@ -19,6 +19,7 @@ use faer::Mat;
 use super::knn::ItemKnn;
 use super::UserHistory;
 use crate::error::{Error, Result};
+use crate::kernels::{keep_best, sorted_best};
 
 /// The largest candidate set: each thread holds a `K × K` matrix per item it solves.
 const MAX_CANDIDATES: usize = 4096;
@@ -93,21 +94,15 @@ fn co_occurrence(history: &UserHistory, n: usize, keep: usize, candidates: usize
                     .iter()
                     .map(|&(b, c)| (c / (degree * deg(b)).sqrt().max(1.0), b, c))
                     .collect();
-                if by_cosine.len() > candidates {
-                    by_cosine.select_nth_unstable_by(candidates - 1, |x, y| {
-                        y.0.total_cmp(&x.0).then(x.1.cmp(&y.1))
-                    });
-                    by_cosine.truncate(candidates);
-                }
+                keep_best(&mut by_cosine, candidates, |x, y| {
+                    y.0.total_cmp(&x.0).then(x.1.cmp(&y.1))
+                });
                 let mut cand: Vec<(u32, f32)> = by_cosine.iter().map(|&(_, b, c)| (b, c)).collect();
                 cand.sort_unstable_by_key(|x| x.0);
                 let mut kept = row;
-                if kept.len() > keep {
-                    kept.select_nth_unstable_by(keep - 1, |x, y| {
-                        y.1.total_cmp(&x.1).then(x.0.cmp(&y.0))
-                    });
-                    kept.truncate(keep);
-                }
+                keep_best(&mut kept, keep, |x, y| {
+                    y.1.total_cmp(&x.1).then(x.0.cmp(&y.0))
+                });
                 kept.sort_unstable_by_key(|x| x.0);
                 CoRow {
                     degree,
@@ -192,11 +187,7 @@ pub(super) fn train_local_ease(
     let mut neighbors = Vec::with_capacity(n * k);
     let mut similarities = Vec::with_capacity(n * k);
     for mut row in by_row {
-        if row.len() > k {
-            row.select_nth_unstable_by(k - 1, by_magnitude);
-            row.truncate(k);
-        }
-        row.sort_unstable_by(by_magnitude);
+        sorted_best(&mut row, k, by_magnitude);
         for &(j, w) in &row {
             neighbors.push(j);
             similarities.push(w);
