@@ -109,14 +109,9 @@ fn bad_input_gives_a_coded_error_not_a_panic() {
 
     let manifest = out.join("manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
-        &manifest,
-        text.replace(
-            &format!("\"format_version\": {}", fusionrec::store::FORMAT_VERSION),
-            "\"format_version\": 99",
-        ),
-    )
-    .unwrap();
+    let mut future: serde_json::Value = serde_json::from_str(&text).unwrap();
+    future["format_version"] = 99.into();
+    std::fs::write(&manifest, serde_json::to_string(&future).unwrap()).unwrap();
     let o = fusionrec(&["recommend", "--bundle", out_s, "--user", "196"]);
     assert!(stderr(&o).contains("[BUNDLE_VERSION]"), "{}", stderr(&o));
     std::fs::write(&manifest, &text[..text.len() / 2]).unwrap();

@@ -38,6 +38,15 @@ impl Precision {
     pub fn is_f32(&self) -> bool {
         *self == Precision::F32
     }
+
+    /// The bundle format version written for this precision: the oldest that can hold it, so
+    /// that f32 bundles stay readable by format-2 readers.
+    pub fn format_version(&self) -> u32 {
+        match self {
+            Precision::F32 => 2,
+            Precision::F16 | Precision::Int8 => 3,
+        }
+    }
 }
 
 impl std::str::FromStr for Precision {

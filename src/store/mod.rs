@@ -213,7 +213,7 @@ impl Bundle {
             .map_err(|e| Error::Bundle(format!("serialising weights: {e}")))?;
 
         let mut manifest = self.manifest.clone();
-        manifest.format_version = if precision.is_f32() { 2 } else { 3 };
+        manifest.format_version = precision.format_version();
         manifest.files = [(
             WEIGHTS_FILE.to_owned(),
             FileEntry {
@@ -626,7 +626,7 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
     let bundle = Bundle {
         manifest: Manifest {
             format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
+            format_version: Precision::F32.format_version(),
             created_by: "test".into(),
             model: config,
             dims: Dims { users: 1, items: n },

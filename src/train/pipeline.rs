@@ -10,7 +10,6 @@ use crate::eval::{evaluate, ranked_lists, topk_json, Social, Target, WithFriends
 use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
 use crate::store::{
     Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Precision, Provenance, FORMAT,
-    FORMAT_VERSION,
 };
 use crate::train::TrainObserver;
 
@@ -158,7 +157,7 @@ pub fn train_bundle_timed(
     let mut bundle = Bundle {
         manifest: Manifest {
             format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
+            format_version: request.precision.format_version(),
             created_by: format!("fusionrec {}", env!("CARGO_PKG_VERSION")),
             model: request.model,
             dims: Dims {
