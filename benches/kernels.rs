@@ -61,6 +61,16 @@ fn kernels(c: &mut Criterion) {
     c.bench_function("kernels/score 10k items × 64-d", |bench| {
         bench.iter(|| fusionrec::kernels::matvec(&rows, std::hint::black_box(&q), &mut out))
     });
+    let q8: Vec<i8> = rows
+        .iter()
+        .map(|&x| (x * 40.0).clamp(-127.0, 127.0) as i8)
+        .collect();
+    let scales = vec![0.025f32; 10_000];
+    c.bench_function("kernels/score 10k int8 items × 64-d", |bench| {
+        bench.iter(|| {
+            fusionrec::kernels::matvec_q8(&q8, &scales, std::hint::black_box(&q), &mut out)
+        })
+    });
     let scores = rng.normal_vec(100_000, 1.0);
     let excluded: Vec<u32> = (0..50).map(|i| i * 997).collect();
     c.bench_function("eval/top 10 of 100k scores", |bench| {

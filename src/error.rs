@@ -52,6 +52,9 @@ pub enum Error {
     /// tensors; a bundle's own weights are [`Error::Bundle`].
     #[error("invalid weights: {0}")]
     Weights(String),
+    /// Over a limit the caller set (a bundle larger than a page's `maxBytes`).
+    #[error("too large: {0}")]
+    TooLarge(String),
 }
 
 impl Error {
@@ -73,6 +76,7 @@ impl Error {
             Error::Device(_) => "DEVICE",
             Error::Encoder(_) => "ENCODER",
             Error::Weights(_) => "BAD_WEIGHTS",
+            Error::TooLarge(_) => "TOO_LARGE",
         }
     }
 

@@ -59,12 +59,12 @@ pub fn bundle(data: &[u8]) {
     }) {
         // A bundle that loads must serve: recommend for a one-item history and a known user.
         let session = crate::rank::Session::new(b.clone());
-        let first = b.manifest.items.ids().first().cloned();
+        let first = b.manifest.items.iter().next().map(str::to_owned);
         if let Some(item) = first {
             let h = [crate::rank::HistoryEvent { item, rating: None }];
             let _ = session.recommend(&h, 5, true);
         }
-        if let Some(user) = b.manifest.users.ids().first() {
+        if let Some(user) = b.manifest.users.iter().next() {
             let _ = b.recommend(user, 5);
         }
     }
@@ -178,7 +178,7 @@ fn tiny_bundle() -> Option<Bundle> {
         TrainedModel::Factor(FactorModel {
             dim: 2,
             user_factors: vec![0.0; 2],
-            item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9],
+            item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
             biases: None,
         }),
         vec![crate::encode::features::Modality {

@@ -11,7 +11,6 @@ const LANES: usize = 8;
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let tail: f32 = ca
         .remainder()
@@ -19,12 +18,90 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         .zip(cb.remainder())
         .map(|(x, y)| x * y)
         .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += x[l] * y[l];
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let acc = simd128::lanes(a, b, 1.0, |x, _| x);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let acc = {
+        let mut acc = [0f32; LANES];
+        for (x, y) in ca.zip(cb) {
+            for l in 0..LANES {
+                acc[l] += x[l] * y[l];
+            }
+        }
+        acc
+    };
+    acc.iter().sum::<f32>() + tail
+}
+
+/// wasm32's SIMD128 builds of the eight-lane loops: LLVM leaves them scalar in wasm (measured:
+/// 98 ms for a 10⁶ × 64 int8 catalog). Each lane does exactly the portable loop's operations in
+/// the same order (f32x4 multiply and add are IEEE per lane), so results are bit-identical to
+/// the native ones.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128 {
+    use core::arch::wasm32::*;
+
+    /// Lanes of types the loop reads: f32 rows, or int8 rows widened to f32.
+    pub(super) trait Row: Copy {
+        /// Elements `i..i + 8` as two f32x4. Safety: `i + 8 ≤ row.len()`.
+        unsafe fn load8(row: &[Self], i: usize) -> (v128, v128);
+    }
+
+    impl Row for f32 {
+        #[inline(always)]
+        unsafe fn load8(row: &[f32], i: usize) -> (v128, v128) {
+            let p = row.as_ptr().add(i);
+            (
+                v128_load(p as *const v128),
+                v128_load(p.add(4) as *const v128),
+            )
         }
     }
-    acc.iter().sum::<f32>() + tail
+
+    impl Row for i8 {
+        #[inline(always)]
+        unsafe fn load8(row: &[i8], i: usize) -> (v128, v128) {
+            let q16 = i16x8_extend_low_i8x16(v128_load64_zero(row.as_ptr().add(i) as *const u64));
+            (
+                f32x4_convert_i32x4(i32x4_extend_low_i16x8(q16)),
+                f32x4_convert_i32x4(i32x4_extend_high_i16x8(q16)),
+            )
+        }
+    }
+
+    /// The eight lane sums `acc[l] = Σ_c f(row[8c + l], s) · b[8c + l]` over whole chunks, with
+    /// `f` the per-element transform (`x` for f32 rows, `x · s` for int8 ones, given as a
+    /// multiply by `s` when `scaled`).
+    #[inline(always)]
+    pub(super) fn lanes<T: Row>(
+        row: &[T],
+        b: &[f32],
+        s: f32,
+        scaled: impl Fn(v128, v128) -> v128,
+    ) -> [f32; 8] {
+        let n = row.len().min(b.len()) / 8 * 8;
+        let sv = f32x4_splat(s);
+        let (mut lo, mut hi) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 8 ≤ n ≤ both lengths.
+            let (xlo, xhi) = unsafe { T::load8(row, i) };
+            let (blo, bhi) = unsafe { f32::load8(b, i) };
+            lo = f32x4_add(lo, f32x4_mul(scaled(xlo, sv), blo));
+            hi = f32x4_add(hi, f32x4_mul(scaled(xhi, sv), bhi));
+            i += 8;
+        }
+        [
+            f32x4_extract_lane::<0>(lo),
+            f32x4_extract_lane::<1>(lo),
+            f32x4_extract_lane::<2>(lo),
+            f32x4_extract_lane::<3>(lo),
+            f32x4_extract_lane::<0>(hi),
+            f32x4_extract_lane::<1>(hi),
+            f32x4_extract_lane::<2>(hi),
+            f32x4_extract_lane::<3>(hi),
+        ]
+    }
 }
 
 /// `p · (qi − qj)`: BPR's score difference in one pass.
@@ -58,6 +135,44 @@ pub fn matvec(rows: &[f32], q: &[f32], out: &mut [f32]) {
     let d = q.len().max(1);
     for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
         *o = dot(row, q);
+    }
+}
+
+/// `(q ⊙ s) · b` for an int8 row `q` with scale `s`: exactly [`dot`] of the decoded row
+/// (each entry `f32::from(q) * s`, the value an int8 bundle decodes to) with `b`, same lanes,
+/// same order — so scoring a kept int8 matrix gives bit-identical scores to scoring its decoded
+/// copy, without the copy.
+#[inline]
+pub fn dot_q8(q: &[i8], s: f32, b: &[f32]) -> f32 {
+    let n = q.len().min(b.len());
+    let (q, b) = (&q[..n], &b[..n]);
+    let (cq, cb) = (q.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = cq
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, y)| (f32::from(x) * s) * y)
+        .sum();
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let acc = simd128::lanes(q, b, s, |x, s| core::arch::wasm32::f32x4_mul(x, s));
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let acc = {
+        let mut acc = [0f32; LANES];
+        for (x, y) in cq.zip(cb) {
+            for l in 0..LANES {
+                acc[l] += (f32::from(x[l]) * s) * y[l];
+            }
+        }
+        acc
+    };
+    acc.iter().sum::<f32>() + tail
+}
+
+/// [`matvec`] over int8 rows with one scale per row (see [`dot_q8`]).
+pub fn matvec_q8(rows: &[i8], scales: &[f32], q: &[f32], out: &mut [f32]) {
+    let d = q.len().max(1);
+    for ((o, row), &s) in out.iter_mut().zip(rows.chunks_exact(d)).zip(scales) {
+        *o = dot_q8(row, s, q);
     }
 }
 
@@ -117,5 +232,31 @@ mod tests {
         let mut out = [0.0; 2];
         matvec(&[1.0, 2.0, 3.0, 4.0], &[1.0, -1.0], &mut out);
         assert_eq!(out, [-1.0, -1.0]);
+    }
+
+    #[test]
+    fn int8_rows_score_bit_identically_to_their_decoded_copy() {
+        for d in [1, 7, 8, 13, 64] {
+            let rows = 5;
+            let q: Vec<i8> = (0..rows * d)
+                .map(|i| ((i * 37 % 255) as i32 - 127) as i8)
+                .collect();
+            let scales: Vec<f32> = (0..rows).map(|r| 0.003 + r as f32 * 0.0171).collect();
+            let p: Vec<f32> = (0..d).map(|i| (i as f32 * 0.7 + 0.3).sin()).collect();
+            let decoded: Vec<f32> = q
+                .chunks(d)
+                .zip(&scales)
+                .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
+                .collect();
+            let (mut a, mut b) = (vec![0.0; rows], vec![0.0; rows]);
+            matvec(&decoded, &p, &mut a);
+            matvec_q8(&q, &scales, &p, &mut b);
+            assert_eq!(
+                a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "d = {d}"
+            );
+            assert!(a.iter().any(|&x| x != 0.0));
+        }
     }
 }

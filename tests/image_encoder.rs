@@ -280,7 +280,7 @@ fn catalog_photos_become_an_image_modality() {
     };
     let dataset = load();
     let m = image_modality(&dataset, &encoder(), 2).unwrap();
-    let order: Vec<&str> = dataset.log.items.ids().iter().map(String::as_str).collect();
+    let order: Vec<&str> = dataset.log.items.iter().collect();
     assert_eq!(order, ["cup", "cat", "plain", "rocket"]);
     assert_eq!((m.name.as_str(), m.dim), ("image", FEATURES));
     assert_eq!(m.present, [true, true, false, true]);

@@ -148,7 +148,13 @@ fn quantized_bundles_are_small_and_rank_like_f32() {
     let (full, half, int8) = (load("f32"), load("f16"), load("int8"));
     assert_eq!(int8.manifest.format_version, 3);
     assert_eq!(full.manifest.format_version, 2);
-    let users: Vec<String> = full.manifest.users.ids()[..500].to_vec();
+    let users: Vec<String> = full
+        .manifest
+        .users
+        .iter()
+        .take(500)
+        .map(str::to_owned)
+        .collect();
     let overlap = |b: &Bundle| {
         let total: usize = users
             .iter()

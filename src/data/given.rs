@@ -325,7 +325,7 @@ mod tests {
         let te = write(dir.path(), "test.csv", "user,item,rating\nu2,d,5\n");
         let ds = load_given_files(&tr, &va, Some(&te), None, RowPolicy::Strict).unwrap();
         assert_eq!(
-            ds.log.items.ids(),
+            ds.log.items.iter().collect::<Vec<_>>(),
             ["a", "b", "c", "d"],
             "held-out-only items are in the catalog"
         );

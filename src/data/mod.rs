@@ -12,6 +12,7 @@ mod history;
 mod recbole;
 pub mod social;
 pub mod split;
+mod strings;
 pub mod synth;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -31,84 +32,7 @@ pub use history::UserHistory;
 pub use recbole::load_recbole;
 pub use social::{load_user_graph, UserGraph};
 pub use split::{Feedback, Protocol, Split, SplitStrategy};
-
-/// Two-way map between external ids and dense indices, in order of first appearance.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "IdList", into = "Vec<String>")]
-pub struct IdMap {
-    ids: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl IdMap {
-    pub fn get_or_insert(&mut self, id: &str) -> u32 {
-        if let Some(&i) = self.index.get(id) {
-            return i;
-        }
-        let i = self.ids.len() as u32;
-        self.ids.push(id.to_owned());
-        self.index.insert(id.to_owned(), i);
-        i
-    }
-
-    pub fn get(&self, id: &str) -> Option<u32> {
-        self.index.get(id).copied()
-    }
-
-    /// The external id of index `i`. Panics if `i` is out of range (indices come from this map).
-    pub fn id(&self, i: u32) -> &str {
-        &self.ids[i as usize]
-    }
-
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    pub fn ids(&self) -> &[String] {
-        &self.ids
-    }
-}
-
-impl From<Vec<String>> for IdMap {
-    fn from(ids: Vec<String>) -> Self {
-        let mut map = IdMap::default();
-        for id in &ids {
-            map.get_or_insert(id);
-        }
-        map
-    }
-}
-
-/// A stored id list (a bundle manifest's `users`/`items`), read back only if every id is there
-/// once.
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct IdList(Vec<String>);
-
-impl TryFrom<IdList> for IdMap {
-    type Error = String;
-
-    fn try_from(IdList(ids): IdList) -> std::result::Result<Self, String> {
-        let mut map = IdMap::default();
-        for id in &ids {
-            let before = map.len();
-            if map.get_or_insert(id) as usize != before {
-                return Err(format!("duplicate id '{id}'"));
-            }
-        }
-        Ok(map)
-    }
-}
-
-impl From<IdMap> for Vec<String> {
-    fn from(map: IdMap) -> Self {
-        map.ids
-    }
-}
+pub use strings::{Categories, IdMap, Strings, Titles};
 
 /// A number read from a data file: parsed, and finite (a NaN or ∞ rating, or one beyond `f32`,
 /// would poison every score computed from it).

@@ -111,9 +111,8 @@ fn records(dataset: &Dataset) -> Vec<Option<&ItemRecord>> {
     dataset
         .log
         .items
-        .ids()
         .iter()
-        .map(|id| by_id.get(id.as_str()).copied())
+        .map(|id| by_id.get(id).copied())
         .collect()
 }
 
@@ -337,7 +336,6 @@ pub fn kg_modality(dataset: &Dataset) -> Option<Modality> {
     let entity_item: HashMap<&str, usize> = dataset
         .log
         .items
-        .ids()
         .iter()
         .enumerate()
         .filter_map(|(i, id)| Some((kg.item_entities.get(id)?.as_str(), i)))
@@ -413,8 +411,8 @@ pub fn user_features(dataset: &Dataset) -> (usize, Vec<f32>) {
         .map(|(i, u)| (u.id.as_str(), i))
         .collect();
     let mut values = vec![0.0f32; dataset.log.users.len() * dim];
-    for (u, id) in dataset.log.users.ids().iter().enumerate() {
-        let Some(&r) = by_id.get(id.as_str()) else {
+    for (u, id) in dataset.log.users.iter().enumerate() {
+        let Some(&r) = by_id.get(id) else {
             continue;
         };
         let rec = &dataset.users[r];

@@ -5,6 +5,9 @@
 //! `weight_decay` — the usual choice for sparse embedding tables: decoupled decay of the whole
 //! table at every step would shrink rarely seen items far more than frequent ones.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use burn::module::{AutodiffModule, Module, Param};
 use burn::optim::AdamConfig;
 use burn::tensor::activation::log_sigmoid;
@@ -148,8 +151,182 @@ impl FactorConfig {
 pub struct FactorModel {
     pub dim: usize,
     pub user_factors: Vec<f32>,
-    pub item_factors: Vec<f32>,
+    pub item_factors: ItemVectors,
     pub biases: Option<Biases>,
+}
+
+/// A factor model's item vectors, `[items, dim]` row-major: f32 (trained, or read from an f32
+/// or f16 bundle), or int8 with one scale per row, kept as an int8 bundle stores them.
+///
+/// Why keep int8: a 10⁶-item catalog's 64-d vectors are 68 MB in int8 and 256 MB decoded, and
+/// the browser must serve it within twice the bundle's size. Every read goes through the value
+/// the decoder would give (`f32::from(q) * scale`, see [`crate::kernels::dot_q8`]), so scores,
+/// fold-ins and metrics are bit-identical to those of the decoded copy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemVectors {
+    F32(Vec<f32>),
+    Int8 { values: I8Rows, scales: Vec<f32> },
+}
+
+/// Int8 values: a range of a shared byte buffer — a bundle's weights file as it was read, so
+/// the catalog's rows are not copied out of it (at 10⁶ items that copy was 61 MB of a page's
+/// peak memory) — or a buffer of their own.
+#[derive(Clone)]
+pub struct I8Rows {
+    buf: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
+
+impl I8Rows {
+    /// Bytes `range` of `buf`; `None` when the range is outside it.
+    pub fn shared(buf: Arc<Vec<u8>>, range: Range<usize>) -> Option<Self> {
+        (range.start <= range.end && range.end <= buf.len()).then_some(Self { buf, range })
+    }
+
+    pub fn as_slice(&self) -> &[i8] {
+        bytemuck::cast_slice(&self.buf[self.range.clone()])
+    }
+}
+
+impl From<Vec<i8>> for I8Rows {
+    fn from(v: Vec<i8>) -> Self {
+        let len = v.len();
+        Self {
+            buf: Arc::new(bytemuck::cast_slice(&v).to_vec()),
+            range: 0..len,
+        }
+    }
+}
+
+impl PartialEq for I8Rows {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl std::fmt::Debug for I8Rows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "I8Rows({} values)", self.range.len())
+    }
+}
+
+impl From<Vec<f32>> for ItemVectors {
+    fn from(v: Vec<f32>) -> Self {
+        ItemVectors::F32(v)
+    }
+}
+
+impl ItemVectors {
+    /// Rows of width `dim`.
+    pub fn rows(&self, dim: usize) -> usize {
+        match self {
+            ItemVectors::F32(v) => v.len() / dim.max(1),
+            ItemVectors::Int8 { scales, .. } => scales.len(),
+        }
+    }
+
+    /// Row `i` as f32 (borrowed when stored so), `None` past the end.
+    pub fn row(&self, i: usize, dim: usize) -> Option<std::borrow::Cow<'_, [f32]>> {
+        let range = i.checked_mul(dim)?..(i + 1).checked_mul(dim)?;
+        match self {
+            ItemVectors::F32(v) => v.get(range).map(Into::into),
+            ItemVectors::Int8 { values, scales } => {
+                let s = *scales.get(i)?;
+                let q = values.as_slice().get(range)?;
+                Some(
+                    q.iter()
+                        .map(|&x| f32::from(x) * s)
+                        .collect::<Vec<_>>()
+                        .into(),
+                )
+            }
+        }
+    }
+
+    /// Writes row `i` as f32 into `out` (`dim` wide); false past the end.
+    pub fn row_into(&self, i: usize, dim: usize, out: &mut [f32]) -> bool {
+        let Some(range) = i.checked_mul(dim).zip((i + 1).checked_mul(dim)) else {
+            return false;
+        };
+        let range = range.0..range.1;
+        match self {
+            ItemVectors::F32(v) => match v.get(range) {
+                Some(row) if row.len() == out.len() => {
+                    out.copy_from_slice(row);
+                    true
+                }
+                _ => false,
+            },
+            ItemVectors::Int8 { values, scales } => {
+                match (values.as_slice().get(range), scales.get(i)) {
+                    (Some(q), Some(&s)) if q.len() == out.len() => {
+                        out.iter_mut()
+                            .zip(q)
+                            .for_each(|(o, &x)| *o = f32::from(x) * s);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// `out[r] = row r · p` for every row.
+    pub fn matvec(&self, p: &[f32], out: &mut [f32]) {
+        match self {
+            ItemVectors::F32(v) => crate::kernels::matvec(v, p, out),
+            ItemVectors::Int8 { values, scales } => {
+                crate::kernels::matvec_q8(values.as_slice(), scales, p, out)
+            }
+        }
+    }
+
+    /// Row `i` · `p` (0 past the end).
+    pub fn dot_row(&self, i: usize, p: &[f32]) -> f32 {
+        let d = p.len();
+        match self {
+            ItemVectors::F32(v) => v
+                .get(i * d..(i + 1) * d)
+                .map_or(0.0, |q| crate::kernels::dot(q, p)),
+            ItemVectors::Int8 { values, scales } => values
+                .as_slice()
+                .get(i * d..(i + 1) * d)
+                .zip(scales.get(i))
+                .map_or(0.0, |(q, &s)| crate::kernels::dot_q8(q, s, p)),
+        }
+    }
+
+    /// Every row as f32: a copy (decoded for int8).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            ItemVectors::F32(v) => v.clone(),
+            ItemVectors::Int8 { values, scales } => {
+                let values = values.as_slice();
+                let d = values.len() / scales.len().max(1);
+                values
+                    .chunks(d.max(1))
+                    .zip(scales)
+                    .flat_map(|(row, &s)| row.iter().map(move |&x| f32::from(x) * s))
+                    .collect()
+            }
+        }
+    }
+
+    /// Whether every row is `dim` wide.
+    pub fn width_is(&self, dim: usize) -> bool {
+        match self {
+            ItemVectors::F32(v) => dim > 0 && v.len() % dim == 0,
+            ItemVectors::Int8 { values, scales } => values.range.len() == scales.len() * dim,
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        match self {
+            ItemVectors::F32(v) => v.len() * 4,
+            ItemVectors::Int8 { values, scales } => values.range.len() + scales.len() * 4,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,7 +340,7 @@ impl FactorModel {
     pub(super) fn score(&self, user: u32, out: &mut [f32]) {
         let d = self.dim;
         let p = &self.user_factors[user as usize * d..(user as usize + 1) * d];
-        crate::kernels::matvec(&self.item_factors, p, out);
+        self.item_factors.matvec(p, out);
         if let Some(b) = &self.biases {
             for (o, bi) in out.iter_mut().zip(&b.item) {
                 *o += b.global + b.user[user as usize] + bi;
@@ -174,8 +351,7 @@ impl FactorModel {
     pub(super) fn predict(&self, user: u32, item: u32) -> f32 {
         let d = self.dim;
         let p = &self.user_factors[user as usize * d..(user as usize + 1) * d];
-        let q = &self.item_factors[item as usize * d..(item as usize + 1) * d];
-        let dot = crate::kernels::dot(p, q);
+        let dot = self.item_factors.dot_row(item as usize, p);
         match &self.biases {
             Some(b) => b.global + b.user[user as usize] + b.item[item as usize] + dot,
             None => dot,
@@ -184,7 +360,7 @@ impl FactorModel {
 
     pub(super) fn weights(&self) -> WeightMap {
         let n_users = self.user_factors.len() / self.dim;
-        let n_items = self.item_factors.len() / self.dim;
+        let n_items = self.item_factors.rows(self.dim);
         let mut w: WeightMap = [
             (
                 "user_factors".into(),
@@ -192,7 +368,7 @@ impl FactorModel {
             ),
             (
                 "item_factors".into(),
-                (vec![n_items, self.dim], self.item_factors.clone()),
+                (vec![n_items, self.dim], self.item_factors.to_f32()),
             ),
         ]
         .into();
@@ -204,11 +380,13 @@ impl FactorModel {
         w
     }
 
+    /// `item_rows`: the item vectors when a bundle keeps them in int8 (else read from `w`).
     pub(super) fn from_weights(
         d: usize,
         n_users: usize,
         n_items: usize,
         w: &mut WeightMap,
+        item_rows: Option<ItemVectors>,
     ) -> Result<Self> {
         let biases = if w.contains_key("global_bias") {
             Some(Biases {
@@ -221,7 +399,15 @@ impl FactorModel {
         };
         Ok(Self {
             user_factors: take_weight(w, "user_factors", &[n_users, d])?,
-            item_factors: take_weight(w, "item_factors", &[n_items, d])?,
+            item_factors: match item_rows {
+                Some(rows) if rows.rows(d) == n_items && rows.width_is(d) => rows,
+                Some(_) => {
+                    return Err(Error::Bundle(format!(
+                        "item_factors: expected [{n_items}, {d}]"
+                    )))
+                }
+                None => take_weight(w, "item_factors", &[n_items, d])?.into(),
+            },
             biases,
             dim: d,
         })
@@ -332,7 +518,7 @@ impl<B: Backend> FactorNet<B> {
         Ok(FactorModel {
             dim,
             user_factors: read(self.user.val())?,
-            item_factors: read(self.item.val())?,
+            item_factors: read(self.item.val())?.into(),
             biases,
         })
     }
@@ -450,6 +636,24 @@ fn two_rows(m: &mut [f32], d: usize, a: usize, b: usize) -> (&mut [f32], &mut [f
 /// sixteenth of the cost of a logarithm per triple — which was a tenth of the epoch.
 const LOSS_STRIDE: usize = 16;
 
+/// The SGD loop's user and item factors (f32, row-major).
+#[derive(Debug, Clone)]
+struct Factors {
+    user_factors: Vec<f32>,
+    item_factors: Vec<f32>,
+}
+
+impl Factors {
+    fn model(&self, dim: usize) -> FactorModel {
+        FactorModel {
+            dim,
+            user_factors: self.user_factors.clone(),
+            item_factors: self.item_factors.clone().into(),
+            biases: None,
+        }
+    }
+}
+
 /// One epoch's SGD updates over drawn (user, positive, negative) triples.
 #[derive(Debug, Clone, Copy)]
 struct SgdStep {
@@ -463,7 +667,7 @@ impl SgdStep {
     /// On x86-64 CPUs with AVX2 the same code runs compiled for AVX2 (twice the SIMD width).
     /// Only the width changes — no FMA contraction, each lane's sums in the same order — so
     /// both give bit-identical models (tested).
-    fn pass(self, model: &mut FactorModel, triples: &[(u32, u32, u32)]) -> f64 {
+    fn pass(self, model: &mut Factors, triples: &[(u32, u32, u32)]) -> f64 {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
@@ -474,12 +678,12 @@ impl SgdStep {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn pass_avx2(self, model: &mut FactorModel, triples: &[(u32, u32, u32)]) -> f64 {
+    unsafe fn pass_avx2(self, model: &mut Factors, triples: &[(u32, u32, u32)]) -> f64 {
         self.pass_portable(model, triples)
     }
 
     #[inline(always)]
-    fn pass_portable(self, model: &mut FactorModel, triples: &[(u32, u32, u32)]) -> f64 {
+    fn pass_portable(self, model: &mut Factors, triples: &[(u32, u32, u32)]) -> f64 {
         let SgdStep { lr, reg, d } = self;
         let mut loss = 0f64;
         for (t, &(u, i, j)) in triples.iter().enumerate() {
@@ -523,11 +727,9 @@ pub fn train_bpr_sgd(
     }
     let d = config.train.dim;
     let mut init = SeededRng::new(config.train.seed);
-    let mut model = FactorModel {
-        dim: d,
+    let mut model = Factors {
         user_factors: init.normal_vec(split.n_users * d, config.init_std),
         item_factors: init.normal_vec(split.n_items * d, config.init_std),
-        biases: None,
     };
     let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
     let (lr, reg) = (config.train.lr as f32, config.train.weight_decay as f32);
@@ -552,7 +754,7 @@ pub fn train_bpr_sgd(
             eval_every: config.train.eval_every,
             loss,
         };
-        let validate = || Ok(super::with_valid_ndcg(model.clone(), split, history));
+        let validate = || Ok(super::with_valid_ndcg(model.model(d), split, history));
         if end_epoch(state, &mut stopper, observer, validate)? {
             break;
         }
@@ -627,7 +829,7 @@ mod tests {
         config.train.epochs = 3;
         config.train.dim = 4;
         let (model, _) = train_bpr_sgd(&config, &split, &history, &mut ()).unwrap();
-        assert!(model.item_factors.iter().all(|v| v.is_finite()));
+        assert!(model.item_factors.to_f32().iter().all(|v| v.is_finite()));
     }
 
     /// The AVX2 build of the SGD pass and the portable one give the same bits (on a CPU without
@@ -636,11 +838,9 @@ mod tests {
     fn sgd_pass_is_bit_identical_across_simd_widths() {
         let (users, items, d) = (5, 9, 19);
         let mut rng = SeededRng::new(3);
-        let start = FactorModel {
-            dim: d,
+        let start = Factors {
             user_factors: rng.normal_vec(users * d, 0.3),
             item_factors: rng.normal_vec(items * d, 0.3),
-            biases: None,
         };
         let triples: Vec<(u32, u32, u32)> = (0..200)
             .map(|_| {
@@ -658,7 +858,7 @@ mod tests {
         let loss_a = step.pass(&mut a, &triples);
         let loss_b = step.pass_portable(&mut b, &triples);
         assert_eq!(loss_a.to_bits(), loss_b.to_bits());
-        assert!(a == b, "the SIMD widths disagree");
-        assert!(a != start && loss_a.is_finite() && loss_a > 0.0);
+        assert!(a.model(d) == b.model(d), "the SIMD widths disagree");
+        assert!(a.model(d) != start.model(d) && loss_a.is_finite() && loss_a > 0.0);
     }
 }

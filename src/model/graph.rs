@@ -244,7 +244,7 @@ impl<B: Backend> GraphNet<B> {
         Ok(FactorModel {
             dim: users.dims()[1],
             user_factors: read(users)?,
-            item_factors: read(items)?,
+            item_factors: read(items)?.into(),
             biases: None,
         })
     }

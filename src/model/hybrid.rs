@@ -586,7 +586,7 @@ fn snapshot<B: Backend>(
     Ok(FactorModel {
         dim,
         user_factors,
-        item_factors: read(items)?,
+        item_factors: read(items)?.into(),
         biases: None,
     })
 }

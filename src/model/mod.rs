@@ -15,7 +15,10 @@ pub mod vbpr;
 use serde::{Deserialize, Serialize};
 
 pub use ease::{train_ease, EaseConfig};
-pub use factor::{train_bpr_sgd, train_factor_model, FactorConfig, FactorModel, Objective, Solver};
+pub use factor::{
+    train_bpr_sgd, train_factor_model, Biases, FactorConfig, FactorModel, I8Rows, ItemVectors,
+    Objective, Solver,
+};
 pub use graph::{content_graph, train_graph, GraphConfig};
 pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
 pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
@@ -237,12 +240,28 @@ impl TrainedModel {
     }
 
     /// Rebuilds a model from its configuration and weights, checking every shape.
+    /// `item_rows`: a factor model's item vectors when the bundle keeps them in int8.
     pub fn from_weights(
         config: &ModelConfig,
         n_users: usize,
         n_items: usize,
         weights: &mut WeightMap,
+        item_rows: Option<ItemVectors>,
     ) -> Result<Self> {
+        let factor = matches!(
+            config,
+            ModelConfig::Mf(_)
+                | ModelConfig::BprMf(_)
+                | ModelConfig::Hybrid(_)
+                | ModelConfig::LightGcn(_)
+                | ModelConfig::Graph(_)
+                | ModelConfig::Vbpr(_)
+        );
+        if item_rows.is_some() && !factor {
+            return Err(Error::Bundle(
+                "int8 item factors in a bundle of a model without them".into(),
+            ));
+        }
         Ok(match config {
             ModelConfig::Popularity => {
                 TrainedModel::Popularity(Popularity::from_weights(n_items, weights)?)
@@ -251,12 +270,12 @@ impl TrainedModel {
                 TrainedModel::ItemKnn(ItemKnn::from_weights(c, n_items, weights)?)
             }
             ModelConfig::Mf(c) | ModelConfig::BprMf(c) => TrainedModel::Factor(
-                FactorModel::from_weights(c.train.dim, n_users, n_items, weights)?,
+                FactorModel::from_weights(c.train.dim, n_users, n_items, weights, item_rows)?,
             ),
             ModelConfig::Hybrid(HybridConfig { train, .. })
             | ModelConfig::LightGcn(GraphConfig { train, .. })
             | ModelConfig::Graph(GraphConfig { train, .. }) => TrainedModel::Factor(
-                FactorModel::from_weights(train.dim, n_users, n_items, weights)?,
+                FactorModel::from_weights(train.dim, n_users, n_items, weights, item_rows)?,
             ),
             ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => {
                 TrainedModel::ItemKnn(ItemKnn::from_weights(
@@ -271,6 +290,7 @@ impl TrainedModel {
                 n_users,
                 n_items,
                 weights,
+                item_rows,
             )?),
         })
     }

@@ -111,7 +111,7 @@ impl<B: Backend> VbprNet<B> {
         Ok(FactorModel {
             dim: 2 * d + 1,
             user_factors: read(users)?,
-            item_factors: read(items)?,
+            item_factors: read(items)?.into(),
             biases: None,
         })
     }

@@ -7,7 +7,7 @@ use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use super::Query;
 use crate::error::{Error, Result};
-use crate::model::TrainedModel;
+use crate::model::{ItemVectors, TrainedModel};
 
 enum Weights<B: Backend> {
     /// Item counts: the scores whatever the history.
@@ -22,6 +22,14 @@ enum Weights<B: Backend> {
     },
 }
 
+/// Item–item models are uploaded as a dense `[n, n]` matrix only up to this many items (64 MB
+/// of f32); larger catalogs are scored by the CPU kernels, which read the sparse lists.
+pub const DENSE_ITEM_ITEM_MAX: usize = 4096;
+
+/// Factor models' item vectors go to the device in blocks of this many rows, so the page never
+/// holds a decoded f32 copy of a large int8 catalog (16 MB per block at 64-d).
+const UPLOAD_ROWS: usize = 65_536;
+
 /// A bundle's model held as tensors on one device.
 pub struct DeviceScorer<B: Backend> {
     n_items: usize,
@@ -30,8 +38,27 @@ pub struct DeviceScorer<B: Backend> {
 }
 
 impl<B: Backend> DeviceScorer<B> {
+    /// Whether `model` can be uploaded: item–item models only up to [`DENSE_ITEM_ITEM_MAX`]
+    /// items (dense on the device; the CPU kernels read the sparse lists).
+    pub fn supports(model: &TrainedModel, n_items: usize) -> bool {
+        !matches!(model, TrainedModel::ItemKnn(_)) || n_items <= DENSE_ITEM_ITEM_MAX
+    }
+
+    /// Whether the device would hold far more of `model` than the CPU does: int8 item vectors
+    /// are f32 there (four times the bytes), while the CPU kernels read the int8 rows in place
+    /// (27 ms for 10⁶ × 64 in Chromium's wasm) without a catalog-sized score read-back.
+    pub fn holds_more(model: &TrainedModel) -> bool {
+        matches!(model, TrainedModel::Factor(m) if matches!(m.item_factors, ItemVectors::Int8 { .. }))
+    }
+
     /// Uploads the scoring matrices of `model` (with `n_items` catalog items) to `device`.
     pub fn new(model: &TrainedModel, n_items: usize, device: &B::Device) -> Result<Self> {
+        if !Self::supports(model, n_items) {
+            return Err(Error::Device(format!(
+                "an item–item model of {n_items} items is too large to upload densely (at most \
+                 {DENSE_ITEM_ITEM_MAX} items): score it with the CPU kernels"
+            )));
+        }
         let vector = |v: Vec<f32>| Tensor::<B, 1>::from_data(TensorData::new(v, [n_items]), device);
         let weights = match model {
             TrainedModel::Popularity(m) => {
@@ -61,7 +88,12 @@ impl<B: Backend> DeviceScorer<B> {
                 }
             }
             TrainedModel::Factor(m) => {
-                check_len(m.item_factors.len(), n_items * m.dim, "item factors")?;
+                if m.item_factors.rows(m.dim) != n_items || !m.item_factors.width_is(m.dim) {
+                    return Err(Error::Bundle(format!(
+                        "item factors: expected [{n_items}, {}]",
+                        m.dim
+                    )));
+                }
                 let bias = match &m.biases {
                     Some(b) => {
                         check_len(b.item.len(), n_items, "item biases")?;
@@ -69,13 +101,29 @@ impl<B: Backend> DeviceScorer<B> {
                     }
                     None => None,
                 };
-                Weights::Factor {
-                    items: Tensor::from_data(
-                        TensorData::new(m.item_factors.clone(), [n_items, m.dim]),
-                        device,
-                    ),
-                    bias,
-                }
+                // The device holds f32: int8 rows are decoded block by block for the upload.
+                let blocks: Vec<Tensor<B, 2>> = (0..n_items)
+                    .step_by(UPLOAD_ROWS)
+                    .map(|start| {
+                        let end = (start + UPLOAD_ROWS).min(n_items);
+                        let mut rows = Vec::with_capacity((end - start) * m.dim);
+                        for i in start..end {
+                            let row = m.item_factors.row(i, m.dim).ok_or_else(|| {
+                                Error::Bundle(format!("item factors: no row {i}"))
+                            })?;
+                            rows.extend_from_slice(&row);
+                        }
+                        Ok(Tensor::from_data(
+                            TensorData::new(rows, [end - start, m.dim]),
+                            device,
+                        ))
+                    })
+                    .collect::<Result<_>>()?;
+                let items = match blocks.len() {
+                    0 => Tensor::from_data(TensorData::new(Vec::<f32>::new(), [0, m.dim]), device),
+                    _ => Tensor::cat(blocks, 0),
+                };
+                Weights::Factor { items, bias }
             }
         };
         Ok(Self {
@@ -173,7 +221,7 @@ mod tests {
         let mf = TrainedModel::Factor(FactorModel {
             dim: 2,
             user_factors: vec![0.0; 2],
-            item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0],
+            item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
         });
         assert_eq!(device_scores(&mf, 3, &[0, 1], &[5.0, 1.0]), [0.5, 2.0, 6.0]);

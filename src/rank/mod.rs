@@ -43,9 +43,11 @@ fn fold_in_query(m: &FactorModel, q: &Query) -> Result<Vec<f32>> {
     for (&i, &w) in q.items.iter().zip(&q.weights) {
         let v = m
             .item_factors
-            .get(i as usize * d..(i as usize + 1) * d)
+            .row(i as usize, d)
             .ok_or_else(|| Error::Data(format!("item index {i} is outside the catalog")))?;
-        p.iter_mut().zip(v).for_each(|(a, b)| *a += scale * w * b);
+        p.iter_mut()
+            .zip(v.iter())
+            .for_each(|(a, b)| *a += scale * w * b);
     }
     Ok(p)
 }
@@ -89,7 +91,7 @@ pub fn score_history(model: &TrainedModel, q: &Query, out: &mut [f32]) -> Result
     match model {
         TrainedModel::Factor(m) => {
             let p = fold_in_query(m, q)?;
-            crate::kernels::matvec(&m.item_factors, &p, out);
+            m.item_factors.matvec(&p, out);
             if let Some(b) = &m.biases {
                 out.iter_mut()
                     .zip(&b.item)
@@ -131,7 +133,7 @@ mod tests {
         let m = FactorModel {
             dim: 2,
             user_factors: vec![0.0; 2],
-            item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0],
+            item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
         };
         assert_eq!(fold_in(&m, &[0, 1]).unwrap(), [0.5, 1.0]);

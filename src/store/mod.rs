@@ -16,16 +16,17 @@
 //! dtypes and shapes against the manifest. Any failure is an error, never a panic.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataSource, IdMap, Protocol};
+use crate::data::{Categories, DataSource, IdMap, Protocol, Titles};
 use crate::encode::features::Modality;
 use crate::error::{Error, Result};
 use crate::eval::Metrics;
 use crate::io::{sha256_hex, WeightMap};
-use crate::model::{ModelConfig, TrainedModel, UserHistory};
+use crate::model::{I8Rows, ItemVectors, ModelConfig, TrainedModel, UserHistory};
 
 mod encoding;
 pub use encoding::{dequantize_rows, quantize_rows, Precision};
@@ -33,8 +34,14 @@ use encoding::{Rows, SCALE_SUFFIX};
 
 pub const FORMAT: &str = "fusionrec-bundle";
 /// The newest version; readers accept every version from 1 (no catalog content) up to it.
-/// Writers write the oldest version that holds the bundle: 2 for f32, 3 for f16/int8.
-pub const FORMAT_VERSION: u32 = 3;
+/// Writers write the oldest version that holds the bundle: 2 for f32, 3 for f16/int8, 4 for a
+/// serving bundle (item counts instead of training users, see [`Bundle::serving`]).
+pub const FORMAT_VERSION: u32 = 4;
+/// The version of serving bundles.
+const SERVING_VERSION: u32 = 4;
+/// A listed file may declare at most this many bytes (a manifest is checked before any file is
+/// read, and a page reserves memory by the declared size).
+const MAX_FILE_BYTES: u64 = 1 << 36;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
 
@@ -47,11 +54,11 @@ pub struct Manifest {
     pub dims: Dims,
     pub users: IdMap,
     pub items: IdMap,
-    pub item_titles: Vec<Option<String>>,
+    pub item_titles: Titles,
     /// Each item's categories (genres, tags), for `recommend`'s category filter; empty when the
     /// dataset has none (and in bundles written before it was recorded).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub item_categories: Vec<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Categories::is_empty")]
+    pub item_categories: Categories,
     pub data: Provenance,
     pub metrics: BundleMetrics,
     pub files: BTreeMap<String, FileEntry>,
@@ -125,6 +132,33 @@ pub struct Bundle {
     pub history: UserHistory,
     /// Catalog content, one entry per `manifest.content` entry, same order.
     pub content: Vec<Modality>,
+    /// Each item's training interactions, stored by a serving bundle in place of the history
+    /// (see [`Bundle::serving`]); `None` in a full bundle, where the history has them.
+    pub item_counts: Option<Vec<u32>>,
+    /// The weights file this bundle was read from, verified (`None` for one built in memory):
+    /// int8 item rows are served from it in place, and a page saves it as it came.
+    pub weights_file: WeightsFile,
+}
+
+/// A bundle's weights file as read. Not part of a bundle's identity: two bundles with the same
+/// contents are equal whether or not one was read from a file.
+#[derive(Clone, Default)]
+pub struct WeightsFile(pub Option<Arc<Vec<u8>>>);
+
+impl PartialEq for WeightsFile {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for WeightsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "WeightsFile({:?} bytes)",
+            self.0.as_ref().map(|b| b.len())
+        )
+    }
 }
 
 fn le_bytes<T: Copy, const N: usize>(values: &[T], to: impl Fn(T) -> [u8; N]) -> Vec<u8> {
@@ -142,6 +176,23 @@ impl Bundle {
         };
         let mut buffers: Vec<encoding::Stored> = Vec::new();
         for (name, (shape, data)) in self.model.weights() {
+            // Int8 item rows held as read are written as they are, not decoded and quantised
+            // again: a serving bundle made from an int8 bundle stores the same values.
+            if let (Precision::Int8, "item_factors", TrainedModel::Factor(f)) =
+                (precision, name.as_str(), &self.model)
+            {
+                if let ItemVectors::Int8 { values, scales } = &f.item_factors {
+                    let bytes: &[u8] = bytemuck::cast_slice(values.as_slice());
+                    buffers.push((ITEM_FACTORS.into(), Dtype::I8, shape, bytes.to_vec()));
+                    buffers.push((
+                        format!("{ITEM_FACTORS}{SCALE_SUFFIX}"),
+                        Dtype::F32,
+                        vec![scales.len()],
+                        le_bytes(scales, f32::to_le_bytes),
+                    ));
+                    continue;
+                }
+            }
             buffers.extend(encoding::encode(
                 format!("model.{name}"),
                 shape,
@@ -170,6 +221,14 @@ impl Bundle {
                 Dtype::F32,
                 vec![h.ratings.len()],
                 le_bytes(&h.ratings, f32::to_le_bytes),
+            ));
+        }
+        if let Some(counts) = &self.item_counts {
+            buffers.push((
+                ITEM_COUNTS.into(),
+                Dtype::U32,
+                vec![counts.len()],
+                le_bytes(counts, u32::to_le_bytes),
             ));
         }
         if self.content.len() != self.manifest.content.len() {
@@ -213,7 +272,10 @@ impl Bundle {
             .map_err(|e| Error::Bundle(format!("serialising weights: {e}")))?;
 
         let mut manifest = self.manifest.clone();
-        manifest.format_version = precision.format_version();
+        manifest.format_version = match self.item_counts {
+            Some(_) => SERVING_VERSION,
+            None => precision.format_version(),
+        };
         manifest.files = [(
             WEIGHTS_FILE.to_owned(),
             FileEntry {
@@ -222,8 +284,14 @@ impl Bundle {
             },
         )]
         .into();
-        let manifest = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::Bundle(format!("serialising the manifest: {e}")))?;
+        // Indented for a person to read, except at catalog sizes where the indentation of the
+        // id, title and category lists would be a third of the file (20 MB at 10⁶ items).
+        let manifest = if manifest.dims.items <= PRETTY_MANIFEST_ITEMS {
+            serde_json::to_vec_pretty(&manifest)
+        } else {
+            serde_json::to_vec(&manifest)
+        }
+        .map_err(|e| Error::Bundle(format!("serialising the manifest: {e}")))?;
         Ok(vec![
             (WEIGHTS_FILE.to_owned(), weights),
             (MANIFEST_FILE.to_owned(), manifest),
@@ -245,13 +313,81 @@ impl Bundle {
         })
     }
 
+    /// The bundle a page should load: the same catalog, model and content without the training
+    /// users — no user ids, user vectors or biases, histories or friend graph, only each item's
+    /// interaction count (first visits rank by it). A browser visitor is never a training user,
+    /// so those were bytes every visitor downloaded for nothing, and other people's histories
+    /// besides: at 10⁶ items × 10⁷ interactions the history alone was 32 MB of the 112 MB
+    /// weights. Scores for a visitor's history are unchanged (tested); metrics stay those of
+    /// the full bundle, which is the one `eval --bundle` re-evaluates.
+    pub fn serving(&self) -> Result<Self> {
+        let n = self.manifest.dims.items;
+        let counts = match &self.item_counts {
+            Some(c) => c.clone(),
+            None => {
+                let mut c = vec![0u32; n];
+                for &i in &self.history.items {
+                    if let Some(slot) = c.get_mut(i as usize) {
+                        *slot += 1;
+                    }
+                }
+                c
+            }
+        };
+        let model = match &self.model {
+            TrainedModel::Factor(f) => TrainedModel::Factor(crate::model::FactorModel {
+                dim: f.dim,
+                user_factors: Vec::new(),
+                item_factors: f.item_factors.clone(),
+                biases: f.biases.as_ref().map(|b| crate::model::Biases {
+                    global: b.global,
+                    user: Vec::new(),
+                    item: b.item.clone(),
+                }),
+            }),
+            other => other.clone(),
+        };
+        let mut manifest = self.manifest.clone();
+        manifest.users = IdMap::default();
+        manifest.dims.users = 0;
+        manifest.social = None;
+        manifest.format_version = SERVING_VERSION;
+        Ok(Bundle {
+            manifest,
+            model,
+            history: UserHistory {
+                offsets: vec![0],
+                items: Vec::new(),
+                ratings: Vec::new(),
+            },
+            content: self.content.clone(),
+            item_counts: Some(counts),
+            weights_file: WeightsFile::default(),
+        })
+    }
+
+    /// Whether this is a [`Bundle::serving`] bundle (no training users).
+    pub fn is_serving(&self) -> bool {
+        self.item_counts.is_some()
+    }
+
     /// Parses and verifies a bundle from its manifest and a way to get each listed file.
-    pub fn from_files(
-        manifest: &[u8],
+    pub fn from_files(manifest: &[u8], file: impl FnMut(&str) -> Result<Vec<u8>>) -> Result<Self> {
+        Self::from_manifest(Self::parse_manifest(manifest)?, file)
+    }
+
+    /// The manifest, parsed and checked (the first half of [`Bundle::from_files`]: a page
+    /// frees the manifest's bytes before it copies in the weights).
+    pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
+        parse_manifest(bytes)
+    }
+
+    /// [`Bundle::from_files`] from a parsed manifest.
+    pub fn from_manifest(
+        manifest: Manifest,
         mut file: impl FnMut(&str) -> Result<Vec<u8>>,
     ) -> Result<Self> {
-        let manifest = parse_manifest(manifest)?;
-        let bytes = verified_file(&manifest, WEIGHTS_FILE, &mut file)?;
+        let bytes = Arc::new(verified_file(&manifest, WEIGHTS_FILE, &mut file)?);
         let mut tensors = BundleTensors::read(&bytes, manifest.precision)?;
         let items = tensors.take_u32("history.items")?;
         let ratings = match (tensors.history_ratings.take(), manifest.precision) {
@@ -266,6 +402,8 @@ impl Bundle {
             {
                 vec![1.0; items.len()]
             }
+            // A serving bundle has no history at all.
+            (None, _) if items.is_empty() => Vec::new(),
             (None, _) => return Err(Error::Bundle("missing tensor history.ratings".into())),
         };
         let history = UserHistory {
@@ -276,12 +414,27 @@ impl Bundle {
         if history.n_users() != manifest.dims.users {
             return Err(Error::Bundle("history does not cover every user".into()));
         }
+        let item_counts = tensors.u32s.remove(ITEM_COUNTS);
+        if let Some(counts) = &item_counts {
+            // Only a serving bundle stores item counts: no users, no history.
+            if counts.len() != manifest.dims.items
+                || manifest.dims.users != 0
+                || !history.items.is_empty()
+                || manifest.format_version < SERVING_VERSION
+            {
+                return Err(Error::Bundle(format!(
+                    "{ITEM_COUNTS} belongs in a serving bundle (format {SERVING_VERSION}, no \
+                     users) of the catalog's size"
+                )));
+            }
+        }
         history.validate(manifest.dims.items)?;
         let model = TrainedModel::from_weights(
             &manifest.model,
             manifest.dims.users,
             manifest.dims.items,
             &mut tensors.model,
+            tensors.item_rows.take(),
         )?;
         if let Some(extra) = tensors.model.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor model.{extra}")));
@@ -291,11 +444,20 @@ impl Bundle {
         if let Some(extra) = tensors.content.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor {extra}")));
         }
+        // The file stays while int8 rows are read from it in place; in the browser also for
+        // `save` (the page keeps no copy of its own). Natively a decoded bundle drops it.
+        let in_place = matches!(
+            &model,
+            TrainedModel::Factor(f) if matches!(f.item_factors, ItemVectors::Int8 { .. })
+        );
+        let keep = in_place || cfg!(target_arch = "wasm32");
         Ok(Self {
             manifest,
             model,
             history,
             content,
+            item_counts,
+            weights_file: WeightsFile(keep.then_some(bytes)),
         })
     }
 
@@ -368,6 +530,16 @@ fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
             "id maps do not match the manifest's dims".into(),
         ));
     }
+    if let Some((name, f)) = manifest
+        .files
+        .iter()
+        .find(|(_, f)| f.bytes > MAX_FILE_BYTES)
+    {
+        return Err(Error::Bundle(format!(
+            "{MANIFEST_FILE}: {name} declares {} bytes (at most {MAX_FILE_BYTES})",
+            f.bytes
+        )));
+    }
     Ok(manifest)
 }
 
@@ -400,10 +572,18 @@ struct BundleTensors {
     u32s: BTreeMap<String, Vec<u32>>,
     history_ratings: Option<Vec<f32>>,
     content: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// A factor model's int8 item vectors, kept as stored.
+    item_rows: Option<ItemVectors>,
 }
 
+const ITEM_FACTORS: &str = "model.item_factors";
+const ITEM_COUNTS: &str = "catalog.item_counts";
+/// Manifests of catalogs up to this size are written indented.
+const PRETTY_MANIFEST_ITEMS: usize = 10_000;
+
 impl BundleTensors {
-    fn read(bytes: &[u8], precision: Precision) -> Result<Self> {
+    fn read(file: &Arc<Vec<u8>>, precision: Precision) -> Result<Self> {
+        let bytes: &[u8] = file;
         let tensors = SafeTensors::deserialize(bytes)
             .map_err(|e| Error::Bundle(format!("{WEIGHTS_FILE}: {e}")))?;
         let mut out = BundleTensors {
@@ -411,6 +591,7 @@ impl BundleTensors {
             u32s: BTreeMap::new(),
             history_ratings: None,
             content: BTreeMap::new(),
+            item_rows: None,
         };
         // int8 tensors wait for their per-row scales (stored as `<name>.scale`, f32).
         let int8: BTreeMap<String, (Vec<usize>, &[u8])> = tensors
@@ -430,7 +611,7 @@ impl BundleTensors {
             let shape = view.shape().to_vec();
             let values = match view.dtype() {
                 Dtype::I8 => continue,
-                Dtype::U32 if name.starts_with("history.") => {
+                Dtype::U32 if name.starts_with("history.") || name == ITEM_COUNTS => {
                     if data.len() % 4 != 0 {
                         return Err(Error::Bundle(format!(
                             "tensor {name} is not 4-byte aligned"
@@ -488,14 +669,30 @@ impl BundleTensors {
                     "int8 tensor {name}: a negative scale"
                 )));
             }
-            let q: Vec<i8> = data.iter().map(|&b| b as i8).collect();
-            let values = dequantize_rows(&q, &scale, width);
-            // A finite scale can still decode to ±inf (3e38 × 127): the finite rule holds here too.
-            if let Some(at) = values.iter().position(|v| !v.is_finite()) {
-                return Err(Error::Bundle(format!(
-                    "int8 tensor {name} decodes to a non-finite value at index {at}"
-                )));
+            let q: &[i8] = bytemuck::cast_slice(data);
+            // A finite scale can still decode to ±inf (3e38 × 127): the finite rule holds here
+            // too. A row decodes finite iff its largest |q| times its scale does.
+            for (r, (row, &s)) in q.chunks(width.max(1)).zip(&scale).enumerate() {
+                let top = row.iter().map(|&x| f32::from(x).abs()).fold(0.0, f32::max);
+                if !(top * s).is_finite() {
+                    return Err(Error::Bundle(format!(
+                        "int8 tensor {name} decodes to a non-finite value in row {r}"
+                    )));
+                }
             }
+            if name == ITEM_FACTORS {
+                // Kept as stored, in place in the file: served without a decoded copy (see
+                // `ItemVectors`).
+                let start = data.as_ptr() as usize - bytes.as_ptr() as usize;
+                let values = I8Rows::shared(Arc::clone(file), start..start + data.len())
+                    .ok_or_else(|| Error::Bundle(format!("int8 tensor {name} is misplaced")))?;
+                out.item_rows = Some(ItemVectors::Int8 {
+                    values,
+                    scales: scale,
+                });
+                continue;
+            }
+            let values = dequantize_rows(q, &scale, width);
             out.route(name, shape, values)?;
         }
         Ok(out)
@@ -603,7 +800,7 @@ impl Bundle {
 pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bundle> {
     let n = match &model {
         TrainedModel::Popularity(p) => p.counts.len(),
-        TrainedModel::Factor(f) => f.item_factors.len() / f.dim,
+        TrainedModel::Factor(f) => f.item_factors.rows(f.dim),
         TrainedModel::ItemKnn(k) => k.neighbors.len() / k.config.k.max(1),
     };
     let config = match &model {
@@ -632,8 +829,13 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
             dims: Dims { users: 1, items: n },
             users,
             items,
-            item_titles: (0..n).map(|i| Some(format!("Item {i}"))).collect(),
-            item_categories: Vec::new(),
+            item_titles: (0..n)
+                .map(|i| format!("Item {i}"))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|t| Some(t.as_str()))
+                .collect(),
+            item_categories: Categories::default(),
             data: Provenance {
                 source: DataSource::Grouplens { dir: "-".into() },
                 protocol: crate::data::Protocol::implicit_811(1),
@@ -660,6 +862,8 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
             ratings: Vec::new(),
         },
         content,
+        item_counts: None,
+        weights_file: WeightsFile::default(),
     };
     bundle.stored()
 }
@@ -667,6 +871,32 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// An MF bundle (int8, explicit feedback) with one user whose history is items 2 and 0,
+    /// stored; and its serving bundle, stored.
+    pub(crate) fn full_and_serving() -> (Bundle, Bundle) {
+        let mf = TrainedModel::Factor(crate::model::FactorModel {
+            dim: 2,
+            user_factors: vec![0.5, -1.0],
+            item_factors: vec![1.0, 0.0, 0.2, 0.9, -0.7, 0.4].into(),
+            biases: Some(crate::model::Biases {
+                global: 0.1,
+                user: vec![0.3],
+                item: vec![0.0, -0.2, 0.5],
+            }),
+        });
+        let mut full = tiny_bundle(mf, Vec::new());
+        full.history = UserHistory {
+            offsets: vec![0, 2],
+            items: vec![2, 0],
+            ratings: vec![4.0, 2.0],
+        };
+        full.manifest.data.protocol.feedback = crate::data::Feedback::Explicit;
+        full.manifest.precision = Precision::Int8;
+        let full = full.stored().unwrap();
+        let serving = full.serving().unwrap().stored().unwrap();
+        (full, serving)
+    }
 
     /// [`super::example_bundle`], for tests.
     pub(crate) fn tiny_bundle(model: TrainedModel, content: Vec<Modality>) -> Bundle {
@@ -745,11 +975,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_serving_bundle_drops_the_users_and_keeps_the_items() {
+        let (full, serving) = full_and_serving();
+        assert_eq!(serving.manifest.format_version, SERVING_VERSION);
+        // The int8 rows are written as held, not quantised again.
+        let (TrainedModel::Factor(a), TrainedModel::Factor(b)) = (&full.model, &serving.model)
+        else {
+            panic!("factor models")
+        };
+        assert_eq!(a.item_factors, b.item_factors);
+        // Item counts only in a serving bundle.
+        let mut bad = serving.clone();
+        bad.manifest.format_version = 3;
+        let files: BTreeMap<String, Vec<u8>> = bad.to_files().unwrap().into_iter().collect();
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&files[MANIFEST_FILE]).unwrap();
+        manifest["format_version"] = 3.into();
+        let err = Bundle::from_files(&serde_json::to_vec(&manifest).unwrap(), |n| {
+            Ok(files[n].clone())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("serving bundle"), "{err}");
+        assert!(serving.is_serving() && !full.is_serving());
+        assert_eq!(serving.manifest.users.len(), 0);
+        assert_eq!(serving.history.items.len(), 0);
+        assert_eq!(serving.item_counts.as_deref(), Some(&[1, 0, 1][..]));
+        let TrainedModel::Factor(f) = &serving.model else {
+            panic!("a factor model")
+        };
+        assert!(f.user_factors.is_empty());
+        assert!(matches!(f.item_factors, ItemVectors::Int8 { .. }));
+    }
+
+    #[test]
     fn format_3_round_trips_each_precision_and_refuses_inconsistent_tensors() {
         let factors = TrainedModel::Factor(crate::model::FactorModel {
             dim: 3,
             user_factors: vec![0.5, -1.0, 0.25],
-            item_factors: vec![1.0, 2.0, -3.0, 0.01, 0.02, 0.0],
+            item_factors: vec![1.0, 2.0, -3.0, 0.01, 0.02, 0.0].into(),
             biases: None,
         });
         let content = vec![Modality {
@@ -769,7 +1032,14 @@ pub(crate) mod tests {
                 panic!("factor models")
             };
             // Per-row relative error: ≤ 1/254 of the row's largest entry (int8), less for f16.
-            for (row_a, row_q) in a.item_factors.chunks(3).zip(q.item_factors.chunks(3)) {
+            if p == Precision::Int8 {
+                assert!(
+                    matches!(q.item_factors, ItemVectors::Int8 { .. }),
+                    "int8 item vectors are kept as stored"
+                );
+            }
+            let (a_rows, q_rows) = (a.item_factors.to_f32(), q.item_factors.to_f32());
+            for (row_a, row_q) in a_rows.chunks(3).zip(q_rows.chunks(3)) {
                 let max = row_a.iter().fold(0f32, |m, x| m.max(x.abs()));
                 for (x, y) in row_a.iter().zip(row_q) {
                     assert!((x - y).abs() <= max / 254.0 + 1e-7, "{p:?}: {x} vs {y}");

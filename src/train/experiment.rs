@@ -293,14 +293,8 @@ pub fn tfidf_knn(dataset: &Dataset) -> TrainedModel {
     let texts: Vec<String> = dataset
         .log
         .items
-        .ids()
         .iter()
-        .map(|id| {
-            by_id
-                .get(id.as_str())
-                .and_then(|r| item_text(r))
-                .unwrap_or_default()
-        })
+        .map(|id| by_id.get(id).and_then(|r| item_text(r)).unwrap_or_default())
         .collect();
     let tfidf = TfIdf::fit(&texts, 1);
     let vectors: Vec<_> = texts.iter().map(|t| tfidf.transform(t)).collect();

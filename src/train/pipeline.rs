@@ -1,7 +1,7 @@
 //! From a loaded dataset to a verified bundle: split by the protocol, train on the chosen device,
 //! measure validation and test metrics, and package everything the browser needs.
 
-use crate::data::{DataSource, Dataset, Protocol, Split};
+use crate::data::{Categories, DataSource, Dataset, Protocol, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
 use crate::encode::Content;
@@ -125,22 +125,21 @@ pub fn train_bundle_timed(
     let titles = request.dataset.items.by_id();
     let item_titles = log
         .items
-        .ids()
         .iter()
-        .map(|id| titles.get(id.as_str()).and_then(|r| r.title.clone()))
+        .map(|id| titles.get(id).and_then(|r| r.title.as_deref()))
         .collect();
-    let mut item_categories: Vec<Vec<String>> = log
-        .items
-        .ids()
-        .iter()
-        .map(|id| {
+    let mut item_categories = Categories::default();
+    for id in log.items.iter() {
+        item_categories.push(
             titles
-                .get(id.as_str())
-                .map_or_else(Vec::new, |r| r.categories.clone())
-        })
-        .collect();
-    if item_categories.iter().all(Vec::is_empty) {
-        item_categories.clear();
+                .get(id)
+                .iter()
+                .flat_map(|r| &r.categories)
+                .map(String::as_str),
+        );
+    }
+    if item_categories.none_assigned() {
+        item_categories = Categories::default();
     }
     let (content, entries): (Vec<Modality>, Vec<ContentEntry>) = request
         .catalog
@@ -183,6 +182,8 @@ pub fn train_bundle_timed(
         model,
         history,
         content,
+        item_counts: None,
+        weights_file: Default::default(),
     };
     if !request.precision.is_f32() {
         // Serve and measure exactly what the browser will load: the stored, decoded weights.

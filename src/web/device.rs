@@ -23,10 +23,12 @@ thread_local! {
     static WEBGPU_READY: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Everything that runs on one device: the bundle's scorer and, once loaded, the encoders.
+/// Everything that runs on one device: the bundle's scorer (none where the CPU kernels score:
+/// always on the CPU engine, and for item–item models too large to upload densely) and, once
+/// loaded, the encoders.
 pub(super) struct OnDevice<B: Backend> {
     device: B::Device,
-    scorer: DeviceScorer<B>,
+    scorer: Option<DeviceScorer<B>>,
     text: RefCell<Option<Rc<TextEncoder<B>>>>,
     image: RefCell<Option<Rc<ImageEncoder<B>>>>,
 }
@@ -77,9 +79,16 @@ async fn read<B: Backend>(values: Tensor<B, 1>) -> Result<Vec<f32>> {
 }
 
 impl<B: Backend> OnDevice<B> {
-    fn new(bundle: &Bundle, device: B::Device) -> Result<Self> {
+    fn new(bundle: &Bundle, device: B::Device, upload: bool) -> Result<Self> {
+        let n = bundle.manifest.dims.items;
+        let upload = upload
+            && DeviceScorer::<B>::supports(&bundle.model, n)
+            && !DeviceScorer::<B>::holds_more(&bundle.model);
         Ok(Self {
-            scorer: DeviceScorer::new(&bundle.model, bundle.manifest.dims.items, &device)?,
+            scorer: match upload {
+                true => Some(DeviceScorer::new(&bundle.model, n, &device)?),
+                false => None,
+            },
             device,
             text: RefCell::new(None),
             image: RefCell::new(None),
@@ -148,9 +157,12 @@ impl Engine {
             }
         };
         if !webgpu {
+            // On the CPU the crate's own kernels score the bundle as stored (int8 rows, sparse
+            // item–item lists): a burn Flex copy would be f32 and dense, and no faster.
             return Ok(Engine::Cpu(Box::new(OnDevice::new(
                 bundle,
                 Default::default(),
+                false,
             )?)));
         }
         let device = WgpuDevice::default();
@@ -158,7 +170,9 @@ impl Engine {
             init_setup_async::<WebGpu>(&device, Default::default()).await;
             WEBGPU_READY.set(true);
         }
-        Ok(Engine::WebGpu(Box::new(OnDevice::new(bundle, device)?)))
+        Ok(Engine::WebGpu(Box::new(OnDevice::new(
+            bundle, device, true,
+        )?)))
     }
 
     pub(super) fn name(&self) -> &'static str {
@@ -169,9 +183,12 @@ impl Engine {
     }
 
     /// Catalog scores on the device, read back asynchronously (a synchronous read panics on
-    /// WebGPU).
-    pub(super) async fn scores(&self, q: &Query) -> Result<Vec<f32>> {
-        on_device!(self, d => read(d.scorer.scores(q)?).await)
+    /// WebGPU); `None` when the CPU kernels score this bundle (see [`OnDevice`]).
+    pub(super) async fn scores(&self, q: &Query) -> Result<Option<Vec<f32>>> {
+        on_device!(self, d => match &d.scorer {
+            Some(s) => Ok(Some(read(s.scores(q)?).await?)),
+            None => Ok(None),
+        })
     }
 
     /// Loads MiniLM from `tokenizer.json` and `model.safetensors` bytes.

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::io::sha256_hex;
 use crate::rank::adaptor::adaptor_loss;
 use crate::rank::{Explanation, Filter, HistoryEvent, PersonalizeConfig, Session, SessionState};
-use crate::store::Bundle;
+use crate::store::{Bundle, Manifest, WEIGHTS_FILE};
 use device::Engine;
 
 /// The one mapping from [`Error`] to JavaScript: an `Error` with the message and a `code`.
@@ -218,7 +218,10 @@ impl State {
             return self.explained_list(popular, None);
         }
         let (query, seen) = self.session.borrow().query(&history)?;
-        let base = self.engine.scores(&query).await?;
+        let base = match self.engine.scores(&query).await? {
+            Some(base) => base,
+            None => self.session.borrow().catalog_scores(&query)?,
+        };
         let ranked = {
             let session = self.session.borrow();
             let mut scores = session.complete(base, true)?;
@@ -440,6 +443,27 @@ impl State {
         to_js(&out)
     }
 
+    fn export_bundle(&self) -> Result<JsValue> {
+        let session = self.session.borrow();
+        let bundle = session.bundle();
+        let weights = bundle.weights_file.0.as_ref().ok_or_else(|| {
+            Error::Bundle("this bundle was not loaded from files and cannot be saved".into())
+        })?;
+        let manifest = serde_json::to_vec(&bundle.manifest)
+            .map_err(|e| Error::Bundle(format!("serialising the manifest: {e}")))?;
+        let files = Object::new();
+        let set = |o: &Object, k: &str, v: &JsValue| {
+            Reflect::set(o, &k.into(), v)
+                .map(|_| ())
+                .map_err(|_| Error::Data("could not build the saved bundle".into()))
+        };
+        set(&files, WEIGHTS_FILE, &Uint8Array::from(&weights[..]).into())?;
+        let out = Object::new();
+        set(&out, "manifest", &Uint8Array::from(&manifest[..]).into())?;
+        set(&out, "files", &files.into())?;
+        Ok(out.into())
+    }
+
     fn export_state(&self) -> Result<Uint8Array> {
         let state = self.session.borrow().state();
         let bytes = serde_json::to_vec(&state)
@@ -452,7 +476,7 @@ impl State {
         struct Item<'a> {
             item: &'a str,
             title: Option<&'a str>,
-            categories: &'a [String],
+            categories: Vec<&'a str>,
         }
         let session = self.session.borrow();
         let items: Vec<Item> = session
@@ -471,6 +495,143 @@ impl State {
         let state: SessionState = serde_json::from_slice(bytes)
             .map_err(|e| Error::Data(format!("not a saved session: {e}")))?;
         self.session.borrow_mut().restore(state)
+    }
+}
+
+/// A bundle arriving in pieces: the manifest first, chunk by chunk, parsed here by
+/// [`BundleLoader::open`] (so the page never parses — or holds — a 10⁶-item manifest in
+/// JavaScript), then each listed file chunk by chunk, straight into wasm memory as it
+/// downloads; [`Recommender::from_loader`] verifies and loads it. The page holds one chunk at a
+/// time instead of whole files.
+#[wasm_bindgen]
+pub struct BundleLoader {
+    /// The manifest's bytes as they arrive, until [`BundleLoader::open`] parses them.
+    manifest_bytes: Vec<u8>,
+    manifest: Option<Manifest>,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Default for BundleLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[wasm_bindgen]
+impl BundleLoader {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> BundleLoader {
+        console_error_panic_hook::set_once();
+        BundleLoader {
+            manifest_bytes: Vec::new(),
+            manifest: None,
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Appends a chunk of `manifest.json` (the page holds no copy of a 30 MB manifest). The
+    /// buffer grows by doubling, not by a reservation of the announced length: measured at
+    /// 10⁶ items, the smaller buffers it leaves behind are reused by the parsed manifest, and
+    /// an exact reservation left the wasm memory 15–20 MB larger.
+    #[wasm_bindgen(js_name = pushManifest)]
+    pub fn push_manifest(&mut self, chunk: &[u8]) -> std::result::Result<(), JsValue> {
+        if self.manifest.is_some() {
+            return Err(js_error(Error::Bundle(
+                "the manifest is already read".into(),
+            )));
+        }
+        // Every growth is fallible: past what wasm32 can hold it is an error, not a trap.
+        self.manifest_bytes.try_reserve(chunk.len()).map_err(|_| {
+            js_error(Error::TooLarge(format!(
+                "{} bytes of manifest do not fit in this page's memory",
+                self.manifest_bytes.len() + chunk.len()
+            )))
+        })?;
+        self.manifest_bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// Parses and checks the manifest (errors as `Recommender.load` gives them), frees its
+    /// bytes and answers the files it lists. `max_bytes` (the page's `maxBytes`): the largest
+    /// bundle, manifest and listed files together, this page takes — refused here
+    /// (TOO_LARGE), before any file is downloaded. Memory follows bytes: the weights file is
+    /// held as loaded, and what is decoded from it is at most four times its size (int8
+    /// content), while int8 item vectors are read in place.
+    pub fn open(&mut self, max_bytes: Option<f64>) -> std::result::Result<JsValue, JsValue> {
+        let bytes = std::mem::take(&mut self.manifest_bytes);
+        let size = bytes.len() as u64;
+        let manifest = Bundle::parse_manifest(&bytes).map_err(js_error)?;
+        drop(bytes);
+        if let Some(max) = max_bytes {
+            let total = manifest
+                .files
+                .values()
+                .fold(size, |t, f| t.saturating_add(f.bytes));
+            if total as f64 > max {
+                return Err(js_error(Error::TooLarge(format!(
+                    "the bundle is {total} bytes, over this page's maxBytes of {max}"
+                ))));
+            }
+        }
+        self.manifest = Some(manifest);
+        self.files()
+    }
+
+    fn manifest(&self) -> std::result::Result<&Manifest, JsValue> {
+        self.manifest
+            .as_ref()
+            .ok_or_else(|| js_error(Error::Bundle("the manifest is not read yet".into())))
+    }
+
+    /// The files the manifest lists: `[{ name, bytes }]` (`bytes`: the declared size).
+    pub fn files(&self) -> std::result::Result<JsValue, JsValue> {
+        #[derive(Serialize)]
+        struct Listed<'a> {
+            name: &'a str,
+            bytes: u64,
+        }
+        let listed: Vec<Listed> = (self.manifest()?.files.iter())
+            .map(|(name, f)| Listed {
+                name,
+                bytes: f.bytes,
+            })
+            .collect();
+        to_js(&listed).map_err(js_error)
+    }
+
+    /// Appends a chunk to a listed file. Space for the declared size is reserved on the first
+    /// chunk (a size this memory cannot hold is an error, not a crash); a file growing past its
+    /// declared size is refused at once.
+    pub fn push(&mut self, name: &str, chunk: &[u8]) -> std::result::Result<(), JsValue> {
+        let declared = self
+            .manifest()?
+            .files
+            .get(name)
+            .ok_or_else(|| js_error(Error::Bundle(format!("manifest lists no {name}"))))?
+            .bytes;
+        let file = self.files.entry(name.to_owned()).or_default();
+        let size = file.len() as u64 + chunk.len() as u64;
+        if size > declared {
+            return Err(js_error(Error::Bundle(format!(
+                "{name} is larger than the {declared} bytes its manifest declares"
+            ))));
+        }
+        let too_large = || {
+            js_error(Error::TooLarge(format!(
+                "{name}: {declared} bytes do not fit in this page's memory"
+            )))
+        };
+        if file.capacity() == 0 {
+            // At most 1 GiB up front: a manifest that overstates a size fails its checksum
+            // at the end, and should not have grown the page's memory by then.
+            let want = usize::try_from(declared.min(1 << 30)).map_err(|_| too_large())?;
+            file.try_reserve_exact(want).map_err(|_| too_large())?;
+        }
+        // Every later growth is fallible too: past what wasm32 can hold (a file over 1 GiB
+        // doubles its buffer) it is an error, not a trap.
+        file.try_reserve(chunk.len()).map_err(|_| too_large())?;
+        file.extend_from_slice(chunk);
+        Ok(())
     }
 }
 
@@ -497,8 +658,37 @@ impl Recommender {
                 .map(|b| b.to_vec())
                 .map_err(|_| Error::Bundle(format!("no bytes given for the bundle file {name}")))
         };
-        let bundle = Bundle::from_files(&manifest.to_vec(), file).map_err(js_error)?;
-        let engine = Engine::new(&bundle, &device).await.map_err(js_error)?;
+        // The manifest's bytes are freed before the weights are copied in: wasm memory never
+        // shrinks, so its peak is what a page keeps.
+        let manifest = Bundle::parse_manifest(&manifest.to_vec()).map_err(js_error)?;
+        let bundle = Bundle::from_manifest(manifest, file).map_err(js_error)?;
+        Self::start(bundle, &device).await
+    }
+
+    /// Verifies and loads a bundle streamed into a [`BundleLoader`], on `device` (as `load`).
+    #[wasm_bindgen(js_name = fromLoader)]
+    pub async fn from_loader(
+        loader: BundleLoader,
+        device: String,
+    ) -> std::result::Result<Recommender, JsValue> {
+        let BundleLoader {
+            manifest,
+            mut files,
+            ..
+        } = loader;
+        let manifest = manifest
+            .ok_or_else(|| js_error(Error::Bundle("the manifest is not read yet".into())))?;
+        let file = |name: &str| -> Result<Vec<u8>> {
+            files
+                .remove(name)
+                .ok_or_else(|| Error::Bundle(format!("no bytes given for the bundle file {name}")))
+        };
+        let bundle = Bundle::from_manifest(manifest, file).map_err(js_error)?;
+        Self::start(bundle, &device).await
+    }
+
+    async fn start(bundle: Bundle, device: &str) -> std::result::Result<Recommender, JsValue> {
+        let engine = Engine::new(&bundle, device).await.map_err(js_error)?;
         Ok(Recommender {
             state: Rc::new(State {
                 session: RefCell::new(Session::new(bundle)),
@@ -588,6 +778,16 @@ impl Recommender {
     pub fn encode(&self, text: Option<String>, image: Option<Uint8Array>) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move { state.encode(text, image).await.map_err(js_error) })
+    }
+
+    /// The loaded bundle as files, for `save`: `{ manifest, files: { name: bytes } }` — the
+    /// weights file exactly as it was loaded (so its checksum holds) and the manifest
+    /// re-serialised. The page keeps no copy of its own while the bundle is loaded (at 10⁶
+    /// items that copy was 100 MB); this copies out of wasm memory only while saving.
+    #[wasm_bindgen(js_name = exportBundle)]
+    pub fn export_bundle(&self) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move { state.export_bundle().map_err(js_error) })
     }
 
     /// The session (added items, adaptor) as bytes, for the page to store.

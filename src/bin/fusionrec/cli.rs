@@ -93,6 +93,15 @@ enum Command {
     /// planted low-rank preferences, content correlated with them): given-split CSVs, items.csv
     /// and item_features.npy. See `fusionrec::data::synth` for every parameter.
     Synth(Box<SynthArgs>),
+    /// Write the bundle a page should load: the same catalog, model and content without the
+    /// training users (no user ids, vectors, histories or friend graph; each item's training
+    /// count instead). Visitors' scores are unchanged; `eval` needs the full bundle.
+    Serving {
+        #[arg(long)]
+        bundle: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -403,6 +412,29 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Experiment(args) => crate::experiment::run(*args),
+        Command::Serving { bundle, out } => {
+            let full = Bundle::read_dir(&bundle)?;
+            let serving = full.serving()?;
+            serving.write_dir(&out)?;
+            // What was written must load, as a page will load it.
+            let serving = Bundle::read_dir(&out)?;
+            let size = |dir: &PathBuf| -> Result<u64> {
+                let mut total = 0;
+                for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+                    let e = e.map_err(|e| Error::io(dir, e))?;
+                    total += e.metadata().map_err(|e| Error::io(dir, e))?.len();
+                }
+                Ok(total)
+            };
+            println!(
+                "serving bundle: {} ({} items; {} → {} bytes)",
+                out.display(),
+                serving.manifest.dims.items,
+                size(&bundle)?,
+                size(&out)?
+            );
+            Ok(())
+        }
         Command::Eval {
             bundle,
             data,
@@ -412,6 +444,13 @@ fn run(command: Command) -> Result<()> {
             k,
         } => {
             let b = Bundle::read_dir(&bundle)?;
+            if b.is_serving() {
+                return Err(Error::Config(
+                    "a serving bundle has no training users to evaluate: evaluate the full \
+                     bundle it was made from"
+                        .into(),
+                ));
+            }
             let mut source = b.manifest.data.source.clone();
             if let Some(dir) = data {
                 source = fusionrec::data::DataSource::relocate(&source, &dir)?;
@@ -479,7 +518,7 @@ fn run(command: Command) -> Result<()> {
                 b.manifest
                     .items
                     .get(id)
-                    .and_then(|i| b.manifest.item_titles[i as usize].clone())
+                    .and_then(|i| b.manifest.item_titles.get(i as usize))
                     .unwrap_or_default()
             };
             if json {
