@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'NETWORK'
   | 'DEVICE'
   | 'ENCODER'
+  | 'TOO_LARGE'
   // From the JavaScript package.
   | 'ABORTED'
   | 'BAD_CALL'
@@ -56,6 +57,10 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Used for every download (bundle, encoders, image URLs) instead of the global `fetch`. */
   fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** The largest bundle (manifest and files, in bytes) this page takes: a larger one is refused
+   * with 'TOO_LARGE' once its manifest is read, before its weights are downloaded. The page's
+   * memory follows: the weights are held as loaded, plus at most four times their size decoded. */
+  maxBytes?: number;
 }
 
 export interface TaskProgress {
@@ -164,6 +169,8 @@ export declare class Recommender {
   recommend(query: { history: HistoryEvent[] } | HistoryEvent[], options?: RecommendOptions): Promise<Recommendation[]>;
   /** The catalog, added items included. */
   items(): Promise<CatalogItem[]>;
+  /** The worker's WebAssembly memory in bytes (it grows to its peak and never shrinks). */
+  memory(): Promise<{ wasmBytes: number }>;
   similar(item: string, options?: { k?: number }): Promise<Recommendation[]>;
   explain(query: { history: HistoryEvent[] } | HistoryEvent[], item: string): Promise<Explanation>;
   addItem(item: NewItem, options?: { onProgress?: (p: TaskProgress) => void }): Promise<AddedItem>;

@@ -16,9 +16,10 @@ function abortError(signal) {
   return codedError({ message: `aborted${reason?.message ? `: ${reason.message}` : ''}`, code: 'ABORTED' });
 }
 
-/** The bytes of `url`, through `options.fetch` (default: the global one), reporting each chunk's
- * length to `onChunk`; `options.signal` aborts it (ABORTED). */
-async function fetchBytes(url, onChunk, { fetch: fetchImpl = globalThis.fetch, signal } = {}) {
+/** Reads `url` through `options.fetch` (default: the global one) chunk by chunk, awaiting
+ * `consume(chunk)` for each; `options.signal` aborts it (ABORTED). Download failures are
+ * NETWORK errors; an error `consume` throws passes through as it is. */
+async function readChunks(url, consume, { fetch: fetchImpl = globalThis.fetch, signal } = {}) {
   if (signal?.aborted) throw abortError(signal);
   let response;
   try {
@@ -30,21 +31,61 @@ async function fetchBytes(url, onChunk, { fetch: fetchImpl = globalThis.fetch, s
   if (!response.ok) {
     throw codedError({ message: `download failed: ${url}: HTTP ${response.status}`, code: 'NETWORK' });
   }
+  if (!response.body) {
+    throw codedError({ message: `download failed: ${url}: the response has no body`, code: 'NETWORK' });
+  }
   const reader = response.body.getReader();
+  for (;;) {
+    let step;
+    try {
+      step = await reader.read();
+    } catch (e) {
+      if (signal?.aborted) throw abortError(signal);
+      throw codedError({ message: `download failed: ${url}: ${e.message}`, code: 'NETWORK' });
+    }
+    if (step.done) return response;
+    try {
+      await consume(step.value, response);
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      throw e;
+    }
+  }
+}
+
+/** The bytes of `url` (see `readChunks`), reporting each chunk's length to `onChunk`. With a
+ * Content-Length the chunks go straight into one buffer of that size: no list of chunks and
+ * then a second, whole copy. */
+async function fetchBytes(url, onChunk, options = {}) {
+  let buffer;
   const chunks = [];
   let length = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
+  await readChunks(
+    url,
+    (value, response) => {
+      if (buffer === undefined) {
+        // Trusted up to 256 MB (a server may lie; a larger body just gathers chunks).
+        const expected = Number(response.headers.get('content-length'));
+        try {
+          buffer = Number.isSafeInteger(expected) && expected > 0 && expected <= 2 ** 28 ? new Uint8Array(expected) : null;
+        } catch {
+          buffer = null;
+        }
+      }
+      if (buffer && length + value.length <= buffer.length) {
+        buffer.set(value, length);
+      } else {
+        // Longer than announced: gather chunks instead.
+        if (buffer) chunks.push(buffer.subarray(0, length));
+        buffer = null;
+        chunks.push(value);
+      }
       length += value.length;
       onChunk(value.length);
-    }
-  } catch (e) {
-    if (signal?.aborted) throw abortError(signal);
-    throw codedError({ message: `download failed: ${url}: ${e.message}`, code: 'NETWORK' });
-  }
+    },
+    options,
+  );
+  if (buffer) return length === buffer.length ? buffer : buffer.slice(0, length);
   const bytes = new Uint8Array(length);
   let at = 0;
   for (const c of chunks) {
@@ -86,42 +127,69 @@ function ownBytes(value, name) {
   throw codedError({ message: `invalid bundle: ${name} must be bytes (Uint8Array or ArrayBuffer)`, code: 'BUNDLE_INVALID' });
 }
 
-/** Fetches `manifest.json` and every file it lists from a bundle folder URL. */
-async function fetchBundle(url, onProgress, options) {
+/** Streams a bundle folder URL into the worker: `manifest.json` first, chunk by chunk
+ * (`manifestChunk`), which the crate then parses (`open`: it answers the listed files and
+ * sizes), then each listed file chunk by chunk (`chunk`), then `load`. Each chunk is
+ * transferred, never gathered here: at 10⁶ items the page holds neither a 30 MB manifest (let
+ * alone a parsed one) nor a 70 MB copy of the weights. */
+async function streamBundle(url, onProgress, options, call, device, maxBytes) {
   const base = new URL(url.endsWith('/') ? url : `${url}/`, globalThis.location?.href);
   let loaded = 0;
   let total = 0;
-  const report = (file) => (n) => {
+  const report = (file, n) => {
     loaded += n;
     onProgress?.({ loaded, total, file });
   };
-  const manifest = await fetchBytes(new URL(MANIFEST, base), report(MANIFEST), options);
-  let listed;
-  try {
-    listed = JSON.parse(new TextDecoder().decode(manifest))?.files ?? {};
-  } catch (e) {
-    throw codedError({ message: `invalid bundle: ${MANIFEST}: ${e.message}`, code: 'BUNDLE_INVALID' });
-  }
-  // Sizes only feed the progress total: a missing, null or nonsensical one counts as 0 here,
-  // and the crate rejects the manifest (BUNDLE_INVALID) once it has the bytes.
-  const size = (f) => (Number.isFinite(f?.bytes) && f.bytes > 0 ? f.bytes : 0);
-  total = manifest.length + Object.values(listed).reduce((s, f) => s + size(f), 0);
+  // Transferred, not copied — unless a chunk is a view into a larger buffer.
+  const own = (chunk) => (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : chunk.slice());
+  await call('begin', {});
+  await readChunks(
+    new URL(MANIFEST, base),
+    async (chunk) => {
+      report(MANIFEST, chunk.length);
+      if (maxBytes !== undefined && loaded > maxBytes) throw tooLarge(`its ${MANIFEST} alone`, maxBytes);
+      const bytes = own(chunk);
+      await call('manifestChunk', { bytes }, [bytes.buffer]);
+    },
+    options,
+  );
+  const manifestBytes = loaded;
+  const listed = await call('open', { maxBytes });
+  total = manifestBytes + listed.reduce((s, f) => s + f.bytes, 0);
   // A listed file is a plain name inside the bundle's folder: a manifest may not send the page
   // to other paths or origins ("../x", "/x", "https://elsewhere/x").
-  const outside = Object.keys(listed).find((name) => !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || name.includes('..'));
+  const outside = listed.find(({ name }) => !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || name.includes('..'));
   if (outside !== undefined) {
     throw codedError({
-      message: `invalid bundle: ${MANIFEST} lists '${outside}', which is not a file name inside the bundle`,
+      message: `invalid bundle: ${MANIFEST} lists '${outside.name}', which is not a file name inside the bundle`,
       code: 'BUNDLE_INVALID',
     });
   }
-  const files = {};
-  await Promise.all(
-    Object.keys(listed).map(async (name) => {
-      files[name] = await fetchBytes(new URL(name, base), report(name), options);
-    }),
-  );
-  return { manifest, files };
+  for (const { name } of listed) {
+    await readChunks(
+      new URL(name, base),
+      async (chunk) => {
+        report(name, chunk.length);
+        const bytes = own(chunk);
+        await call('chunk', { name, bytes }, [bytes.buffer]);
+      },
+      options,
+    );
+  }
+  return call('load', { streamed: true, device });
+}
+
+function tooLarge(what, maxBytes) {
+  return codedError({ message: `too large: ${what} is over this page's maxBytes of ${maxBytes}`, code: 'TOO_LARGE' });
+}
+
+/** `maxBytes` as given: a positive number of bytes, or undefined (no limit). */
+function checkMaxBytes(maxBytes) {
+  if (maxBytes === undefined) return undefined;
+  if (typeof maxBytes !== 'number' || !(maxBytes > 0)) {
+    throw codedError({ message: `invalid configuration: maxBytes must be a positive number, not ${String(maxBytes)}`, code: 'BAD_CONFIG' });
+  }
+  return maxBytes;
 }
 
 /** Bytes of an image given as a Blob/File, ArrayBuffer, typed array or URL. */
@@ -276,11 +344,17 @@ export class Recommender {
    * file })`, `encoders` (see `addItem`), `signal` (an AbortSignal: rejects with ABORTED and
    * stops the downloads and the worker), `fetch` (used for every download, e.g. to add headers).
    */
-  static async load(urlOrBytes, { device = 'auto', onProgress, encoders, signal, fetch } = {}) {
+  static async load(urlOrBytes, { device = 'auto', onProgress, encoders, signal, fetch, maxBytes } = {}) {
     let bundle;
+    maxBytes = checkMaxBytes(maxBytes);
     if (typeof urlOrBytes === 'string' || urlOrBytes instanceof URL) {
-      bundle = await fetchBundle(String(urlOrBytes), onProgress, { fetch, signal });
+      return Recommender.#start(encoders, { fetch }, signal, (rec) =>
+        streamBundle(String(urlOrBytes), onProgress, { fetch, signal }, (...a) => rec.#call(...a), device, maxBytes),
+      );
     } else if (urlOrBytes?.manifest != null && urlOrBytes?.files != null) {
+      // The budget before any copy (a refused bundle must not double the page's memory first).
+      const given = [urlOrBytes.manifest, ...Object.values(urlOrBytes.files)].reduce((s, b) => s + (b?.byteLength ?? 0), 0);
+      if (maxBytes !== undefined && given > maxBytes) throw tooLarge(`the bundle (${given} bytes)`, maxBytes);
       const files = {};
       for (const [name, b] of Object.entries(urlOrBytes.files)) files[name] = ownBytes(b, name);
       bundle = { manifest: ownBytes(urlOrBytes.manifest, MANIFEST), files };
@@ -341,6 +415,12 @@ export class Recommender {
   /** The catalog, added items included: `[{ item, title, categories }]`. */
   items() {
     return this.#call('items', {});
+  }
+
+  /** Memory the recommender's worker holds: `{ wasmBytes }`, its WebAssembly memory (which
+   * grows to its peak and never shrinks), for pages that budget large catalogs. */
+  memory() {
+    return this.#call('memory', {});
   }
 
   /** The k items most similar to `item`, itself excluded. */

@@ -3,12 +3,19 @@
 // and `{ id, progress }` while a call runs. Saved sessions live in IndexedDB (database
 // `fusionrec`, store `sessions`): the bundle's bytes and the session state, so that a restore
 // needs no network.
-import init, { Recommender } from '../pkg/web/fusionrec.js';
+import init, { BundleLoader, Recommender } from '../pkg/web/fusionrec.js';
 
 const ready = init();
+let wasmMemory;
+ready.then(
+  (exports) => {
+    wasmMemory = exports.memory;
+  },
+  () => {}, // reported by each call, which awaits `ready`
+);
 let recommender;
-let bundle; // { manifest, files } as loaded, kept for `save`
 let device;
+let pending; // the BundleLoader of a bundle being streamed in (`open`, `chunk`, `load`)
 
 const DB = 'fusionrec';
 const STORE = 'sessions';
@@ -42,20 +49,49 @@ async function transaction(mode, run) {
   }
 }
 
+// The bundle's bytes are not kept here once loaded: the crate holds the weights file (it serves
+// int8 rows from it in place) and gives it back for `save`.
 async function loadBundle(b, dev) {
   const next = await Recommender.load(b.manifest, b.files, dev);
   recommender?.free();
   recommender = next;
-  bundle = b;
+  device = dev;
+  return { backend: recommender.backend, content: recommender.content };
+}
+
+async function loadStreamed(dev) {
+  if (!pending) throw coded('no bundle is being streamed in', 'BAD_CALL');
+  const loader = pending;
+  pending = undefined;
+  const next = await Recommender.fromLoader(loader, dev);
+  recommender?.free();
+  recommender = next;
   device = dev;
   return { backend: recommender.backend, content: recommender.content };
 }
 
 const methods = {
-  load: ({ manifest, files, device }) => loadBundle({ manifest, files }, device),
+  begin() {
+    pending?.free();
+    pending = new BundleLoader();
+  },
+  manifestChunk({ bytes }) {
+    if (!pending) throw coded('no bundle is being streamed in', 'BAD_CALL');
+    pending.pushManifest(bytes);
+  },
+  open({ maxBytes }) {
+    if (!pending) throw coded('no bundle is being streamed in', 'BAD_CALL');
+    return pending.open(maxBytes);
+  },
+  chunk({ name, bytes }) {
+    if (!pending) throw coded('no bundle is being streamed in', 'BAD_CALL');
+    pending.push(name, bytes);
+  },
+  load: ({ manifest, files, device, streamed }) => (streamed ? loadStreamed(device) : loadBundle({ manifest, files }, device)),
   recommend: ({ history, options }) => recommender.recommend(history, options),
   similar: ({ item, options }) => recommender.similar(item, options),
   items: () => recommender.items(),
+  memory: () => ({ wasmBytes: wasmMemory?.buffer.byteLength ?? 0 }),
   explain: ({ history, item }) => recommender.explain(history, item),
   loadEncoders: ({ files }) => recommender.loadEncoders(files),
   addItem: ({ item, image }) => recommender.addItem(item, image),
@@ -64,9 +100,8 @@ const methods = {
     recommender.personalize(events, options, (step, steps) => progress({ phase: 'fine-tuning', step, steps })),
   async save({ key }) {
     const state = await recommender.exportState();
-    await transaction('readwrite', (store) =>
-      store.put({ manifest: bundle.manifest, files: bundle.files, state, device, saved: Date.now() }, key),
-    );
+    const { manifest, files } = await recommender.exportBundle();
+    await transaction('readwrite', (store) => store.put({ manifest, files, state, device, saved: Date.now() }, key));
     return { key, bytes: state.length };
   },
   async restore({ key, device: wanted }) {
@@ -93,7 +128,7 @@ self.onmessage = async ({ data: { id, method, args } }) => {
   try {
     await ready;
     if (!methods[method]) throw coded(`unknown method ${method}`, 'BAD_CALL');
-    const needsBundle = !['load', 'restore'].includes(method);
+    const needsBundle = !['load', 'restore', 'begin', 'manifestChunk', 'open', 'chunk'].includes(method);
     if (needsBundle && !recommender) throw coded('no bundle loaded', 'BAD_CALL');
     const progress = (p) => self.postMessage({ id, progress: p });
     self.postMessage({ id, ok: true, value: await methods[method](args, progress) });

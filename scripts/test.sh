@@ -59,16 +59,19 @@ for p in f16 int8; do
     target/release/fusionrec train --model bpr-mf --epochs 5 --precision $p --out models/ci/bpr-$p
 done
 target/release/fusionrec train --model ease-mm --precision int8 --out models/ci/ease-mm-int8
+# The serving bundle a page loads: no training users; a visitor's answers must not change.
+target/release/fusionrec serving --bundle models/ci/bpr-int8 --out models/ci/bpr-int8-serving
 # Last.fm-2K (read in place from ../shared/data) with Whisper audio embeddings from its .npy as a
 # modality and as catalog content: the browser places a new song by its audio vector.
 lfm2k=$FUSIONREC_SHARED/data/lfm2k
 target/release/fusionrec train --model ease-mm --interactions "$lfm2k/lfm2k.inter" --split-column x_label \
     --keep-valid-at-test --item-features "whisper=$lfm2k/whisper.npy" --modalities whisper \
     --catalog-content whisper --lambda 100 --content-weight 100 --out models/ci/lfm2k-audio
-for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8; do
+for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8 bpr-int8-serving; do
     target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --json \
         > models/ci/$m.reference.json
 done
+cmp models/ci/bpr-int8.reference.json models/ci/bpr-int8-serving.reference.json
 
 step "TypeScript types: tsc --noEmit on a usage file (js/index.d.ts)"
 npx tsc --noEmit -p tests/types
@@ -78,6 +81,12 @@ node tests/browser/run.mjs models/ci
 
 step "bad-input battery, JavaScript half (Chromium): each case's error code, the Recommender unharmed"
 node tests/browser/battery.mjs models/ci
+
+step "soak in Chromium: 200 rounds of mixed calls, save/restore; wasm memory, JS heap and call times must stay flat"
+node tests/browser/soak.mjs models/ci
+
+step "interrupted saves (Chromium): a save cut by dispose() or a closed page restores the old state or the new one, never a torn one"
+node tests/browser/interrupted.mjs models/ci
 
 step "npm package: packed, installed offline into a fresh project, imported as 'fusionrec' (Chromium)"
 node tests/browser/package.mjs models/ci

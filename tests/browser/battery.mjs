@@ -342,6 +342,12 @@ const call = (name, expect, run, why) => callCases.push({ name, expect, run: Str
 /** Valid if unusual input: must resolve, and `check` its answer (node side). */
 const accept = (name, run, check) => callCases.push({ name, expect: 'ok', run: String(run), check });
 
+// A caller's byte budget: refused once the manifest is read, before the weights come.
+call('maxBytes below the bundle size', 'TOO_LARGE', () => Recommender.load('/models/ci/bpr/', { maxBytes: 100000 }).then((r) => (r.dispose(), 'loaded')));
+call('maxBytes below the manifest alone', 'TOO_LARGE', () => Recommender.load('/models/ci/bpr/', { maxBytes: 1000 }).then((r) => (r.dispose(), 'loaded')));
+call('maxBytes: -5', 'BAD_CONFIG', () => Recommender.load('/models/ci/bpr/', { maxBytes: -5 }));
+accept('maxBytes above the bundle size', () => Recommender.load('/models/ci/bpr/', { maxBytes: 1e8 }).then((r) => (r.dispose(), 'loaded')), (v) => v === 'loaded');
+
 // Histories and options.
 call('unknown item in the history', 'UNKNOWN_ITEM', () => rec.recommend({ history: [{ item: '50' }, { item: 'no-such-item' }] }));
 call('empty item id in the history', 'UNKNOWN_ITEM', () => rec.recommend({ history: [{ item: '50' }, { item: '' }] }));

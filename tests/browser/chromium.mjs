@@ -25,6 +25,7 @@ export async function launch(args, options = {}) {
   });
   return {
     context,
+    profile,
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

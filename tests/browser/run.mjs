@@ -37,7 +37,8 @@ const HORROR = genreItems('Horror');
 const COMEDY = genreItems('Comedy');
 const isHorror = new Set(HORROR.map((x) => x.id));
 // The f16/int8 variants (format 3) must agree with native exactly as the f32 bundles do.
-const BUNDLES = ['ease-mm', 'bpr', 'bpr-f16', 'bpr-int8', 'ease-mm-int8'];
+// The serving bundle (no training users) must answer a visitor exactly as its full bundle.
+const BUNDLES = ['ease-mm', 'bpr', 'bpr-f16', 'bpr-int8', 'ease-mm-int8', 'bpr-int8-serving'];
 // Last.fm-2K EASE + Whisper audio, with the audio stored as catalog content (scripts/test.sh).
 const AUDIO_BUNDLE = 'lfm2k-audio';
 const LFM2K_WHISPER = join(process.env.FUSIONREC_SHARED ?? '../shared', 'data/lfm2k/whisper.npy');
