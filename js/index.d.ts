@@ -134,6 +134,10 @@ export interface RecommendOptions {
   exclude?: 'seen' | 'none';
   explain?: boolean;
   filter?: Filter;
+  /** MMR's weight of diversity, 0 (relevance order, the default) to 1. */
+  diversity?: number;
+  /** Leave out items scoring below this (the list may be shorter than k). */
+  minScore?: number;
 }
 
 export interface CatalogItem {

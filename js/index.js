@@ -215,6 +215,16 @@ function checkK(k) {
   return Math.min(k, 0xffffffff);
 }
 
+/** `recommend`'s re-ranking options: `diversity` in [0, 1], `minScore` a finite number. */
+function checkRerank(diversity, minScore) {
+  if (diversity !== undefined && !(typeof diversity === 'number' && diversity >= 0 && diversity <= 1)) {
+    throw codedError({ message: `invalid configuration: diversity must be a number from 0 to 1, not ${String(diversity)}`, code: 'BAD_CONFIG' });
+  }
+  if (minScore !== undefined && !(typeof minScore === 'number' && Number.isFinite(minScore))) {
+    throw codedError({ message: `invalid configuration: minScore must be a finite number, not ${String(minScore)}`, code: 'BAD_CONFIG' });
+  }
+}
+
 /** The fields `addItem` reads; any other is a mistake (BAD_CALL) rather than silently dropped. */
 const NEW_ITEM_FIELDS = ['id', 'title', 'text', 'description', 'year', 'categories', 'image', 'features'];
 
@@ -401,15 +411,19 @@ export class Recommender {
    * empty history (a first visit) gets the catalog's most popular items; `k` must be ≥ 1
    * (BAD_CONFIG otherwise). Options: `exclude` ('seen' | 'none'), `explain` (attach each
    * item's `explanation`, as `explain` gives it), `filter` (`{ items: [ids] }` or
-   * `{ category }`: only those items are ranked). */
-  recommend(query, { k = 10, exclude = 'seen', explain = false, filter } = {}) {
+   * `{ category }`: only those items are ranked), `diversity` (MMR's weight of diversity, 0 to
+   * 1: 0 keeps the relevance order; items compared by the bundle's content and item vectors,
+   * else its categories), `minScore` (leave out items scoring below it: the list may be
+   * shorter than k). */
+  recommend(query, { k = 10, exclude = 'seen', explain = false, filter, diversity, minScore } = {}) {
     const history = Array.isArray(query) ? query : query?.history;
     try {
       k = checkK(k);
+      checkRerank(diversity, minScore);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#call('recommend', { history, options: { k, exclude, explain, filter } });
+    return this.#call('recommend', { history, options: { k, exclude, explain, filter, diversity, minScore } });
   }
 
   /** The catalog, added items included: `[{ item, title, categories }]`. */

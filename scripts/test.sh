@@ -72,6 +72,12 @@ for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8 bpr-int8-serving; do
         > models/ci/$m.reference.json
 done
 cmp models/ci/bpr-int8.reference.json models/ci/bpr-int8-serving.reference.json
+# MMR re-ranking (diversity 0.5) in the content + item-vector space, natively: the page's
+# `recommend(…, { diversity: 0.5 })` must choose the same items.
+for m in ease-mm bpr; do
+    target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --diversity 0.5 \
+        --json > models/ci/$m.diverse.json
+done
 
 step "TypeScript types: tsc --noEmit on a usage file (js/index.d.ts)"
 npx tsc --noEmit -p tests/types

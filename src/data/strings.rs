@@ -237,11 +237,20 @@ impl Categories {
 
     /// Item `i`'s categories (none past the end).
     pub fn get(&self, i: usize) -> impl Iterator<Item = &str> + '_ {
-        let range = match self.ends.get(i) {
-            Some(&end) => (if i == 0 { 0 } else { self.ends[i - 1] })..end,
-            None => 0..0,
-        };
-        self.of[range].iter().map(|&c| self.names.id(c))
+        self.indices(i).iter().map(|&c| self.names.id(c))
+    }
+
+    /// Item `i`'s category indices (none past the end).
+    pub fn indices(&self, i: usize) -> &[u32] {
+        match self.ends.get(i) {
+            Some(&end) => &self.of[if i == 0 { 0 } else { self.ends[i - 1] }..end],
+            None => &[],
+        }
+    }
+
+    /// How many distinct categories there are.
+    pub fn names(&self) -> usize {
+        self.names.len()
     }
 
     /// The index of category `name`, if any item has it.
@@ -251,11 +260,7 @@ impl Categories {
 
     /// Whether item `i` has the category of index `c`.
     pub fn has(&self, i: usize, c: u32) -> bool {
-        let Some(&end) = self.ends.get(i) else {
-            return false;
-        };
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.of[start..end].contains(&c)
+        self.indices(i).contains(&c)
     }
 
     /// Items listed (0 when the dataset has no categories).

@@ -3,8 +3,13 @@
 pub mod metrics;
 mod protocol;
 mod report;
+pub mod rerank;
 pub mod social;
 
-pub use protocol::{check_k, evaluate, ranked_lists, top_k, topk_json, Scores, Target, KS};
+pub use protocol::{
+    check_k, evaluate, evaluate_with, ranked_lists, ranked_lists_with, top_k, topk_json,
+    EvalOptions, Scores, Target, KS,
+};
 pub use report::{AtK, Metrics};
+pub use rerank::{ItemRows, Rerank};
 pub use social::{Social, WithFriends};

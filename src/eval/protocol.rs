@@ -8,6 +8,7 @@ use super::metrics::{
     hit_rate_at_k, item_coverage, mae, mrr_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse,
 };
 use super::report::{AtK, Metrics};
+use super::rerank::{intra_list_diversity, novelty, ItemRows, Rerank};
 use crate::data::split::items_by_user;
 use crate::data::UserHistory;
 use crate::data::{IdMap, Split};
@@ -73,6 +74,19 @@ pub fn ranked_lists<S: Scores + ?Sized>(
     target: Target,
     k: usize,
 ) -> Vec<(u32, Vec<u32>)> {
+    ranked_lists_with(model, split, history, target, k, None)
+}
+
+/// [`ranked_lists`], each list re-ranked by `rerank` in its item space (see [`Rerank`]).
+pub fn ranked_lists_with<S: Scores + ?Sized>(
+    model: &S,
+    split: &Split,
+    history: &UserHistory,
+    target: Target,
+    k: usize,
+    rerank: Option<(&Rerank, &dyn ItemRows)>,
+) -> Vec<(u32, Vec<u32>)> {
+    let rerank = rerank.filter(|(r, _)| !r.is_identity());
     let (held_out, earlier) = match target {
         Target::Valid => (&split.valid, None),
         Target::Test => (
@@ -96,7 +110,17 @@ pub fn ranked_lists<S: Scores + ?Sized>(
             excluded.extend_from_slice(&earlier[user as usize]);
         }
         excluded.sort_unstable();
-        out.push((user, top_k(&scores, &excluded, k)));
+        let list = match rerank {
+            None => top_k(&scores, &excluded, k),
+            Some((r, space)) => {
+                let pool: Vec<(u32, f32)> = top_k(&scores, &excluded, r.pool(k))
+                    .into_iter()
+                    .map(|i| (i, scores[i as usize]))
+                    .collect();
+                r.apply(&pool, k, space).into_iter().map(|c| c.0).collect()
+            }
+        };
+        out.push((user, list));
     }
     out
 }
@@ -114,6 +138,15 @@ pub fn topk_json(lists: &[(u32, Vec<u32>)], users: &IdMap, items: &IdMap) -> ser
     serde_json::Value::Object(map)
 }
 
+/// What an evaluation adds to the plain protocol (nothing by default).
+#[derive(Clone, Copy, Default)]
+pub struct EvalOptions<'a> {
+    /// Re-rank every list before measuring it (MMR diversity, a score threshold).
+    pub rerank: Option<(&'a Rerank, &'a dyn ItemRows)>,
+    /// Measure intra-list diversity (`ild@k`) in this item space (the dataset's categories).
+    pub diversity_space: Option<&'a dyn ItemRows>,
+}
+
 /// Evaluates `model` on the validation or test part of `split`. `history` is the model's input
 /// (the training interactions). Rating metrics (RMSE, MAE) are added for models that predict
 /// ratings, over held-out interactions that carry one. Every ranking metric key is present, also
@@ -124,15 +157,33 @@ pub fn evaluate<S: Scores + ?Sized>(
     history: &UserHistory,
     target: Target,
 ) -> Metrics {
+    evaluate_with(model, split, history, target, EvalOptions::default())
+}
+
+/// [`evaluate`] with re-ranking and intra-list diversity (see [`EvalOptions`]). Novelty@k is
+/// always measured, from the training interactions' item counts.
+pub fn evaluate_with<S: Scores + ?Sized>(
+    model: &S,
+    split: &Split,
+    history: &UserHistory,
+    target: Target,
+    options: EvalOptions<'_>,
+) -> Metrics {
     let held_out = match target {
         Target::Valid => &split.valid,
         Target::Test => &split.test,
     };
     let targets = items_by_user(split.n_users, held_out);
     let k_max = *KS.iter().max().unwrap_or(&10);
-    let lists = ranked_lists(model, split, history, target, k_max);
+    let lists = ranked_lists_with(model, split, history, target, k_max, options.rerank);
+    let mut counts = vec![0u32; split.n_items];
+    for x in &split.train {
+        counts[x.item as usize] += 1;
+    }
 
     let mut at: BTreeMap<usize, AtK> = KS.iter().map(|&k| (k, AtK::default())).collect();
+    // Sums and user counts of the beyond-accuracy figures (a list may be too short for one).
+    let mut beyond: BTreeMap<usize, [(f64, usize); 2]> = BTreeMap::new();
     for (user, ranked) in &lists {
         let relevant: HashSet<u32> = targets[*user as usize].iter().copied().collect();
         for (&k, sum) in at.iter_mut() {
@@ -141,6 +192,19 @@ pub fn evaluate<S: Scores + ?Sized>(
             sum.precision += precision_at_k(ranked, &relevant, k);
             sum.hit += hit_rate_at_k(ranked, &relevant, k);
             sum.mrr += mrr_at_k(ranked, &relevant, k);
+            let top = &ranked[..k.min(ranked.len())];
+            let b = beyond.entry(k).or_default();
+            if let Some(v) = novelty(top, &counts, split.n_users) {
+                b[0].0 += v;
+                b[0].1 += 1;
+            }
+            if let Some(v) = options
+                .diversity_space
+                .and_then(|space| intra_list_diversity(top, space))
+            {
+                b[1].0 += v;
+                b[1].1 += 1;
+            }
         }
     }
     let lists: Vec<Vec<u32>> = lists.into_iter().map(|(_, l)| l).collect();
@@ -157,6 +221,15 @@ pub fn evaluate<S: Scores + ?Sized>(
             *v = mean(*v);
         }
         m.coverage = item_coverage(lists.iter().map(|l| &l[..k.min(l.len())]), split.n_items);
+        let b = beyond.get(&k).copied().unwrap_or_default();
+        m.novelty = (b[0].1 > 0).then(|| b[0].0 / b[0].1 as f64);
+        if options.diversity_space.is_some() {
+            m.ild = Some(if b[1].1 > 0 {
+                b[1].0 / b[1].1 as f64
+            } else {
+                0.0
+            });
+        }
     }
 
     let pairs: Vec<(f32, f32)> = held_out
@@ -217,6 +290,11 @@ mod tests {
         // Only items 2, 3, 4 ever get recommended.
         assert!((m.at(5).coverage - 3.0 / 5.0).abs() < 1e-12);
         assert_eq!(m.rmse, None);
+        // Novelty@5 from training counts [3, 2, 1, 0, 0] over 3 users: −log2((c + 1) / 4) is 1
+        // for item 2 and 2 for items 3, 4 → users 0 and 1: 5/3, user 2: 2.
+        let novelty = m.at(5).novelty.unwrap();
+        assert!((novelty - 16.0 / 9.0).abs() < 1e-12, "{novelty}");
+        assert_eq!(m.at(5).ild, None);
         let v = evaluate(&model, &split, &history, Target::Valid);
         assert_eq!(v.users, 1);
         // User 2's candidates: [1, 3, 4] → the validation item 1 is first.

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The ranking metrics at one cut-off `k`, each a mean over the evaluated users (coverage: the
-/// share of the catalog in anyone's top `k`).
+/// share of the catalog in anyone's top `k`), and the beyond-accuracy ones where measured:
+/// novelty (mean self-information of the listed items) and intra-list diversity (`ild`, in the
+/// dataset's category space), see [`super::rerank`].
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AtK {
     pub precision: f64,
@@ -17,19 +19,22 @@ pub struct AtK {
     pub hit: f64,
     pub mrr: f64,
     pub coverage: f64,
+    pub novelty: Option<f64>,
+    pub ild: Option<f64>,
 }
 
 impl AtK {
-    const NAMES: [&'static str; 6] = ["precision", "recall", "ndcg", "hit", "mrr", "coverage"];
-
-    fn values(&self) -> [f64; 6] {
+    /// Every figure by its printed name; `None` for one not measured.
+    fn values(&self) -> [(&'static str, Option<f64>); 8] {
         [
-            self.precision,
-            self.recall,
-            self.ndcg,
-            self.hit,
-            self.mrr,
-            self.coverage,
+            ("precision", Some(self.precision)),
+            ("recall", Some(self.recall)),
+            ("ndcg", Some(self.ndcg)),
+            ("hit", Some(self.hit)),
+            ("mrr", Some(self.mrr)),
+            ("coverage", Some(self.coverage)),
+            ("novelty", self.novelty),
+            ("ild", self.ild),
         ]
     }
 
@@ -41,6 +46,8 @@ impl AtK {
             "hit" => &mut self.hit,
             "mrr" => &mut self.mrr,
             "coverage" => &mut self.coverage,
+            "novelty" => self.novelty.get_or_insert(0.0),
+            "ild" => self.ild.get_or_insert(0.0),
             _ => return None,
         })
     }
@@ -70,6 +77,8 @@ impl Metrics {
             hit: f64::NAN,
             mrr: f64::NAN,
             coverage: f64::NAN,
+            novelty: None,
+            ild: None,
         })
     }
 
@@ -89,8 +98,9 @@ impl Metrics {
             "mae" => self.mae,
             _ => {
                 let (metric, k) = name.split_once('@')?;
-                let mut at = *self.at.get(&k.parse().ok()?)?;
-                at.slot(metric).map(|v| *v)
+                let at = self.at.get(&k.parse().ok()?)?;
+                let (_, v) = at.values().into_iter().find(|(n, _)| *n == metric)?;
+                v
             }
         }
     }
@@ -119,8 +129,10 @@ impl From<Metrics> for BTreeMap<String, f64> {
     fn from(m: Metrics) -> Self {
         let mut out = BTreeMap::new();
         for (k, at) in &m.at {
-            for (name, v) in AtK::NAMES.iter().zip(at.values()) {
-                out.insert(format!("{name}@{k}"), v);
+            for (name, v) in at.values() {
+                if let Some(v) = v {
+                    out.insert(format!("{name}@{k}"), v);
+                }
             }
         }
         out.insert("users".into(), m.users as f64);

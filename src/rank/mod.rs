@@ -15,7 +15,7 @@ pub mod session;
 
 pub use adaptor::PersonalizeConfig;
 pub use device::DeviceScorer;
-pub use session::{AddedItem, Filter, Session, SessionState};
+pub use session::{AddedItem, Filter, ItemSpace, Session, SessionState};
 
 use crate::error::{Error, Result};
 use crate::model::{FactorModel, TrainedModel};

@@ -28,6 +28,7 @@ use super::adaptor::{Pairs, PersonalizeConfig};
 use super::placement::{self, NEIGHBORS, TEMPERATURE};
 use super::{score_history, Explanation, HistoryEvent, Query};
 use crate::error::{Error, Result};
+use crate::eval::{ItemRows, Rerank};
 use crate::model::TrainedModel;
 use crate::store::{Bundle, WEIGHTS_FILE};
 
@@ -128,6 +129,52 @@ impl Features {
 }
 
 use crate::kernels::dot;
+
+/// A session's items as an [`ItemRows`] space for re-ranking (see [`Session::item_space`]).
+pub struct ItemSpace<'a> {
+    session: &'a Session,
+    by_features: bool,
+}
+
+impl ItemRows for ItemSpace<'_> {
+    fn dim(&self) -> usize {
+        match self.by_features {
+            true => self.session.features.dim,
+            false => self.session.bundle.manifest.item_categories.names(),
+        }
+    }
+
+    /// A catalog item's features (or category vector); an added item's is its neighbours'
+    /// mixture, as its scores are.
+    fn row(&self, item: u32, out: &mut [f32]) {
+        let s = self.session;
+        let catalog = |i: u32, out: &mut [f32]| match self.by_features {
+            true => s.features.row(&s.bundle, i as usize, out),
+            false => s.bundle.manifest.item_categories.row(i, out),
+        };
+        match (item as usize).checked_sub(s.n_catalog()) {
+            None => catalog(item, out),
+            Some(a) => {
+                out.fill(0.0);
+                let mut row = vec![0.0f32; out.len()];
+                for &(j, w) in s.added.get(a).map_or(&[][..], |x| &x.neighbors[..]) {
+                    catalog(j, &mut row);
+                    out.iter_mut().zip(&row).for_each(|(o, r)| *o += w * r);
+                }
+            }
+        }
+    }
+}
+
+/// No space: only for re-rankings that compare no items (a threshold alone).
+struct NoSpace;
+
+impl ItemRows for NoSpace {
+    fn dim(&self) -> usize {
+        0
+    }
+    fn row(&self, _: u32, _: &mut [f32]) {}
+}
 
 fn norm(a: &[f32]) -> f32 {
     dot(a, a).sqrt()
@@ -381,16 +428,64 @@ impl Session {
             .collect()
     }
 
+    /// The item space re-ranking compares items in: the session's item features (content
+    /// blocks and a factor model's item vectors, each block L2-normalised — what the adaptor
+    /// is linear in), else the catalog's categories. `BAD_CONFIG` when the bundle has neither.
+    pub fn item_space(&self) -> Result<ItemSpace<'_>> {
+        let by_features = self.features.dim > 0;
+        if !by_features && self.bundle.manifest.item_categories.none_assigned() {
+            return Err(Error::Config(
+                "this bundle has no item vectors, content or categories to diversify by".into(),
+            ));
+        }
+        Ok(ItemSpace {
+            session: self,
+            by_features,
+        })
+    }
+
+    /// [`Session::rank`], then re-ranked by `rerank` (MMR diversity in [`Session::item_space`],
+    /// a score threshold; see [`crate::eval::rerank`]).
+    pub fn rank_with(
+        &self,
+        scores: &[f32],
+        seen: Option<&[u32]>,
+        k: usize,
+        rerank: &Rerank,
+    ) -> Result<Vec<(u32, f32)>> {
+        rerank.validate()?;
+        if rerank.is_identity() {
+            return Ok(self.rank(scores, seen, k));
+        }
+        let pool = self.rank(scores, seen, rerank.pool(k));
+        // The space is needed only to diversify: a threshold alone works on any bundle.
+        if rerank.diversity == 0.0 {
+            Ok(rerank.apply(&pool, k, &NoSpace))
+        } else {
+            Ok(rerank.apply(&pool, k, &self.item_space()?))
+        }
+    }
+
     /// A first visit (no history): the catalog's most popular items, by how many training
     /// users interacted with each, scored as the share of the most popular one's count (ties to
     /// the lower index; added items have no count). Any model's scores for an empty history are
     /// constant, which would rank arbitrarily.
     pub fn popular(&self, k: usize, filter: Option<&Filter>) -> Result<Vec<(u32, f32)>> {
+        self.popular_with(k, filter, &Rerank::default())
+    }
+
+    /// [`Session::popular`], re-ranked by `rerank`.
+    pub fn popular_with(
+        &self,
+        k: usize,
+        filter: Option<&Filter>,
+        rerank: &Rerank,
+    ) -> Result<Vec<(u32, f32)>> {
         crate::eval::check_k(k)?;
         let mut scores = self.popularity.clone();
         scores.resize(self.n_items(), 0.0);
         self.apply_filter(&mut scores, filter)?;
-        Ok(self.rank(&scores, None, k))
+        self.rank_with(&scores, None, k, rerank)
     }
 
     /// Leaves only the items `filter` allows rankable: the others' scores become NaN, which
@@ -462,14 +557,28 @@ impl Session {
         exclude_seen: bool,
         filter: Option<&Filter>,
     ) -> Result<Vec<(String, f32)>> {
+        self.recommend_with(history, k, exclude_seen, filter, &Rerank::default())
+    }
+
+    /// [`Session::recommend_filtered`], re-ranked by `rerank` (see [`Session::rank_with`]).
+    pub fn recommend_with(
+        &self,
+        history: &[HistoryEvent],
+        k: usize,
+        exclude_seen: bool,
+        filter: Option<&Filter>,
+        rerank: &Rerank,
+    ) -> Result<Vec<(String, f32)>> {
         crate::eval::check_k(k)?;
+        rerank.validate()?;
         if history.is_empty() {
-            return Ok(self.named(self.popular(k, filter)?));
+            return Ok(self.named(self.popular_with(k, filter, rerank)?));
         }
         let (q, seen) = self.query(history)?;
         let mut scores = self.complete(self.catalog_scores(&q)?, true)?;
         self.apply_filter(&mut scores, filter)?;
-        Ok(self.named(self.rank(&scores, exclude_seen.then_some(&seen[..]), k)))
+        let ranked = self.rank_with(&scores, exclude_seen.then_some(&seen[..]), k, rerank)?;
+        Ok(self.named(ranked))
     }
 
     fn named(&self, ranked: Vec<(u32, f32)>) -> Vec<(String, f32)> {

@@ -7,7 +7,8 @@ mod pipeline;
 
 pub use catalog::{catalog_content, CatalogChoice};
 pub use pipeline::{
-    export_topk, reevaluate, train_bundle, train_bundle_timed, Timings, TrainRequest,
+    export_topk, reevaluate, reevaluate_with, train_bundle, train_bundle_timed, Timings,
+    TrainRequest,
 };
 
 pub use crate::model::training::{EpochReport, TrainObserver};

@@ -6,8 +6,12 @@ use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
 use crate::encode::Content;
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, ranked_lists, topk_json, Social, Target, WithFriends};
+use crate::eval::{
+    evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Rerank,
+    Social, Target, WithFriends,
+};
 use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
+use crate::rank::Session;
 use crate::store::{
     Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Precision, Provenance, FORMAT,
 };
@@ -189,12 +193,7 @@ pub fn train_bundle_timed(
         // Serve and measure exactly what the browser will load: the stored, decoded weights.
         bundle = bundle.stored()?;
     }
-    let m = &bundle.manifest;
-    let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
-    bundle.manifest.metrics = BundleMetrics {
-        valid: evaluate(&scorer, &split, &bundle.history, Target::Valid),
-        test: evaluate(&scorer, &split, &bundle.history, Target::Test),
-    };
+    bundle.manifest.metrics = measure(&bundle, &split, None)?;
     let timings = Timings {
         fit_seconds: fitted - started,
         evaluate_seconds: clock() - fitted,
@@ -222,18 +221,46 @@ fn bundle_split(bundle: &Bundle, dataset: &Dataset) -> Result<Split> {
     Ok(split)
 }
 
+/// Validation and test metrics of `bundle` on `split`: the protocol's, with intra-list
+/// diversity in the catalog's category space when it has categories, and every list re-ranked
+/// by `rerank` when given (MMR in the session's item space, see `rank::Session::item_space`).
+fn measure(bundle: &Bundle, split: &Split, rerank: Option<&Rerank>) -> Result<BundleMetrics> {
+    let m = &bundle.manifest;
+    let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
+    let categories = &m.item_categories;
+    let session;
+    let space;
+    let mut options = EvalOptions {
+        rerank: None,
+        diversity_space: (!categories.none_assigned()).then_some(categories as &dyn ItemRows),
+    };
+    if let Some(r) = rerank.filter(|r| !r.is_identity()) {
+        r.validate()?;
+        session = Session::new(bundle.clone());
+        space = session.item_space()?;
+        options.rerank = Some((r, &space as &dyn ItemRows));
+    }
+    let at = |target| evaluate_with(&scorer, split, &bundle.history, target, options);
+    Ok(BundleMetrics {
+        valid: at(Target::Valid),
+        test: at(Target::Test),
+    })
+}
+
 /// Recomputes a loaded bundle's metrics on `dataset` under the bundle's own protocol.
 pub fn reevaluate(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
+    reevaluate_with(bundle, dataset, None)
+}
+
+/// [`reevaluate`] with every list re-ranked by `rerank` (diversity, a score threshold): the
+/// accuracy–diversity trade-off of a bundle under its own protocol.
+pub fn reevaluate_with(
+    bundle: &Bundle,
+    dataset: &Dataset,
+    rerank: Option<&Rerank>,
+) -> Result<BundleMetrics> {
     let split = bundle_split(bundle, dataset)?;
-    let scorer = WithFriends::new(
-        &bundle.model,
-        bundle.manifest.social.as_ref(),
-        &bundle.history,
-    );
-    Ok(BundleMetrics {
-        valid: evaluate(&scorer, &split, &bundle.history, Target::Valid),
-        test: evaluate(&scorer, &split, &bundle.history, Target::Test),
-    })
+    measure(bundle, &split, rerank)
 }
 
 /// The bundle's top `k` for every user with held-out items in `target`, as
@@ -243,6 +270,7 @@ pub fn export_topk(
     dataset: &Dataset,
     target: Target,
     k: usize,
+    rerank: Option<&Rerank>,
 ) -> Result<serde_json::Value> {
     crate::eval::check_k(k)?;
     let split = bundle_split(bundle, dataset)?;
@@ -251,7 +279,16 @@ pub fn export_topk(
         bundle.manifest.social.as_ref(),
         &bundle.history,
     );
-    let lists = ranked_lists(&scorer, &split, &bundle.history, target, k);
+    let lists = match rerank.filter(|r| !r.is_identity()) {
+        None => ranked_lists(&scorer, &split, &bundle.history, target, k),
+        Some(r) => {
+            r.validate()?;
+            let session = Session::new(bundle.clone());
+            let space = session.item_space()?;
+            let rerank = Some((r, &space as &dyn ItemRows));
+            ranked_lists_with(&scorer, &split, &bundle.history, target, k, rerank)
+        }
+    };
     let m = &bundle.manifest;
     Ok(topk_json(&lists, &m.users, &m.items))
 }

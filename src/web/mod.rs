@@ -16,6 +16,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::encode::features::new_item_text;
 use crate::error::{Error, Result};
+use crate::eval::Rerank;
 use crate::io::sha256_hex;
 use crate::rank::adaptor::adaptor_loss;
 use crate::rank::{Explanation, Filter, HistoryEvent, PersonalizeConfig, Session, SessionState};
@@ -52,6 +53,21 @@ struct RecommendOptions {
     /// Restrict the list to `{ items: [ids] }` or `{ category }`.
     #[serde(default)]
     filter: Option<Filter>,
+    /// MMR's weight of diversity in [0, 1] (0: the relevance order; see `eval::rerank`).
+    #[serde(default)]
+    diversity: Option<f32>,
+    /// Leave out items scoring below this.
+    #[serde(default, rename = "minScore")]
+    min_score: Option<f32>,
+}
+
+impl RecommendOptions {
+    fn rerank(&self) -> Rerank {
+        Rerank {
+            diversity: self.diversity.unwrap_or(0.0),
+            min_score: self.min_score,
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -209,12 +225,14 @@ impl State {
         let history: Vec<HistoryEvent> = from_js(history, "history")?;
         let options: RecommendOptions = self::options(options)?;
         crate::eval::check_k(options.k)?;
+        let rerank = options.rerank();
+        rerank.validate()?;
         let explain = options.explain.then_some(&history[..]);
         if history.is_empty() {
-            let popular = self
-                .session
-                .borrow()
-                .popular(options.k, options.filter.as_ref())?;
+            let popular =
+                self.session
+                    .borrow()
+                    .popular_with(options.k, options.filter.as_ref(), &rerank)?;
             return self.explained_list(popular, None);
         }
         let (query, seen) = self.session.borrow().query(&history)?;
@@ -230,7 +248,7 @@ impl State {
                 Exclude::Seen => Some(&seen[..]),
                 Exclude::None => None,
             };
-            session.rank(&scores, seen, options.k)
+            session.rank_with(&scores, seen, options.k, &rerank)?
         };
         self.explained_list(ranked, explain)
     }

@@ -4,7 +4,7 @@
 // Expects the built package (pkg/web), the bundles `<dir>/{ease-mm,bpr}` and the native CLI's
 // answers for HISTORY in `<dir>/<name>.reference.json` (see scripts/test.sh).
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './chromium.mjs';
 import { assertParity, HISTORY, TOLERANCE } from './parity.mjs';
@@ -102,7 +102,15 @@ for (const run of RUNS) {
         const firstVisit = await window.rec.recommend({ history: [] }, { k: 5 });
         const after = await window.rec.recommend(events, { k: 10 });
         const explained = await window.rec.explain({ history: events }, recs[0].item);
-        return { recs, ms, similar, unknown, unknownSimilar, kZero, firstVisit, after, explained };
+        // Re-ranking: MMR diversity, a score threshold, and bad values of both.
+        const diverse = await window.rec.recommend({ history: events }, { k: 10, diversity: 0.5 });
+        const thresholded = await window.rec.recommend({ history: events }, { k: 10, minScore: recs[4].score });
+        const badDiversity = await code(window.rec.recommend({ history: events }, { diversity: 2 }));
+        const badMinScore = await code(window.rec.recommend({ history: events }, { minScore: 'high' }));
+        return {
+          recs, ms, similar, unknown, unknownSimilar, kZero, firstVisit, after, explained,
+          diverse, thresholded, badDiversity, badMinScore,
+        };
       }, { history: HISTORY, label });
 
       const ids = out.recs.map((r) => r.item);
@@ -127,6 +135,20 @@ for (const run of RUNS) {
       assert.ok(Math.abs(e.score - out.recs[0].score) <= TOLERANCE, `${label}: explain score ${e.score}`);
       assert.ok(Math.abs(total - e.score) <= TOLERANCE, `${label}: explanation adds up (${total} vs ${e.score})`);
       assert.deepEqual(e.influences.map((x) => x.item).sort(), [...HISTORY].sort(), `${label}: influences`);
+      // MMR picks the native CLI's items (`recommend --diversity 0.5`), each with its own score;
+      // a threshold keeps exactly the items scoring at least it, in order.
+      const diverseFile = join(dir, `${name}.diverse.json`);
+      if (existsSync(diverseFile)) {
+        const nativeDiverse = JSON.parse(readFileSync(diverseFile, 'utf8'));
+        assertParity(out.diverse, nativeDiverse);
+        assert.notDeepEqual(out.diverse.map((r) => r.item), ids, `${label}: diversity changes the list`);
+      }
+      assert.equal(new Set(out.diverse.map((r) => r.item)).size, 10, `${label}: diverse list distinct`);
+      assert.ok(out.diverse.every((r) => !HISTORY.includes(r.item)), `${label}: diverse list excludes history`);
+      const kept = out.recs.filter((r) => r.score >= out.recs[4].score);
+      assert.deepEqual(out.thresholded, kept, `${label}: minScore`);
+      assert.equal(out.badDiversity, 'BAD_CONFIG', `${label}: diversity 2`);
+      assert.equal(out.badMinScore, 'BAD_CONFIG', `${label}: minScore 'high'`);
 
       // Nothing the page sent after loading carries the history: no bodies, no ids in URLs.
       const sent = [...log.slice(afterLoad.server), ...seen.slice(afterLoad.browser)];

@@ -11,15 +11,15 @@ use fusionrec::data::{fetch, DataSource, Feedback, Protocol, RowPolicy, SplitStr
 use fusionrec::device::DeviceKind;
 use fusionrec::encode::external::FeatureSpec;
 use fusionrec::error::{Error, Result};
-use fusionrec::eval::Metrics;
 use fusionrec::eval::Target;
+use fusionrec::eval::{Metrics, Rerank};
 use fusionrec::model::training::TrainingConfig;
 use fusionrec::model::{FactorConfig, ItemKnnConfig, Loss, ModelConfig, Similarity, Solver};
 use fusionrec::rank::HistoryEvent;
 use fusionrec::store::Bundle;
 use fusionrec::train::{
-    export_topk as export_topk_lists, reevaluate, train_bundle_timed, CatalogChoice, EpochReport,
-    TrainRequest,
+    export_topk as export_topk_lists, reevaluate_with, train_bundle_timed, CatalogChoice,
+    EpochReport, TrainRequest,
 };
 
 #[derive(Parser)]
@@ -70,6 +70,8 @@ enum Command {
         /// Length of each exported list.
         #[arg(short, long, default_value_t = 50)]
         k: usize,
+        #[command(flatten)]
+        rerank: RerankArgs,
     },
     /// The multimodal experiments: ablation (3 seeds), missing text, cold start.
     Experiment(Box<crate::experiment::ExperimentArgs>),
@@ -88,6 +90,8 @@ enum Command {
         k: usize,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        rerank: RerankArgs,
     },
     /// Write a synthetic catalog for scale benchmarks (power-law popularity, heavy-tailed users,
     /// planted low-rank preferences, content correlated with them): given-split CSVs, items.csv
@@ -102,6 +106,30 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// Re-ranking of every list (see `fusionrec::eval::rerank`).
+#[derive(Args)]
+struct RerankArgs {
+    /// MMR's weight of diversity, 0 to 1 (0: the relevance order): items compared by the
+    /// bundle's content and item vectors, else its categories. With `eval`, metrics are those of
+    /// the re-ranked lists (and are not expected to match the recorded ones).
+    #[arg(long, default_value_t = 0.0)]
+    diversity: f32,
+    /// Leave out items scoring below this (lists may be shorter than k).
+    #[arg(long)]
+    min_score: Option<f32>,
+}
+
+impl RerankArgs {
+    fn rerank(&self) -> Result<Rerank> {
+        let r = Rerank {
+            diversity: self.diversity,
+            min_score: self.min_score,
+        };
+        r.validate()?;
+        Ok(r)
+    }
 }
 
 #[derive(Args)]
@@ -442,7 +470,9 @@ fn run(command: Command) -> Result<()> {
             export_topk,
             on,
             k,
+            rerank,
         } => {
+            let rerank = rerank.rerank()?;
             let b = Bundle::read_dir(&bundle)?;
             if b.is_serving() {
                 return Err(Error::Config(
@@ -461,31 +491,43 @@ fn run(command: Command) -> Result<()> {
                 ));
             }
             let dataset = source.load(RowPolicy::Skip)?;
-            let metrics = reevaluate(&b, &dataset)?;
+            let metrics = reevaluate_with(&b, &dataset, Some(&rerank))?;
             if let Some(path) = &export_topk {
                 let target = match on {
                     OnArg::Test => Target::Test,
                     OnArg::Valid => Target::Valid,
                 };
-                let lists = export_topk_lists(&b, &dataset, target, k)?;
+                let lists = export_topk_lists(&b, &dataset, target, k, Some(&rerank))?;
                 let n = lists.as_object().map_or(0, |m| m.len());
                 let text = serde_json::to_string(&lists)
                     .map_err(|e| Error::Data(format!("top-k JSON: {e}")))?;
                 std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
                 eprintln!("top-{k} lists of {n} users written to {}", path.display());
             }
+            // Re-ranked lists are measured, not reproduced: there is nothing to match.
+            let reranked = !rerank.is_identity();
             let same = metrics == b.manifest.metrics;
             if json {
-                let out = serde_json::json!({ "model": b.manifest.model.kind(), "valid": metrics.valid, "test": metrics.test, "matches_training": same });
+                let mut out = serde_json::json!({ "model": b.manifest.model.kind(), "valid": metrics.valid, "test": metrics.test });
+                match reranked {
+                    true => out["rerank"] = serde_json::json!(rerank),
+                    false => out["matches_training"] = same.into(),
+                }
                 println!("{out}");
             } else {
                 print_table(&[(b.manifest.model.kind().to_owned(), metrics.test.clone())]);
-                println!(
-                    "matches the metrics recorded at training: {}",
-                    if same { "yes" } else { "NO" }
-                );
+                match reranked {
+                    true => println!(
+                        "re-ranked: diversity {}, min score {:?}",
+                        rerank.diversity, rerank.min_score
+                    ),
+                    false => println!(
+                        "matches the metrics recorded at training: {}",
+                        if same { "yes" } else { "NO" }
+                    ),
+                }
             }
-            if same {
+            if same || reranked {
                 Ok(())
             } else {
                 Err(Error::Bundle(
@@ -499,18 +541,27 @@ fn run(command: Command) -> Result<()> {
             history,
             k,
             json,
+            rerank,
         } => {
+            let rerank = rerank.rerank()?;
             let b = Bundle::read_dir(&bundle)?;
             let (recs, whom) = match (user, history) {
-                (Some(user), _) => (b.recommend(&user, k)?, format!("user {user}")),
+                (Some(user), _) if rerank.is_identity() => {
+                    (b.recommend(&user, k)?, format!("user {user}"))
+                }
+                (Some(_), _) => {
+                    return Err(Error::Config(
+                        "--diversity and --min-score re-rank a visitor's --history".into(),
+                    ))
+                }
                 (None, history) => {
                     let events: Vec<HistoryEvent> = history
                         .unwrap_or_default()
                         .into_iter()
                         .map(|item| HistoryEvent { item, rating: None })
                         .collect();
-                    let recs =
-                        fusionrec::rank::Session::new(b.clone()).recommend(&events, k, true)?;
+                    let recs = fusionrec::rank::Session::new(b.clone())
+                        .recommend_with(&events, k, true, None, &rerank)?;
                     (recs, format!("a history of {} items", events.len()))
                 }
             };
@@ -914,13 +965,15 @@ fn catalog_content(
 }
 
 fn print_table(rows: &[(String, Metrics)]) {
-    const COLUMNS: [&str; 8] = [
+    const COLUMNS: [&str; 10] = [
         "ndcg@10",
         "recall@20",
         "precision@10",
         "hit@10",
         "mrr@10",
         "coverage@20",
+        "novelty@10",
+        "ild@10",
         "rmse",
         "mae",
     ];
