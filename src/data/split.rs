@@ -32,6 +32,13 @@ pub enum SplitStrategy {
     TemporalLeaveLastOut,
     /// The split read with the data ([`super::given`]): each interaction keeps its part.
     Given,
+    /// Fold `fold` of `folds`-fold cross-validation: each user's interactions are shuffled
+    /// (seeded, the same for every fold) and dealt round the folds from a seeded offset per user;
+    /// fold `fold` is the test part, the next fold (mod `folds`) the validation part, the rest
+    /// training. Over the `folds` folds every interaction is tested exactly once; 10 folds give
+    /// the 8:1:1 proportions of [`SplitStrategy::PerUserRandom`]. A user whose training part
+    /// would be empty (fewer interactions than folds) trains on all of them in that fold.
+    KFold { folds: usize, fold: usize },
 }
 
 /// A complete, reproducible protocol: recorded in every bundle so evaluation can be redone.
@@ -100,6 +107,14 @@ impl Protocol {
             if !ok {
                 return Err(Error::Config(format!(
                     "split ratios must be in [0, 1], train > 0, and sum to 1 (got {train}:{valid}:{test})"
+                )));
+            }
+        }
+        if let SplitStrategy::KFold { folds, fold } = self.split {
+            if folds < 3 || fold >= folds {
+                return Err(Error::Config(format!(
+                    "k-fold needs at least 3 folds (test, validation, training) and a fold \
+                     below their number (got fold {fold} of {folds})"
                 )));
             }
         }
@@ -254,6 +269,24 @@ fn per_user(kept: Vec<(Interaction, usize)>, n_users: usize, protocol: &Protocol
     let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
     for mut xs in per_user {
         let n = xs.len();
+        if let SplitStrategy::KFold { folds, fold } = protocol.split {
+            rng.shuffle(&mut xs);
+            let offset = rng.below(folds);
+            let of = |p: usize| (p + offset) % folds;
+            let valid_fold = (fold + 1) % folds;
+            if (0..n).all(|p| of(p) == fold || of(p) == valid_fold) {
+                train.extend(xs);
+                continue;
+            }
+            for (p, x) in xs.into_iter().enumerate() {
+                match of(p) {
+                    f if f == fold => test.push(x),
+                    f if f == valid_fold => valid.push(x),
+                    _ => train.push(x),
+                }
+            }
+            continue;
+        }
         let (n_valid, n_test) = match protocol.split {
             SplitStrategy::PerUserRandom {
                 valid: v, test: t, ..
@@ -275,7 +308,7 @@ fn per_user(kept: Vec<(Interaction, usize)>, n_users: usize, protocol: &Protocol
                 xs.sort_by_key(|x| x.timestamp);
                 (usize::from(n >= 3), usize::from(n >= 2))
             }
-            SplitStrategy::Given => (0, 0),
+            SplitStrategy::Given | SplitStrategy::KFold { .. } => (0, 0),
         };
         let n_train = n - n_valid - n_test;
         test.extend_from_slice(&xs[n_train + n_valid..]);
@@ -342,6 +375,72 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 60);
+    }
+
+    #[test]
+    fn k_folds_test_every_interaction_once_with_the_next_fold_as_validation() {
+        // 5 users with 2..=21 interactions each (user 0 has fewer than the folds).
+        let rows: Vec<(String, String, f32, i64)> = (0..5)
+            .flat_map(|u| {
+                (0..2 + 5 * u).map(move |i| (format!("u{u}"), format!("i{i}"), 5.0, i as i64))
+            })
+            .collect();
+        let borrowed: Vec<_> = rows
+            .iter()
+            .map(|(u, i, r, t)| (u.as_str(), i.as_str(), *r, *t))
+            .collect();
+        let log = log(&borrowed);
+        let fold = |fold| {
+            let p = Protocol {
+                split: SplitStrategy::KFold { folds: 4, fold },
+                ..Protocol::implicit_811(7)
+            };
+            Split::new(&log, &p).unwrap()
+        };
+        let pairs = |xs: &[Interaction]| {
+            let mut v: Vec<(u32, u32)> = xs.iter().map(|x| (x.user, x.item)).collect();
+            v.sort_unstable();
+            v
+        };
+        let splits: Vec<Split> = (0..4).map(fold).collect();
+        let mut tested = Vec::new();
+        for (f, s) in splits.iter().enumerate() {
+            let all = s.train.len() + s.valid.len() + s.test.len();
+            assert_eq!(all, rows.len(), "fold {f} keeps every interaction");
+            // The validation part of fold f is the test part of fold f + 1 (users with enough
+            // interactions; user 0's two interactions may be all-training in some folds).
+            let next = &splits[(f + 1) % 4];
+            let not_user0 = |v: Vec<(u32, u32)>| -> Vec<(u32, u32)> {
+                v.into_iter().filter(|p| p.0 != 0).collect()
+            };
+            assert_eq!(
+                not_user0(pairs(&s.valid)),
+                not_user0(pairs(&next.test)),
+                "fold {f}"
+            );
+            tested.extend(pairs(&s.test));
+        }
+        tested.sort_unstable();
+        let n_tested = tested.len();
+        tested.dedup();
+        assert_eq!(tested.len(), n_tested, "no interaction is tested twice");
+        // Every interaction of users 1..=4 is tested once; user 0 (2 interactions, 4 folds)
+        // may train on both in a fold whose test/validation would leave it nothing.
+        assert!(n_tested >= rows.len() - 2, "{n_tested} of {}", rows.len());
+        // Seeded: the same fold twice is the same split; another seed differs.
+        assert_eq!(pairs(&fold(1).test), pairs(&splits[1].test));
+        let other = Protocol {
+            split: SplitStrategy::KFold { folds: 4, fold: 1 },
+            ..Protocol::implicit_811(8)
+        };
+        assert_ne!(pairs(&Split::new(&log, &other).unwrap().test), pairs(&splits[1].test));
+        for (folds, fold) in [(2, 0), (4, 4)] {
+            let p = Protocol {
+                split: SplitStrategy::KFold { folds, fold },
+                ..Protocol::implicit_811(7)
+            };
+            assert!(matches!(Split::new(&log, &p), Err(Error::Config(_))));
+        }
     }
 
     #[test]
