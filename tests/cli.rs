@@ -247,3 +247,51 @@ fn recommend_for_a_visitor_history() {
     ]);
     assert!(!o.status.success(), "--user and --history conflict");
 }
+
+#[test]
+fn k_fold_cross_validation_reports_mean_and_std_over_folds() {
+    let o = fusionrec(&[
+        "train",
+        "--data",
+        &data_dir(),
+        "--model",
+        "ease",
+        "--folds",
+        "4",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let folds = v["ease"]["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 4);
+    let ndcg: Vec<f64> = folds
+        .iter()
+        .map(|f| f["test"]["ndcg@10"].as_f64().unwrap())
+        .collect();
+    // Different test folds give different figures; the summary is their mean and sample std.
+    assert!(ndcg.iter().all(|&x| x > 0.1 && x < 0.5), "{ndcg:?}");
+    assert!(ndcg.windows(2).any(|w| w[0] != w[1]), "{ndcg:?}");
+    let mean = ndcg.iter().sum::<f64>() / 4.0;
+    let std = (ndcg.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+    let got_mean = v["ease"]["test_mean"]["ndcg@10"].as_f64().unwrap();
+    let got_std = v["ease"]["test_std"]["ndcg@10"].as_f64().unwrap();
+    assert!((got_mean - mean).abs() < 1e-12, "{got_mean} vs {mean}");
+    assert!((got_std - std).abs() < 1e-12 && std > 0.0, "{got_std} vs {std}");
+    // Each fold tests (nearly) every user: a quarter of each one's positives.
+    let users: Vec<f64> = folds
+        .iter()
+        .map(|f| f["test"]["users"].as_f64().unwrap())
+        .collect();
+    assert!(users.iter().all(|&u| u > 900.0), "{users:?}");
+
+    let data = data_dir();
+    for (extra, needle) in [
+        (vec!["--folds", "2"], "at least 3 folds"),
+        (vec!["--folds", "5", "--split", "temporal"], "per-user random"),
+    ] {
+        let mut args = vec!["train", "--data", &data, "--model", "ease"];
+        args.extend(extra);
+        let o = fusionrec(&args);
+        assert!(!o.status.success() && stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+}

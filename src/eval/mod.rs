@@ -10,6 +10,6 @@ pub use protocol::{
     check_k, evaluate, evaluate_with, ranked_lists, ranked_lists_with, top_k, topk_json,
     EvalOptions, Scores, Target, KS,
 };
-pub use report::{AtK, Metrics};
+pub use report::{mean_std, AtK, Metrics};
 pub use rerank::{ItemRows, Rerank};
 pub use social::{Social, WithFriends};

@@ -125,6 +125,29 @@ impl Metrics {
     }
 }
 
+/// Each figure's mean and sample standard deviation over runs (folds, seeds), by its printed
+/// name; a figure some runs lack is over the runs that have it (std 0 for a single run).
+pub fn mean_std(runs: &[Metrics]) -> BTreeMap<String, (f64, f64)> {
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for run in runs {
+        for (name, v) in BTreeMap::from(run.clone()) {
+            values.entry(name).or_default().push(v);
+        }
+    }
+    values
+        .into_iter()
+        .map(|(name, v)| {
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let var = match v.len() {
+                0 | 1 => 0.0,
+                _ => v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0),
+            };
+            (name, (mean, var.sqrt()))
+        })
+        .collect()
+}
+
 impl From<Metrics> for BTreeMap<String, f64> {
     fn from(m: Metrics) -> Self {
         let mut out = BTreeMap::new();
@@ -194,6 +217,19 @@ mod tests {
             err.to_string().contains("unknown metric 'ndgc@10'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn mean_std_by_hand() {
+        let run = |v: f64| Metrics::try_from(BTreeMap::from([("ndcg@10".to_string(), v)])).unwrap();
+        let s = mean_std(&[run(0.1), run(0.2), run(0.3)]);
+        let (mean, std) = s["ndcg@10"];
+        assert!(
+            (mean - 0.2).abs() < 1e-12 && (std - 0.1).abs() < 1e-12,
+            "{mean} {std}"
+        );
+        assert_eq!(s["users"], (0.0, 0.0));
+        assert_eq!(mean_std(&[run(0.5)])["ndcg@10"], (0.5, 0.0));
     }
 
     #[test]

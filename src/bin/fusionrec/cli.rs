@@ -200,7 +200,7 @@ enum ProtocolArg {
     Explicit,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum SplitArg {
     /// Per-user random 8:1:1.
     Random,
@@ -306,6 +306,11 @@ struct TrainArgs {
     /// catalogs where ranking every item for every user costs more than training.
     #[arg(long)]
     eval_users: Option<usize>,
+    /// k-fold cross-validation of the per-user random protocol: one model per fold (test = fold
+    /// f, validation = fold f + 1, training = the other k − 2; 10 folds are 8:1:1), each
+    /// metric's mean ± std over the folds printed (and in --json). No bundle is written.
+    #[arg(long)]
+    folds: Option<usize>,
     /// How the bundle stores item/user vectors and catalog content: f32; f16; or int8 with a
     /// scale per row (format 3, ~4× smaller; metrics are measured on the stored model).
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16", "int8"])]
@@ -360,9 +365,9 @@ struct TrainArgs {
         default_value = "data/efficientnet-lite0/efficientnet-lite0-57934424.pth"
     )]
     efficientnet: PathBuf,
-    /// Where the bundle goes (with --model all: one sub-folder per model).
-    #[arg(long)]
-    out: PathBuf,
+    /// Where the bundle goes (with --model all: one sub-folder per model). Not with --folds.
+    #[arg(long, required_unless_present = "folds", conflicts_with = "folds")]
+    out: Option<PathBuf>,
     /// Print metrics as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -873,14 +878,30 @@ fn train(args: TrainArgs) -> Result<()> {
         }
         false => None,
     };
+    if let Some(folds) = args.folds {
+        return cross_validate(
+            &args,
+            folds,
+            configs,
+            &dataset,
+            &source,
+            content.as_ref(),
+            social,
+            device,
+        );
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .ok_or_else(|| Error::Config("--out: where the bundle goes".into()))?;
     let mut rows = Vec::new();
     let mut json = serde_json::Map::new();
     for config in configs {
         let name = config.kind().to_owned();
         let out = if args.model == ModelArg::All {
-            args.out.join(&name)
+            out_dir.join(&name)
         } else {
-            args.out.clone()
+            out_dir.clone()
         };
         let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template("{prefix:>10} [{bar:30}] epoch {pos}/{len} {msg}")
@@ -934,6 +955,107 @@ fn train(args: TrainArgs) -> Result<()> {
         };
         println!("test metrics ({split} protocol, seed {}):", args.seed);
         print_table(&rows);
+    }
+    Ok(())
+}
+
+/// `train --folds k`: each model trained and tested on every fold of k-fold cross-validation
+/// (see `SplitStrategy::KFold`); prints each fold's test row and the mean ± std over folds.
+#[allow(clippy::too_many_arguments)]
+fn cross_validate(
+    args: &TrainArgs,
+    folds: usize,
+    configs: Vec<ModelConfig>,
+    dataset: &fusionrec::data::Dataset,
+    source: &DataSource,
+    content: Option<&fusionrec::encode::Content>,
+    social: Option<fusionrec::eval::Social>,
+    device: DeviceKind,
+) -> Result<()> {
+    if source.gives_split() || args.split.is_some_and(|s| s != SplitArg::Random) {
+        return Err(Error::Config(
+            "--folds cross-validates the per-user random protocol: not with a given or \
+             temporal split"
+                .into(),
+        ));
+    }
+    let fingerprint = source.fingerprint()?;
+    let mut json = serde_json::Map::new();
+    let mut summary = Vec::new();
+    for config in configs {
+        let name = config.kind().to_owned();
+        let mut runs = Vec::new();
+        let mut per_fold = Vec::new();
+        for fold in 0..folds {
+            let mut protocol = protocol(&config, args, source);
+            protocol.split = SplitStrategy::KFold { folds, fold };
+            let request = TrainRequest {
+                dataset,
+                source: source.clone(),
+                fingerprint: fingerprint.clone(),
+                protocol,
+                catalog: Vec::new(),
+                model: config.clone(),
+                content,
+                social: social.clone(),
+                precision: args.precision.parse()?,
+            };
+            let (bundle, timings) = train_bundle_timed(request, device, &mut ())?;
+            let test = bundle.manifest.metrics.test;
+            eprintln!(
+                "{name} fold {}/{folds}: test ndcg@10 {:.4}, recall@20 {:.4} (fit {:.2} s)",
+                fold + 1,
+                test.ndcg(10),
+                test.recall(20),
+                timings.fit_seconds
+            );
+            per_fold.push(serde_json::json!({ "fold": fold, "valid": bundle.manifest.metrics.valid, "test": test }));
+            runs.push(test);
+        }
+        let spread = fusionrec::eval::mean_std(&runs);
+        let mean: serde_json::Map<_, _> = spread
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.into()))
+            .collect();
+        let std: serde_json::Map<_, _> = spread
+            .iter()
+            .map(|(k, v)| (k.clone(), v.1.into()))
+            .collect();
+        json.insert(
+            name.clone(),
+            serde_json::json!({ "folds": per_fold, "test_mean": mean, "test_std": std }),
+        );
+        summary.push((name, spread));
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Object(json));
+        return Ok(());
+    }
+    const COLUMNS: [&str; 5] = [
+        "ndcg@10",
+        "recall@20",
+        "hit@10",
+        "coverage@20",
+        "novelty@10",
+    ];
+    println!(
+        "test metrics, {folds}-fold cross-validation (per-user, seed {}): mean ± std over folds",
+        args.seed
+    );
+    print!("{:<12}", "model");
+    for c in COLUMNS {
+        print!("{c:>20}");
+    }
+    println!();
+    for (name, spread) in &summary {
+        print!("{name:<12}");
+        for c in COLUMNS {
+            match spread.get(c) {
+                Some((m, s)) => print!("{:>20}", format!("{m:.4} ± {s:.4}")),
+                None => print!("{:>20}", "-"),
+            }
+        }
+        println!();
     }
     Ok(())
 }
