@@ -1,7 +1,7 @@
 //! The generic format, for catalogs users bring: an interactions CSV with a header naming
 //! `user`, `item` and optionally `rating` and `timestamp`, plus an items file (JSON lines or CSV)
 //! with an `id` and any of `title`, `year`, `categories`/`genres` (array, `|`- or comma-separated), `image`,
-//! `audio` and other text fields. Relative media paths resolve against the items file's folder.
+//! `audio`, `video` (an animated GIF, APNG or WebP) and other text fields. Relative media paths resolve against the items file's folder.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -226,7 +226,7 @@ fn item_record(mut fields: BTreeMap<String, serde_json::Value>, base: &Path) -> 
             .and_then(as_text)
             .map(|p| base.join(p))
     };
-    let (image, audio) = (path("image"), path("audio"));
+    let (image, audio, video) = (path("image"), path("audio"), path("video"));
     let title = fields.remove("title").as_ref().and_then(as_text);
     let extra = fields
         .iter()
@@ -239,6 +239,7 @@ fn item_record(mut fields: BTreeMap<String, serde_json::Value>, base: &Path) -> 
         categories,
         image,
         audio,
+        video,
         extra,
     })
 }

@@ -135,6 +135,9 @@ pub struct ItemRecord {
     pub categories: Vec<String>,
     pub image: Option<PathBuf>,
     pub audio: Option<PathBuf>,
+    /// A short clip (animated GIF, APNG or WebP; see `encode::video`).
+    #[serde(default)]
+    pub video: Option<PathBuf>,
     pub extra: BTreeMap<String, String>,
 }
 

@@ -66,6 +66,30 @@ impl Content {
         Ok(n)
     }
 
+    /// Adds the `video` modality when items have clips: [`super::video::DEFAULT_FRAMES`]
+    /// sampled frames per clip through EfficientNet-Lite0 (`pth`), mean-pooled. Returns how
+    /// many items have a clip.
+    pub fn add_videos(&mut self, dataset: &Dataset, pth: &Path) -> Result<usize> {
+        let n = dataset
+            .items
+            .records
+            .iter()
+            .filter(|r| r.video.is_some())
+            .count();
+        if n > 0 {
+            let weights = std::fs::read(pth).map_err(|e| Error::io(pth, e))?;
+            let encoder = super::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
+                &weights,
+                &Default::default(),
+            )?;
+            let frames = super::video::DEFAULT_FRAMES;
+            if let Some(m) = super::features::video_modality(dataset, &encoder, frames)? {
+                self.modalities.push(m);
+            }
+        }
+        Ok(n)
+    }
+
     /// Adds item features read from files (`--item-features`), each as its own modality.
     pub fn add_features(
         &mut self,

@@ -98,6 +98,7 @@ pub fn new_item_text(
         categories: categories.iter().filter_map(|c| text(Some(c))).collect(),
         image: None,
         audio: None,
+        video: None,
         extra: text(description)
             .map(|d| [("description".to_owned(), d)].into())
             .unwrap_or_default(),
@@ -253,6 +254,32 @@ pub fn image_modality<B: Backend>(
         }
     }
     Ok(Modality::from_rows("image", dim, rows))
+}
+
+/// The video modality: each item's clip (`video`), `frames` uniformly sampled frames encoded by
+/// `encoder` and mean-pooled (see [`crate::encode::video`]). `None` when no item has a clip.
+pub fn video_modality<B: Backend>(
+    dataset: &Dataset,
+    encoder: &crate::encode::ImageEncoder<B>,
+    frames: usize,
+) -> Result<Option<Modality>> {
+    let items = records(dataset);
+    if !items.iter().flatten().any(|r| r.video.is_some()) {
+        return Ok(None);
+    }
+    let rows = items
+        .iter()
+        .map(|r| {
+            let Some((item, path)) = r.and_then(|r| Some((r, r.video.as_deref()?))) else {
+                return Ok(None);
+            };
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            crate::encode::video::encode_clip(encoder, &bytes, frames)
+                .map(Some)
+                .map_err(|e| Error::Image(format!("item '{}' video: {e}", item.id)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(Modality::from_rows("video", encoder.dim(), rows)))
 }
 
 /// TF-IDF of every item's text (words in at least two items).

@@ -263,7 +263,8 @@ impl<B: Backend> EfficientNetLite0<B> {
     }
 }
 
-/// Decodes a JPEG, PNG or WebP photo (format guessed from the bytes) to 8-bit RGB.
+/// Decodes a JPEG, PNG, WebP or GIF photo (format guessed from the bytes; an animation's first
+/// frame) to 8-bit RGB.
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage> {
     image::load_from_memory(bytes)
         .map(|img| img.to_rgb8())
@@ -376,6 +377,45 @@ impl<B: Backend> ImageEncoder<B> {
         ))
     }
 
+    /// The preprocessed batch `[n, 3, 224, 224]` of decoded images (video frames).
+    pub fn batch_rgb(&self, images: &[RgbImage]) -> Result<Tensor<B, 4>> {
+        if images.is_empty() {
+            return Err(Error::Image("no images to encode".into()));
+        }
+        let mut data = Vec::with_capacity(images.len() * 3 * INPUT_SIZE * INPUT_SIZE);
+        for rgb in images {
+            data.extend(normalize(&resize_and_crop(rgb)?));
+        }
+        let shape = [images.len(), 3, INPUT_SIZE, INPUT_SIZE];
+        Ok(Tensor::from_data(
+            TensorData::new(data, shape),
+            &self.device,
+        ))
+    }
+
+    /// [`ImageEncoder::encode`] of decoded images (synchronous: not for WebGPU).
+    pub fn encode_rgb(&self, images: &[RgbImage]) -> Result<ImageFeatures> {
+        let (pooled, logits) = self.model.forward(self.batch_rgb(images)?);
+        Self::read_back(images.len(), pooled, logits)
+    }
+
+    fn read_back(
+        count: usize,
+        pooled: Tensor<B, 2>,
+        logits: Tensor<B, 2>,
+    ) -> Result<ImageFeatures> {
+        let read = |t: Tensor<B, 2>| {
+            t.into_data()
+                .to_vec::<f32>()
+                .map_err(|e| Error::Data(format!("reading encoder output: {e:?}")))
+        };
+        Ok(ImageFeatures {
+            count,
+            pooled: read(pooled)?,
+            logits: read(logits)?,
+        })
+    }
+
     /// Pooled features and logits as tensors on the encoder's device (read them back with
     /// `into_data_async` in the browser).
     pub fn forward(&self, images: &[&[u8]]) -> Result<(Tensor<B, 2>, Tensor<B, 2>)> {
@@ -392,16 +432,7 @@ impl<B: Backend> ImageEncoder<B> {
             });
         }
         let (pooled, logits) = self.forward(images)?;
-        let read = |t: Tensor<B, 2>| {
-            t.into_data()
-                .to_vec::<f32>()
-                .map_err(|e| Error::Data(format!("reading encoder output: {e:?}")))
-        };
-        Ok(ImageFeatures {
-            count: images.len(),
-            pooled: read(pooled)?,
-            logits: read(logits)?,
-        })
+        Self::read_back(images.len(), pooled, logits)
     }
 
     pub fn dim(&self) -> usize {

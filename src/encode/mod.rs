@@ -9,6 +9,7 @@ pub mod features;
 pub mod image;
 pub mod text;
 pub mod tfidf;
+pub mod video;
 
 pub use self::image::{EfficientNetLite0, ImageEncoder, ImageFeatures};
 pub use audio::{AudioEncoder, AudioEncoderConfig};

@@ -862,6 +862,12 @@ fn train(args: TrainArgs) -> Result<()> {
             if images > 0 {
                 eprintln!("encoded {images} item images (EfficientNet-Lite0)");
             }
+            let videos = content.add_videos(&dataset, &args.efficientnet)?;
+            if videos > 0 {
+                eprintln!(
+                    "encoded {videos} item clips (sampled frames, EfficientNet-Lite0, mean-pooled)"
+                );
+            }
             content.add_features(&features, &dataset.log.items)?;
             for f in &features {
                 let m = content.get(&f.name)?;
