@@ -6,7 +6,7 @@ use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
 use crate::encode::Content;
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, ranked_lists, topk_json, Social, Target, WithFriends};
+use crate::eval::{evaluate, ranked_lists, topk_json, Metrics, Social, Target, WithFriends};
 use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
 use crate::store::{
     Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Precision, Provenance, FORMAT,
@@ -100,6 +100,44 @@ pub fn train_bundle_timed(
     device: DeviceKind,
     observer: &mut dyn TrainObserver,
 ) -> Result<(Bundle, Timings)> {
+    let (mut bundle, split, mut timings) = fit_bundle(request, device, observer)?;
+    let evaluating = clock();
+    let m = &bundle.manifest;
+    let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
+    bundle.manifest.metrics = BundleMetrics {
+        valid: evaluate(&scorer, &split, &bundle.history, Target::Valid),
+        test: evaluate(&scorer, &split, &bundle.history, Target::Test),
+    };
+    timings.evaluate_seconds = clock() - evaluating;
+    Ok((bundle, timings))
+}
+
+/// Trains exactly as [`train_bundle_timed`] does and returns the validation metrics of the
+/// model that bundle would hold — bit-identical to its `manifest.metrics.valid` — without ever
+/// ranking the test part. This is what a hyper-parameter search scores a trial with
+/// ([`crate::train::tune`]): choosing among configurations must not look at test, so test is
+/// not computed at all rather than computed and ignored.
+pub fn train_valid_only(
+    request: TrainRequest<'_>,
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Metrics, Timings)> {
+    let (bundle, split, mut timings) = fit_bundle(request, device, observer)?;
+    let evaluating = clock();
+    let m = &bundle.manifest;
+    let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
+    let valid = evaluate(&scorer, &split, &bundle.history, Target::Valid);
+    timings.evaluate_seconds = clock() - evaluating;
+    Ok((valid, timings))
+}
+
+/// Splits, trains and packages the bundle (its metrics still empty), with the split it was
+/// trained on and the fitting time; the callers decide which held-out parts to evaluate.
+fn fit_bundle(
+    request: TrainRequest<'_>,
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Bundle, Split, Timings)> {
     let started = clock();
     let log = &request.dataset.log;
     if request.model.predicts_ratings()
@@ -189,18 +227,12 @@ pub fn train_bundle_timed(
         // Serve and measure exactly what the browser will load: the stored, decoded weights.
         bundle = bundle.stored()?;
     }
-    let m = &bundle.manifest;
-    let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
-    bundle.manifest.metrics = BundleMetrics {
-        valid: evaluate(&scorer, &split, &bundle.history, Target::Valid),
-        test: evaluate(&scorer, &split, &bundle.history, Target::Test),
-    };
     let timings = Timings {
         fit_seconds: fitted - started,
-        evaluate_seconds: clock() - fitted,
+        evaluate_seconds: 0.0,
         train_interactions: split.train.len(),
     };
-    Ok((bundle, timings))
+    Ok((bundle, split, timings))
 }
 
 /// The split a loaded bundle was trained on, rebuilt from `dataset` under the bundle's own
