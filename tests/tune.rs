@@ -21,7 +21,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn ok_json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(o));
     serde_json::from_slice(&o.stdout).expect("JSON on stdout")
 }
 
@@ -260,6 +260,15 @@ fn bad_spaces_are_coded_errors_naming_the_key() {
     let tmp = tempfile::tempdir().unwrap();
     let data = data_dir();
     let out = tmp.path().join("out");
+    let values = |n: usize| {
+        let v: Vec<String> = (1..=n).map(|i| (8 * i).to_string()).collect();
+        format!("[{}]", v.join(", "))
+    };
+    // 20 × 20 × 20 × 20 = 160,000 grid points: more than a grid runs whole without --trials.
+    let huge = format!(
+        "dim = {0}\nepochs = {0}\nbatch_size = {0}\npatience = {0}\nsolver = [\"adam\"]",
+        values(20)
+    );
     for (i, (model, space, extra, key)) in [
         ("bpr-mf", "dimm = [32]", &[][..], "'dimm'"),
         ("bpr-mf", "lambda = [100]", &[][..], "'lambda'"),
@@ -287,6 +296,12 @@ fn bad_spaces_are_coded_errors_naming_the_key() {
             "newton",
         ),
         ("all", "dim = [16]", &[][..], "one model"),
+        (
+            "bpr-mf",
+            huge.as_str(),
+            &["--search", "grid"][..],
+            "--trials",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -313,6 +328,14 @@ fn bad_spaces_are_coded_errors_naming_the_key() {
             "{space}: {err}"
         );
         assert!(!err.contains("panicked"), "{err}");
+    }
+    // --trials 0 (or absurdly many) is refused by the parser, before anything runs.
+    for trials in ["0", "1000000000"] {
+        let o = fusionrec(&[
+            "tune", "--model", "ease", "--space", "x.toml", "--trials", trials, "--out", "o",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--trials"), "{}", stderr(&o));
     }
     // train --config refuses unknown keys and lists, naming them.
     for (text, key) in [("dimm = 32", "'dimm'"), ("dim = [32, 64]", "'dim'")] {

@@ -41,8 +41,12 @@ impl Value {
     /// The value as a TOML value (what `best.toml` holds).
     fn to_toml(&self) -> toml::Value {
         match self {
-            // Every integer option is a count far below 2^63.
-            Value::Int(v) => toml::Value::Integer(i64::try_from(*v).unwrap_or(i64::MAX)),
+            // TOML integers stop at 2^63 - 1; only a seed goes beyond, written as its digits
+            // (which `Config::parse` reads back for `seed`).
+            Value::Int(v) => match i64::try_from(*v) {
+                Ok(i) => toml::Value::Integer(i),
+                Err(_) => toml::Value::String(v.to_string()),
+            },
             Value::Float(v) => toml::Value::Float(*v),
             Value::Bool(v) => toml::Value::Boolean(*v),
             Value::Str(v) => toml::Value::String(v.clone()),
@@ -338,7 +342,7 @@ impl Space {
     pub fn sample(&self, n: usize, seed: u64) -> Vec<Config> {
         let n = self.grid_size().map_or(n, |size| n.min(size));
         let mut rng = SeededRng::new(seed);
-        let mut out: Vec<Config> = Vec::with_capacity(n);
+        let mut out: Vec<Config> = Vec::with_capacity(n.min(1 << 12));
         // Draws repeat in small spaces; give up long after a fair chance of finding new ones.
         let mut attempts = 0usize;
         while out.len() < n && attempts < n.saturating_mul(1000) {
@@ -418,7 +422,7 @@ fn draw(d: &Dim, rng: &mut SeededRng) -> Value {
     match &d.domain {
         Domain::Values(v) => v[rng.below(v.len())].clone(),
         Domain::Uniform(lo, hi) if int => {
-            Value::Int(*lo as u64 + rng.below((hi - lo) as usize + 1) as u64)
+            Value::Int(*lo as u64 + rng.below(((hi - lo) as usize).saturating_add(1)) as u64)
         }
         Domain::Uniform(lo, hi) => Value::Float((lo + (hi - lo) * rng.unit_f64()).min(*hi)),
         Domain::LogUniform(lo, hi) if int => {
@@ -470,11 +474,16 @@ impl Config {
                         "'model': expected a name, found {item}"
                     )))
                 }
-                ("seed", toml::Value::Integer(i)) if *i >= 0 => Value::Int(*i as u64),
                 ("seed", _) => {
-                    return Err(Error::Config(format!(
-                        "'seed': expected an integer ≥ 0, found {item}"
-                    )))
+                    let seed = match item {
+                        toml::Value::Integer(i) => u64::try_from(*i).ok(),
+                        // Above 2^63 - 1, which TOML integers cannot hold (`Value::to_toml`).
+                        toml::Value::String(s) => s.parse().ok(),
+                        _ => None,
+                    };
+                    Value::Int(seed.ok_or_else(|| {
+                        Error::Config(format!("'seed': expected an integer ≥ 0, found {item}"))
+                    })?)
                 }
                 _ => {
                     let param = param(key)?;
@@ -741,7 +750,7 @@ mod tests {
         let lr = 0.012_345_678_901_234_567_f64;
         let mut c = Config::default();
         c.set("model", Value::Str("bpr-mf".into()));
-        c.set("seed", Value::Int(2026));
+        c.set("seed", Value::Int(u64::MAX - 1));
         c.set("dim", Value::Int(64));
         c.set("lr", Value::Float(lr));
         c.set("weight_decay", Value::Float(1e-7));

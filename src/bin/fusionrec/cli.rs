@@ -58,6 +58,9 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Hyper-parameter search: train one model per configuration drawn from a space file, score
     /// each on the validation part only, and write the best as a `train --config` file.
+    ///
+    /// --out DIR receives best.toml (retrain with `train --config DIR/best.toml` and the same
+    /// data flags) and tune.json; no bundle is written and test is never evaluated.
     Tune(Box<tune::TuneArgs>),
     /// Re-evaluate a bundle on the data it was trained on; optionally export its ranked lists.
     Eval {

@@ -22,6 +22,12 @@ use fusionrec::train::{train_valid_only, EpochReport};
 
 use super::{load, model_config, request, ModelArg, TrainArgs};
 
+/// More trials than anyone runs on one machine: a typo (`--trials 1000000000`) is refused
+/// instead of filling memory with configurations.
+const MAX_TRIALS: u64 = 100_000;
+/// The largest grid run whole without `--trials`.
+const MAX_GRID: usize = 10_000;
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(super) enum SearchArg {
     /// Configurations drawn at random (lists: uniformly; ranges: uniform or log-uniform),
@@ -39,20 +45,16 @@ pub(super) enum SearchArg {
 /// `DIR/best.toml` for `train --config` and `DIR/tune.json`.
 #[derive(Args)]
 pub(super) struct TuneArgs {
-    /// The data, model and protocol flags of `train`; each trial starts from them and sets the
-    /// space's keys. --out is the folder for best.toml and tune.json (no bundle is written:
-    /// `train --config DIR/best.toml` trains the chosen model).
-    #[command(flatten, next_help_heading = "Options shared with train")]
-    train: TrainArgs,
     /// The search space: a TOML file mapping train options to a list of values
     /// (`dim = [32, 64]`) or a range (`lr = { log_uniform = [1e-3, 1e-1] }`,
     /// `weight_decay = { uniform = [0.0, 0.01] }`).
     #[arg(long)]
     space: PathBuf,
     /// Configurations to train: random search draws this many (default 10); grid search runs
-    /// the first this many of the grid (default: all of it).
-    #[arg(long)]
-    trials: Option<usize>,
+    /// the first this many of the grid (default: all of it, up to 10,000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_TRIALS))]
+    trials: Option<u64>,
+    /// How configurations are chosen.
     #[arg(long, value_enum, default_value = "random")]
     search: SearchArg,
     /// The validation metric that chooses: ndcg@10, recall@20, hit@5, … or rmse/mae (lower
@@ -63,6 +65,11 @@ pub(super) struct TuneArgs {
     /// models): a different search on the same split.
     #[arg(long)]
     search_seed: Option<u64>,
+    /// The data, model and protocol flags of `train`; each trial starts from them and sets the
+    /// space's keys. --out is the folder for best.toml and tune.json (no bundle is written:
+    /// `train --config DIR/best.toml` trains the chosen model).
+    #[command(flatten, next_help_heading = "Options shared with train")]
+    train: TrainArgs,
 }
 
 /// Whether `id` (a `TrainArgs` field) was typed on the command line, not left at its default.
@@ -272,8 +279,19 @@ pub(super) fn run(mut args: TuneArgs, matches: Option<&ArgMatches>) -> Result<()
     let search_seed = args.search_seed.unwrap_or(args.train.seed);
     let configs = match args.search {
         SearchArg::Grid => {
+            // Ranges first: their error says more than a grid size can.
+            space.grid(0).map_err(|e| in_file(e, &args.space))?;
             let size = space.grid_size();
-            let n = args.trials.or(size).unwrap_or(usize::MAX);
+            let n = match (args.trials, size) {
+                (Some(n), _) => n as usize,
+                (None, Some(size)) if size <= MAX_GRID => size,
+                (None, _) => {
+                    return Err(Error::Config(format!(
+                        "the grid has {} configurations: choose how many to run with --trials",
+                        size.map_or("too many".to_owned(), |s| s.to_string())
+                    )))
+                }
+            };
             let grid = space.grid(n).map_err(|e| in_file(e, &args.space))?;
             if let Some(size) = size.filter(|s| *s > grid.len()) {
                 eprintln!(
@@ -285,7 +303,7 @@ pub(super) fn run(mut args: TuneArgs, matches: Option<&ArgMatches>) -> Result<()
             grid
         }
         SearchArg::Random => {
-            let n = args.trials.unwrap_or(10);
+            let n = args.trials.map_or(10, |n| n as usize);
             let drawn = space.sample(n, search_seed);
             if drawn.len() < n {
                 eprintln!(
