@@ -404,7 +404,11 @@ pub(super) fn run(mut args: TuneArgs, matches: Option<&ArgMatches>) -> Result<()
     let out = &args.train.out;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let best_path = out.join("best.toml");
-    let command: Vec<String> = std::env::args().skip(1).collect();
+    // args_os: `args` panics on an argument that is not UTF-8 (a path can be anything).
+    let command: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let header = format!(
         "fusionrec tune: trial {} of {n} ({} search), valid {} = {}\n\
          tuned with: fusionrec {}\n\
@@ -445,7 +449,7 @@ pub(super) fn run(mut args: TuneArgs, matches: Option<&ArgMatches>) -> Result<()
             "trial": b + 1,
             "score": best.score,
             "params": params_json(&best.params),
-            "config": best_path,
+            "config": best_path.display().to_string(),
         },
     });
     let json_path = out.join("tune.json");
