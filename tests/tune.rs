@@ -214,6 +214,33 @@ fn ease_grid_and_seeded_random_search() {
     assert!((valid - worst.1).abs() <= 1e-9, "{valid} vs {worst:?}");
     assert!(stderr(&o).contains("wins over"), "{}", stderr(&o));
 
+    // --metric scores the trials by another validation metric.
+    let o = fusionrec(&[
+        "tune",
+        "--data",
+        &data,
+        "--model",
+        "ease",
+        "--space",
+        grid.to_str().unwrap(),
+        "--search",
+        "grid",
+        "--trials",
+        "2",
+        "--metric",
+        "recall@20",
+        "--out",
+        tmp.path().join("recall").to_str().unwrap(),
+        "--json",
+    ]);
+    let recall = ok_json(&o);
+    let trials = recall["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2, "--trials caps the grid");
+    for t in trials {
+        assert_eq!(t["score"], t["valid"]["recall@20"], "{t}");
+    }
+    assert_eq!(recall["metric"], "recall@20");
+
     let random = tmp.path().join("random.toml");
     std::fs::write(&random, "lambda = { log_uniform = [50.0, 1000.0] }\n").unwrap();
     let run = |seed: &str, dir: &str| {
