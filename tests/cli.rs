@@ -276,7 +276,10 @@ fn k_fold_cross_validation_reports_mean_and_std_over_folds() {
     let got_mean = v["ease"]["test_mean"]["ndcg@10"].as_f64().unwrap();
     let got_std = v["ease"]["test_std"]["ndcg@10"].as_f64().unwrap();
     assert!((got_mean - mean).abs() < 1e-12, "{got_mean} vs {mean}");
-    assert!((got_std - std).abs() < 1e-12 && std > 0.0, "{got_std} vs {std}");
+    assert!(
+        (got_std - std).abs() < 1e-12 && std > 0.0,
+        "{got_std} vs {std}"
+    );
     // Each fold tests (nearly) every user: a quarter of each one's positives.
     let users: Vec<f64> = folds
         .iter()
@@ -287,11 +290,18 @@ fn k_fold_cross_validation_reports_mean_and_std_over_folds() {
     let data = data_dir();
     for (extra, needle) in [
         (vec!["--folds", "2"], "at least 3 folds"),
-        (vec!["--folds", "5", "--split", "temporal"], "per-user random"),
+        (
+            vec!["--folds", "5", "--split", "temporal"],
+            "per-user random",
+        ),
     ] {
         let mut args = vec!["train", "--data", &data, "--model", "ease"];
         args.extend(extra);
         let o = fusionrec(&args);
-        assert!(!o.status.success() && stderr(&o).contains(needle), "{}", stderr(&o));
+        assert!(
+            !o.status.success() && stderr(&o).contains(needle),
+            "{}",
+            stderr(&o)
+        );
     }
 }

@@ -433,7 +433,10 @@ mod tests {
             split: SplitStrategy::KFold { folds: 4, fold: 1 },
             ..Protocol::implicit_811(8)
         };
-        assert_ne!(pairs(&Split::new(&log, &other).unwrap().test), pairs(&splits[1].test));
+        assert_ne!(
+            pairs(&Split::new(&log, &other).unwrap().test),
+            pairs(&splits[1].test)
+        );
         for (folds, fold) in [(2, 0), (4, 4)] {
             let p = Protocol {
                 split: SplitStrategy::KFold { folds, fold },

@@ -1,14 +1,16 @@
-//! From a dataset to a bundle: the pipeline (and the experiment harness). The training loop
+//! From a dataset to a bundle: the pipeline (and the experiment harness, and the
+//! hyper-parameter search's spaces and sampling in [`tune`]). The training loop
 //! itself is [`crate::model::training`].
 
 mod catalog;
 pub mod experiment;
 mod pipeline;
+pub mod tune;
 
 pub use catalog::{catalog_content, CatalogChoice};
 pub use pipeline::{
-    export_topk, reevaluate, reevaluate_with, train_bundle, train_bundle_timed, Timings,
-    TrainRequest,
+    export_topk, reevaluate, reevaluate_with, train_bundle, train_bundle_timed, train_valid_only,
+    Timings, TrainRequest,
 };
 
 pub use crate::model::training::{EpochReport, TrainObserver};

@@ -7,8 +7,8 @@ use crate::encode::features::Modality;
 use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::eval::{
-    evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Rerank,
-    Social, Target, WithFriends,
+    evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Metrics,
+    Rerank, Social, Target, WithFriends,
 };
 use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
 use crate::rank::Session;
@@ -104,6 +104,40 @@ pub fn train_bundle_timed(
     device: DeviceKind,
     observer: &mut dyn TrainObserver,
 ) -> Result<(Bundle, Timings)> {
+    let (mut bundle, split, mut timings) = fit_bundle(request, device, observer)?;
+    let evaluating = clock();
+    bundle.manifest.metrics = measure(&bundle, &split, None)?;
+    timings.evaluate_seconds = clock() - evaluating;
+    Ok((bundle, timings))
+}
+
+/// Trains exactly as [`train_bundle_timed`] does and returns the validation metrics of the
+/// model that bundle would hold — bit-identical to its `manifest.metrics.valid` — without ever
+/// ranking the test part. This is what a hyper-parameter search scores a trial with
+/// ([`crate::train::tune`]): choosing among configurations must not look at test, so test is
+/// not computed at all rather than computed and ignored.
+pub fn train_valid_only(
+    request: TrainRequest<'_>,
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Metrics, Timings)> {
+    let (bundle, split, mut timings) = fit_bundle(request, device, observer)?;
+    let evaluating = clock();
+    let m = &bundle.manifest;
+    let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
+    let options = plain_options(&m.item_categories);
+    let valid = evaluate_with(&scorer, &split, &bundle.history, Target::Valid, options);
+    timings.evaluate_seconds = clock() - evaluating;
+    Ok((valid, timings))
+}
+
+/// Splits, trains and packages the bundle (its metrics still empty), with the split it was
+/// trained on and the fitting time; the callers decide which held-out parts to evaluate.
+fn fit_bundle(
+    request: TrainRequest<'_>,
+    device: DeviceKind,
+    observer: &mut dyn TrainObserver,
+) -> Result<(Bundle, Split, Timings)> {
     let started = clock();
     let log = &request.dataset.log;
     if request.model.predicts_ratings()
@@ -193,13 +227,12 @@ pub fn train_bundle_timed(
         // Serve and measure exactly what the browser will load: the stored, decoded weights.
         bundle = bundle.stored()?;
     }
-    bundle.manifest.metrics = measure(&bundle, &split, None)?;
     let timings = Timings {
         fit_seconds: fitted - started,
-        evaluate_seconds: clock() - fitted,
+        evaluate_seconds: 0.0,
         train_interactions: split.train.len(),
     };
-    Ok((bundle, timings))
+    Ok((bundle, split, timings))
 }
 
 /// The split a loaded bundle was trained on, rebuilt from `dataset` under the bundle's own
@@ -221,19 +254,24 @@ fn bundle_split(bundle: &Bundle, dataset: &Dataset) -> Result<Split> {
     Ok(split)
 }
 
+/// The protocol's evaluation, with intra-list diversity in the catalog's category space when it
+/// has categories.
+fn plain_options(categories: &Categories) -> EvalOptions<'_> {
+    EvalOptions {
+        rerank: None,
+        diversity_space: (!categories.none_assigned()).then_some(categories as &dyn ItemRows),
+    }
+}
+
 /// Validation and test metrics of `bundle` on `split`: the protocol's, with intra-list
 /// diversity in the catalog's category space when it has categories, and every list re-ranked
 /// by `rerank` when given (MMR in the session's item space, see `rank::Session::item_space`).
 fn measure(bundle: &Bundle, split: &Split, rerank: Option<&Rerank>) -> Result<BundleMetrics> {
     let m = &bundle.manifest;
     let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
-    let categories = &m.item_categories;
     let session;
     let space;
-    let mut options = EvalOptions {
-        rerank: None,
-        diversity_space: (!categories.none_assigned()).then_some(categories as &dyn ItemRows),
-    };
+    let mut options = plain_options(&m.item_categories);
     if let Some(r) = rerank.filter(|r| !r.is_identity()) {
         r.validate()?;
         session = Session::new(bundle.clone());

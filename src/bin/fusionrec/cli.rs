@@ -1,10 +1,10 @@
-//! The native command-line tool: `fetch`, `train`, `eval`, `recommend`, `experiment`. Parsing
-//! and printing only: every rule lives in the library.
+//! The native command-line tool: `fetch`, `train`, `tune`, `eval`, `recommend`, `experiment`.
+//! Parsing and printing only: every rule lives in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use fusionrec::data::{fetch, DataSource, Feedback, Protocol, RowPolicy, SplitStrategy};
@@ -21,6 +21,11 @@ use fusionrec::train::{
     export_topk as export_topk_lists, reevaluate_with, train_bundle_timed, CatalogChoice,
     EpochReport, TrainRequest,
 };
+
+// A child of this module (not a sibling in main.rs) so that it reads and sets `TrainArgs`'s
+// fields without making them public: `tune` trials and `train --config` apply options the same way.
+#[path = "tune.rs"]
+mod tune;
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +56,12 @@ enum Command {
     },
     /// Train a model (or all of them), evaluate it and export a bundle.
     Train(Box<TrainArgs>),
+    /// Hyper-parameter search: train one model per configuration drawn from a space file, score
+    /// each on the validation part only, and write the best as a `train --config` file.
+    ///
+    /// --out DIR receives best.toml (retrain with `train --config DIR/best.toml` and the same
+    /// data flags) and tune.json; no bundle is written and test is never evaluated.
+    Tune(Box<tune::TuneArgs>),
     /// Re-evaluate a bundle on the data it was trained on; optionally export its ranked lists.
     Eval {
         #[arg(long)]
@@ -210,7 +221,7 @@ enum SplitArg {
     Given,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct TrainArgs {
     /// A dataset folder (RecBole atomic files or the GroupLens layout).
     #[arg(long, default_value = "data/ml-100k", conflicts_with_all = ["interactions", "train_file"])]
@@ -371,12 +382,23 @@ struct TrainArgs {
     /// Print metrics as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Model options from a TOML file (`key = value` with these flags' names, e.g. the
+    /// `best.toml` that `tune` writes; also `model` and `seed`). A flag given on the command line
+    /// wins over the file's value for it.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 /// Entry point of the `fusionrec` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli.command) {
+    // The matches are kept, not only the parsed structs: `--config` needs to know which flags
+    // were typed (those win over the file) and which only hold their defaults.
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.format(&mut Cli::command()).exit(),
+    };
+    match run(cli.command, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error [{}]: {e}", e.code());
@@ -385,7 +407,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<()> {
+fn run(command: Command, matches: &ArgMatches) -> Result<()> {
     match command {
         Command::Fetch { asset, data_dir } => {
             let bar = ProgressBar::new(0).with_style(
@@ -414,7 +436,11 @@ fn run(command: Command) -> Result<()> {
             println!("{name} ready in {} (checksums verified)", folder.display());
             Ok(())
         }
-        Command::Train(args) => train(*args),
+        Command::Train(mut args) => {
+            tune::apply_config_file(&mut args, matches.subcommand_matches("train"))?;
+            train(*args)
+        }
+        Command::Tune(args) => tune::run(*args, matches.subcommand_matches("tune")),
         Command::Synth(a) => {
             let config = fusionrec::data::synth::SynthConfig {
                 items: a.items,
@@ -783,8 +809,106 @@ fn data_source(args: &TrainArgs) -> Result<DataSource> {
 }
 
 fn train(args: TrainArgs) -> Result<()> {
+    let kinds: Vec<ModelArg> = match args.model {
+        ModelArg::All => vec![
+            ModelArg::Popularity,
+            ModelArg::ItemKnn,
+            ModelArg::BprMf,
+            ModelArg::Mf,
+            ModelArg::Lightgcn,
+            ModelArg::Hybrid,
+            ModelArg::Graph,
+            ModelArg::Vbpr,
+            ModelArg::Ease,
+            ModelArg::EaseMm,
+        ],
+        one => vec![one],
+    };
+    let configs: Vec<ModelConfig> = kinds
+        .iter()
+        .map(|&k| model_config(k, &args))
+        .collect::<Result<_>>()?;
+    let loaded = load(&args, &configs)?;
+    let device = loaded.device;
+    if let Some(folds) = args.folds {
+        return cross_validate(&args, folds, configs, &loaded);
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .ok_or_else(|| Error::Config("--out: where the bundle goes".into()))?;
+    let mut rows = Vec::new();
+    let mut json = serde_json::Map::new();
+    for config in configs {
+        let name = config.kind().to_owned();
+        let out = if args.model == ModelArg::All {
+            out_dir.join(&name)
+        } else {
+            out_dir.clone()
+        };
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{prefix:>10} [{bar:30}] epoch {pos}/{len} {msg}")
+                .expect("static template"),
+        );
+        bar.set_prefix(name.clone());
+        let mut observer = |r: &EpochReport| {
+            bar.set_length(r.epochs as u64);
+            bar.set_position(r.epoch as u64);
+            if let Some(v) = r.valid {
+                bar.set_message(format!("loss {:.4}  valid {:.4}", r.loss, v));
+                // Without a terminal (logs, CI) the bar is hidden: print the line instead.
+                if bar.is_hidden() {
+                    eprintln!(
+                        "{name} epoch {}: loss {:.4}  valid ndcg@10 {v:.4}",
+                        r.epoch, r.loss
+                    );
+                }
+            }
+        };
+        let request = request(&args, &loaded, config)?;
+        let (bundle, timings) = train_bundle_timed(request, device, &mut observer)?;
+        bar.finish_and_clear();
+        bundle.write_dir(&out)?;
+        eprintln!(
+            "{name}: fit {:.2} s, evaluation {:.2} s; bundle written to {}",
+            timings.fit_seconds,
+            timings.evaluate_seconds,
+            out.display()
+        );
+        json.insert(name.clone(), serde_json::json!({ "valid": bundle.manifest.metrics.valid, "test": bundle.manifest.metrics.test, "bundle": out, "timings": timings }));
+        rows.push((name, bundle.manifest.metrics.test));
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Object(json));
+    } else {
+        let split = match (loaded.source.gives_split(), args.split) {
+            (true, _) => "given split",
+            (false, Some(SplitArg::Temporal)) => "leave-last-out",
+            (false, _) => "per-user 8:1:1",
+        };
+        println!("test metrics ({split} protocol, seed {}):", args.seed);
+        print_table(&rows);
+    }
+    Ok(())
+}
+
+/// What a training run reads besides the model's knobs: the device, the data and everything
+/// derived from it once (`train` and `tune` share it, so a tuning trial and `train --config`
+/// see the same dataset, content and social graph).
+struct Loaded {
+    device: DeviceKind,
+    source: DataSource,
+    features: Vec<FeatureSpec>,
+    dataset: fusionrec::data::Dataset,
+    fingerprint: String,
+    social: Option<fusionrec::eval::Social>,
+    content: Option<fusionrec::encode::Content>,
+}
+
+/// Loads the data of `args` and encodes the content that `configs` (or the bundle) need.
+fn load(args: &TrainArgs, configs: &[ModelConfig]) -> Result<Loaded> {
     let device: DeviceKind = args.device.parse()?;
-    let source = data_source(&args)?;
+    let source = data_source(args)?;
     let features: Vec<FeatureSpec> = args
         .item_features
         .iter()
@@ -822,25 +946,6 @@ fn train(args: TrainArgs) -> Result<()> {
             })
         }
     };
-    let kinds: Vec<ModelArg> = match args.model {
-        ModelArg::All => vec![
-            ModelArg::Popularity,
-            ModelArg::ItemKnn,
-            ModelArg::BprMf,
-            ModelArg::Mf,
-            ModelArg::Lightgcn,
-            ModelArg::Hybrid,
-            ModelArg::Graph,
-            ModelArg::Vbpr,
-            ModelArg::Ease,
-            ModelArg::EaseMm,
-        ],
-        one => vec![one],
-    };
-    let configs: Vec<ModelConfig> = kinds
-        .iter()
-        .map(|&k| model_config(k, &args))
-        .collect::<Result<_>>()?;
     let catalog_wanted = args.catalog_content.as_ref().is_some_and(|c| !c.is_empty());
     let content_needed =
         catalog_wanted || !features.is_empty() || configs.iter().any(ModelConfig::needs_content);
@@ -884,108 +989,56 @@ fn train(args: TrainArgs) -> Result<()> {
         }
         false => None,
     };
-    if let Some(folds) = args.folds {
-        return cross_validate(
-            &args,
-            folds,
-            configs,
-            &dataset,
-            &source,
-            content.as_ref(),
-            social,
-            device,
-        );
-    }
-    let out_dir = args
-        .out
-        .clone()
-        .ok_or_else(|| Error::Config("--out: where the bundle goes".into()))?;
-    let mut rows = Vec::new();
-    let mut json = serde_json::Map::new();
-    for config in configs {
-        let name = config.kind().to_owned();
-        let out = if args.model == ModelArg::All {
-            out_dir.join(&name)
-        } else {
-            out_dir.clone()
-        };
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("{prefix:>10} [{bar:30}] epoch {pos}/{len} {msg}")
-                .expect("static template"),
-        );
-        bar.set_prefix(name.clone());
-        let mut observer = |r: &EpochReport| {
-            bar.set_length(r.epochs as u64);
-            bar.set_position(r.epoch as u64);
-            if let Some(v) = r.valid {
-                bar.set_message(format!("loss {:.4}  valid {:.4}", r.loss, v));
-                // Without a terminal (logs, CI) the bar is hidden: print the line instead.
-                if bar.is_hidden() {
-                    eprintln!(
-                        "{name} epoch {}: loss {:.4}  valid ndcg@10 {v:.4}",
-                        r.epoch, r.loss
-                    );
-                }
-            }
-        };
-        let request = TrainRequest {
-            dataset: &dataset,
-            source: source.clone(),
-            fingerprint: fingerprint.clone(),
-            protocol: protocol(&config, &args, &source),
-            catalog: catalog_content(&args, &features, content.as_ref(), config.needs_content())?,
-            model: config,
-            content: content.as_ref(),
-            social: social.clone(),
-            precision: args.precision.parse()?,
-        };
-        let (bundle, timings) = train_bundle_timed(request, device, &mut observer)?;
-        bar.finish_and_clear();
-        bundle.write_dir(&out)?;
-        eprintln!(
-            "{name}: fit {:.2} s, evaluation {:.2} s; bundle written to {}",
-            timings.fit_seconds,
-            timings.evaluate_seconds,
-            out.display()
-        );
-        json.insert(name.clone(), serde_json::json!({ "valid": bundle.manifest.metrics.valid, "test": bundle.manifest.metrics.test, "bundle": out, "timings": timings }));
-        rows.push((name, bundle.manifest.metrics.test));
-    }
-    if args.json {
-        println!("{}", serde_json::Value::Object(json));
-    } else {
-        let split = match (source.gives_split(), args.split) {
-            (true, _) => "given split",
-            (false, Some(SplitArg::Temporal)) => "leave-last-out",
-            (false, _) => "per-user 8:1:1",
-        };
-        println!("test metrics ({split} protocol, seed {}):", args.seed);
-        print_table(&rows);
-    }
-    Ok(())
+    Ok(Loaded {
+        device,
+        source,
+        features,
+        dataset,
+        fingerprint,
+        social,
+        content,
+    })
+}
+
+/// The request that trains `config` on the loaded data under `args`'s protocol.
+fn request<'a>(
+    args: &TrainArgs,
+    loaded: &'a Loaded,
+    config: ModelConfig,
+) -> Result<TrainRequest<'a>> {
+    Ok(TrainRequest {
+        dataset: &loaded.dataset,
+        source: loaded.source.clone(),
+        fingerprint: loaded.fingerprint.clone(),
+        protocol: protocol(&config, args, &loaded.source),
+        catalog: catalog_content(
+            args,
+            &loaded.features,
+            loaded.content.as_ref(),
+            config.needs_content(),
+        )?,
+        content: loaded.content.as_ref(),
+        social: loaded.social.clone(),
+        precision: args.precision.parse()?,
+        model: config,
+    })
 }
 
 /// `train --folds k`: each model trained and tested on every fold of k-fold cross-validation
 /// (see `SplitStrategy::KFold`); prints each fold's test row and the mean ± std over folds.
-#[allow(clippy::too_many_arguments)]
 fn cross_validate(
     args: &TrainArgs,
     folds: usize,
     configs: Vec<ModelConfig>,
-    dataset: &fusionrec::data::Dataset,
-    source: &DataSource,
-    content: Option<&fusionrec::encode::Content>,
-    social: Option<fusionrec::eval::Social>,
-    device: DeviceKind,
+    loaded: &Loaded,
 ) -> Result<()> {
-    if source.gives_split() || args.split.is_some_and(|s| s != SplitArg::Random) {
+    if loaded.source.gives_split() || args.split.is_some_and(|s| s != SplitArg::Random) {
         return Err(Error::Config(
             "--folds cross-validates the per-user random protocol: not with a given or \
              temporal split"
                 .into(),
         ));
     }
-    let fingerprint = source.fingerprint()?;
     let mut json = serde_json::Map::new();
     let mut summary = Vec::new();
     for config in configs {
@@ -993,20 +1046,11 @@ fn cross_validate(
         let mut runs = Vec::new();
         let mut per_fold = Vec::new();
         for fold in 0..folds {
-            let mut protocol = protocol(&config, args, source);
-            protocol.split = SplitStrategy::KFold { folds, fold };
-            let request = TrainRequest {
-                dataset,
-                source: source.clone(),
-                fingerprint: fingerprint.clone(),
-                protocol,
-                catalog: Vec::new(),
-                model: config.clone(),
-                content,
-                social: social.clone(),
-                precision: args.precision.parse()?,
-            };
-            let (bundle, timings) = train_bundle_timed(request, device, &mut ())?;
+            let mut request = request(args, loaded, config.clone())?;
+            request.protocol.split = SplitStrategy::KFold { folds, fold };
+            // Nothing is written: no catalog content to package.
+            request.catalog = Vec::new();
+            let (bundle, timings) = train_bundle_timed(request, loaded.device, &mut ())?;
             let test = bundle.manifest.metrics.test;
             eprintln!(
                 "{name} fold {}/{folds}: test ndcg@10 {:.4}, recall@20 {:.4} (fit {:.2} s)",
