@@ -113,10 +113,11 @@ pub fn mmr(
     space: &dyn ItemRows,
 ) -> Vec<(u32, f32)> {
     let k = k.min(candidates.len());
-    if diversity == 0.0 || k <= 1 {
+    let d = space.dim();
+    // No diversity asked, or no space to measure it in: the relevance order.
+    if diversity == 0.0 || k <= 1 || d == 0 {
         return candidates[..k].to_vec();
     }
-    let d = space.dim();
     let rows = unit_rows(candidates.iter().map(|c| c.0), space);
     let (lo, hi) = candidates
         .iter()
@@ -143,9 +144,6 @@ pub fn mmr(
         let Some((pick, _)) = best else { break };
         taken[pick] = true;
         out.push(candidates[pick]);
-        if d == 0 {
-            continue;
-        }
         let chosen = &rows[pick * d..(pick + 1) * d];
         for (c, m) in max_sim.iter_mut().enumerate() {
             if !taken[c] {
