@@ -170,6 +170,39 @@ fn private_updates_of_ml100k_clients_aggregate_as_the_mechanism_says() {
     }
     assert!(rows[0]["test_ndcg10"].as_f64().unwrap() > 0.1, "{report}");
     assert_eq!(report["dim"].as_u64().unwrap() as usize, dim);
+    // Held out: nearly every user (938 of the 939 with test items): with no adaptor, the
+    // session's scores give the bundle's own recorded metrics, to one user's weight.
+    let out = common::fusionrec(&[
+        "federated",
+        "--bundle",
+        dir.path().to_str().unwrap(),
+        "--clients",
+        "1",
+        "--heldout",
+        "938",
+        "--epsilon",
+        "8",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &bundle.manifest.metrics;
+    for (key, recorded) in [
+        ("valid_ndcg10", m.valid.ndcg(10)),
+        ("test_ndcg10", m.test.ndcg(10)),
+        ("test_recall20", m.test.recall(20)),
+    ] {
+        let none = all["rows"][0][key].as_f64().unwrap();
+        eprintln!("{key}: {none:.4} (recorded {recorded:.4})");
+        assert!(
+            (none - recorded).abs() < 0.003,
+            "{key}: {none} vs {recorded}"
+        );
+    }
     // A bad ε is a coded error.
     let out = common::fusionrec(&[
         "federated",
