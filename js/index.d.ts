@@ -182,8 +182,39 @@ export declare class Recommender {
     events: HistoryEvent[],
     options?: PersonalizeOptions,
   ): Promise<{ steps: number; pairs: number; lossBefore: number; lossAfter: number }>;
+  /** The (ε, δ)-DP release of the personal adaptor (see `ExportUpdateOptions`); rejects with
+   * 'BAD_CONFIG' for bad options or before `personalize`. One call is one release: calls compose. */
+  exportUpdate(options: ExportUpdateOptions): Promise<PrivateUpdate>;
   encode(input: { text?: string; image?: NewItem['image'] }): Promise<{ text?: number[]; image?: number[]; top1?: number }>;
   save(key?: string): Promise<{ key: string; bytes: number }>;
   /** Ends the worker; pending and later calls reject with 'DISPOSED'. */
   dispose(): void;
+}
+
+/** Options of `exportUpdate`. */
+export interface ExportUpdateOptions {
+  /** Privacy loss of this release: a finite number > 0. */
+  epsilon: number;
+  /** The release's δ, in (0, 1); default 1e-5. */
+  delta?: number;
+  /** L2 norm θ is clipped to (sensitivity 2·clip); default 1. */
+  clip?: number;
+  /** Seed of the noise, a whole number in [0, 2^53); default: random (crypto.getRandomValues).
+   * Keep it secret: whoever knows it can remove the noise. */
+  seed?: number;
+}
+
+/** What `exportUpdate` resolves to. */
+export interface PrivateUpdate {
+  /** The clipped θ plus Gaussian noise, `dim` values. */
+  delta: number[];
+  dim: number;
+  clip: number;
+  /** Per-coordinate standard deviation of the noise (analytic Gaussian mechanism). */
+  sigma: number;
+  epsilon: number;
+  /** The release's δ (`delta` is the update itself). */
+  deltaDp: number;
+  /** sha256 of the bundle's weights: only updates for one bundle are averaged. */
+  bundle: string;
 }

@@ -225,6 +225,23 @@ function checkRerank(diversity, minScore) {
   }
 }
 
+/** `exportUpdate`'s options: ε > 0 finite, 0 < δ < 1, clip > 0 finite, seed a whole number in
+ * [0, 2^53) (else BAD_CONFIG, as the crate says for the first three). */
+function checkPrivacy({ epsilon, delta, clip, seed }) {
+  const bad = (what, v) =>
+    codedError({ message: `invalid configuration: ${what}, not ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`, code: 'BAD_CONFIG' });
+  if (!(typeof epsilon === 'number' && Number.isFinite(epsilon) && epsilon > 0)) throw bad('epsilon must be a finite number > 0', epsilon);
+  if (!(typeof delta === 'number' && delta > 0 && delta < 1)) throw bad('delta must be a number in (0, 1)', delta);
+  if (!(typeof clip === 'number' && Number.isFinite(clip) && clip > 0)) throw bad('clip must be a finite number > 0', clip);
+  if (!(Number.isSafeInteger(seed) && seed >= 0)) throw bad('seed must be a whole number ≥ 0', seed);
+}
+
+/** A secret seed for the noise: 53 random bits from the platform's CSPRNG. */
+function randomSeed() {
+  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
+  return (hi & 0x1fffff) * 0x100000000 + lo;
+}
+
 /** The fields `addItem` reads; any other is a mistake (BAD_CALL) rather than silently dropped. */
 const NEW_ITEM_FIELDS = ['id', 'title', 'text', 'description', 'year', 'categories', 'image', 'features'];
 
@@ -502,6 +519,21 @@ export class Recommender {
    */
   personalize(events, { onProgress, ...options } = {}) {
     return this.#call('personalize', { events, options }, [], onProgress);
+  }
+
+  /**
+   * The (ε, δ)-differentially private release of the personal adaptor θ, for a server that
+   * averages many visitors' updates: θ clipped to L2 norm `clip` plus Gaussian noise calibrated
+   * by the analytic Gaussian mechanism (sensitivity 2·clip, replace-one). One call is one
+   * release; repeated calls compose (their ε add up). Nothing is sent anywhere: the page decides.
+   * Options: `epsilon` (required), `delta` (1e-5), `clip` (1), `seed` (default: random from
+   * `crypto.getRandomValues`; a seed anyone else knows undoes the privacy). Resolves to
+   * `{ delta: number[], dim, clip, sigma, epsilon, deltaDp, bundle }`. Rejects with BAD_CONFIG
+   * for bad options or before `personalize` (no adaptor to export).
+   */
+  async exportUpdate({ epsilon, delta = 1e-5, clip = 1, seed = randomSeed() } = {}) {
+    checkPrivacy({ epsilon, delta, clip, seed });
+    return this.#call('exportUpdate', { options: { epsilon, delta, clip, seed } });
   }
 
   /** Raw on-device encoder outputs: `{ text?: number[], image?: number[], top1?: number }`. */

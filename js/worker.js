@@ -98,6 +98,7 @@ const methods = {
   encode: ({ text, image }) => recommender.encode(text, image),
   personalize: ({ events, options }, progress) =>
     recommender.personalize(events, options, (step, steps) => progress({ phase: 'fine-tuning', step, steps })),
+  exportUpdate: ({ options }) => recommender.exportUpdate(options),
   async save({ key }) {
     const state = await recommender.exportState();
     const { manifest, files } = await recommender.exportBundle();

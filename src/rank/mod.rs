@@ -11,10 +11,12 @@
 pub mod adaptor;
 pub mod device;
 pub mod placement;
+pub mod private;
 pub mod session;
 
 pub use adaptor::PersonalizeConfig;
 pub use device::DeviceScorer;
+pub use private::PrivateUpdate;
 pub use session::{AddedItem, Filter, ItemSpace, Session, SessionState};
 
 use crate::error::{Error, Result};

@@ -937,7 +937,7 @@ impl Session {
         }
     }
 
-    fn weights_sha256(&self) -> String {
+    pub(crate) fn weights_sha256(&self) -> String {
         self.bundle
             .manifest
             .files

@@ -4,6 +4,8 @@
 
 mod catalog;
 pub mod experiment;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod federated;
 mod pipeline;
 pub mod tune;
 

@@ -238,7 +238,7 @@ fn fit_bundle(
 /// The split a loaded bundle was trained on, rebuilt from `dataset` under the bundle's own
 /// protocol. The dataset must be the one the bundle was trained on (same ids, same training
 /// history).
-fn bundle_split(bundle: &Bundle, dataset: &Dataset) -> Result<Split> {
+pub(crate) fn bundle_split(bundle: &Bundle, dataset: &Dataset) -> Result<Split> {
     let m = &bundle.manifest;
     if dataset.log.users != m.users || dataset.log.items != m.items {
         return Err(Error::Data(

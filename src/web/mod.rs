@@ -482,6 +482,50 @@ impl State {
         Ok(out.into())
     }
 
+    fn export_update(&self, options: JsValue) -> Result<JsValue> {
+        #[derive(Deserialize)]
+        struct ExportOptions {
+            epsilon: f64,
+            #[serde(default = "default_dp_delta")]
+            delta: f64,
+            #[serde(default = "default_clip")]
+            clip: f32,
+            seed: u64,
+        }
+        fn default_dp_delta() -> f64 {
+            1e-5
+        }
+        fn default_clip() -> f32 {
+            1.0
+        }
+        let o: ExportOptions =
+            from_js(options, "exportUpdate options").map_err(|e| Error::Config(e.to_string()))?;
+        let u = self
+            .session
+            .borrow()
+            .private_update(o.epsilon, o.delta, o.clip, o.seed)?;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Update {
+            delta: Vec<f32>,
+            dim: usize,
+            clip: f32,
+            sigma: f32,
+            epsilon: f64,
+            delta_dp: f64,
+            bundle: String,
+        }
+        to_js(&Update {
+            delta: u.delta,
+            dim: u.dim,
+            clip: u.clip,
+            sigma: u.sigma,
+            epsilon: u.epsilon,
+            delta_dp: u.delta_dp,
+            bundle: u.bundle,
+        })
+    }
+
     fn export_state(&self) -> Result<Uint8Array> {
         let state = self.session.borrow().state();
         let bytes = serde_json::to_vec(&state)
@@ -806,6 +850,16 @@ impl Recommender {
     pub fn export_bundle(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move { state.export_bundle().map_err(js_error) })
+    }
+
+    /// The (ε, δ)-DP release of the personal adaptor θ (`rank::private`): options `{ epsilon,
+    /// delta, clip, seed }` (all required here; the JS wrapper fills defaults and a random
+    /// seed). Resolves to `{ delta: number[], dim, clip, sigma, epsilon, deltaDp, bundle }`.
+    /// `BAD_CONFIG` for bad options or a session without an adaptor.
+    #[wasm_bindgen(js_name = exportUpdate)]
+    pub fn export_update(&self, options: JsValue) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move { state.export_update(options).map_err(js_error) })
     }
 
     /// The session (added items, adaptor) as bytes, for the page to store.

@@ -188,6 +188,8 @@ for (const run of RUNS) {
           const personalizeMs = performance.now() - t1;
           const after = await rec.recommend({ history });
           const explained = await rec.explain({ history }, after[0].item);
+          const exported = await rec.exportUpdate({ epsilon: 1, seed: 7 });
+          const badExport = await code(rec.exportUpdate({ epsilon: 0 }));
           const photo = await (await fetch('/data/photos/rocket.jpg')).blob();
           const badPhoto = await code(rec.addItem({ id: 'bad', title: 'Broken', image: new Uint8Array([1, 2, 3, 4]) }));
           const t2 = performance.now();
@@ -214,7 +216,7 @@ for (const run of RUNS) {
           const beforeSave = await rec.recommend({ history });
           return {
             encoded: { text: encoded.text, top1: encoded.top1, dim: encoded.image.length },
-            encodeMs, before, after, tuned, progress, personalizeMs, explained, badPhoto, added, addMs,
+            encodeMs, before, after, tuned, progress, personalizeMs, explained, exported, badExport, badPhoto, added, addMs,
             duplicate, first, similar, fanRecs, saved, beforeSave,
           };
         },
@@ -274,6 +276,11 @@ for (const run of RUNS) {
       // addItem: a corrupt photo is BAD_IMAGE; the real one is decoded but this catalog has no
       // images, so the item is placed by its MiniLM text — among the Star Wars films.
       assert.equal(out.badPhoto, 'BAD_IMAGE', label);
+      // The private export: one noisy θ of the adaptor's width; ε = 0 is refused.
+      assert.ok(out.exported.dim > 0 && out.exported.delta.length === out.exported.dim, `${label}: export ${out.exported.dim}`);
+      assert.ok(Number.isFinite(out.exported.sigma) && out.exported.sigma > 0, `${label}: sigma ${out.exported.sigma}`);
+      assert.ok(out.exported.delta.every(Number.isFinite), `${label}: finite export`);
+      assert.equal(out.badExport, 'BAD_CONFIG', `${label}: exportUpdate({ epsilon: 0 })`);
       assert.equal(out.duplicate, 'BAD_DATA', label);
       assert.deepEqual(out.added.used, ['text']);
       assert.deepEqual(out.added.unused, ['image']);

@@ -1,4 +1,5 @@
-//! The native command-line tool: `fetch`, `train`, `tune`, `eval`, `recommend`, `experiment`.
+//! The native command-line tool: `fetch`, `train`, `tune`, `eval`, `recommend`, `experiment`,
+//! `federated`.
 //! Parsing and printing only: every rule lives in the library.
 
 use std::path::PathBuf;
@@ -86,6 +87,9 @@ enum Command {
     },
     /// The multimodal experiments: ablation (3 seeds), missing text, cold start.
     Experiment(Box<crate::experiment::ExperimentArgs>),
+    /// Federated averaging of private adaptor updates: clients personalise and release their θ
+    /// (clipped, analytic Gaussian noise at each ε); held-out users are measured with the mean.
+    Federated(Box<crate::federated::FederatedArgs>),
     /// Top-k recommendations from a bundle, for a known user or for a visitor's history.
     Recommend {
         #[arg(long)]
@@ -471,6 +475,7 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
             Ok(())
         }
         Command::Experiment(args) => crate::experiment::run(*args),
+        Command::Federated(args) => crate::federated::run(*args),
         Command::Serving { bundle, out } => {
             let full = Bundle::read_dir(&bundle)?;
             let serving = full.serving()?;

@@ -5,6 +5,8 @@
 mod cli;
 #[cfg(not(target_arch = "wasm32"))]
 mod experiment;
+#[cfg(not(target_arch = "wasm32"))]
+mod federated;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
