@@ -199,8 +199,9 @@ export interface ExportUpdateOptions {
   delta?: number;
   /** L2 norm θ is clipped to (sensitivity 2·clip); default 1. */
   clip?: number;
-  /** Seed of the noise, a whole number in [0, 2^53); default: random (crypto.getRandomValues).
-   * Keep it secret: whoever knows it can remove the noise. */
+  /** Tests only: a fixed seed (a whole number in [0, 2^53)) makes the noise reproducible, and
+   * whoever knows it can remove it. Default: a ChaCha20 stream keyed by 256 bits from
+   * crypto.getRandomValues. */
   seed?: number;
 }
 

@@ -233,13 +233,7 @@ function checkPrivacy({ epsilon, delta, clip, seed }) {
   if (!(typeof epsilon === 'number' && Number.isFinite(epsilon) && epsilon > 0)) throw bad('epsilon must be a finite number > 0', epsilon);
   if (!(typeof delta === 'number' && delta > 0 && delta < 1)) throw bad('delta must be a number in (0, 1)', delta);
   if (!(typeof clip === 'number' && Number.isFinite(clip) && clip > 0)) throw bad('clip must be a finite number > 0', clip);
-  if (!(Number.isSafeInteger(seed) && seed >= 0)) throw bad('seed must be a whole number ≥ 0', seed);
-}
-
-/** A secret seed for the noise: 53 random bits from the platform's CSPRNG. */
-function randomSeed() {
-  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
-  return (hi & 0x1fffff) * 0x100000000 + lo;
+  if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw bad('seed must be a whole number ≥ 0', seed);
 }
 
 /** The fields `addItem` reads; any other is a mistake (BAD_CALL) rather than silently dropped. */
@@ -526,12 +520,13 @@ export class Recommender {
    * averages many visitors' updates: θ clipped to L2 norm `clip` plus Gaussian noise calibrated
    * by the analytic Gaussian mechanism (sensitivity 2·clip, replace-one). One call is one
    * release; repeated calls compose (their ε add up). Nothing is sent anywhere: the page decides.
-   * Options: `epsilon` (required), `delta` (1e-5), `clip` (1), `seed` (default: random from
-   * `crypto.getRandomValues`; a seed anyone else knows undoes the privacy). Resolves to
+   * Options: `epsilon` (required), `delta` (1e-5), `clip` (1), `seed` (tests only: a fixed
+   * seed makes the noise reproducible, and anyone who knows it can remove it; by default the
+   * noise is a ChaCha20 stream keyed by 256 bits from `crypto.getRandomValues`). Resolves to
    * `{ delta: number[], dim, clip, sigma, epsilon, deltaDp, bundle }`. Rejects with BAD_CONFIG
    * for bad options or before `personalize` (no adaptor to export).
    */
-  async exportUpdate({ epsilon, delta = 1e-5, clip = 1, seed = randomSeed() } = {}) {
+  async exportUpdate({ epsilon, delta = 1e-5, clip = 1, seed } = {}) {
     checkPrivacy({ epsilon, delta, clip, seed });
     return this.#call('exportUpdate', { options: { epsilon, delta, clip, seed } });
   }

@@ -36,7 +36,10 @@ fn private_updates_of_ml100k_clients_aggregate_as_the_mechanism_says() {
     // No adaptor yet: nothing to export, a coded error.
     let fresh = Session::new(bundle.clone());
     assert_eq!(
-        fresh.private_update(1.0, 1e-5, 1.0, 1).unwrap_err().code(),
+        fresh
+            .private_update(1.0, 1e-5, 1.0, Some(1))
+            .unwrap_err()
+            .code(),
         "BAD_CONFIG"
     );
 
@@ -64,13 +67,16 @@ fn private_updates_of_ml100k_clients_aggregate_as_the_mechanism_says() {
         clean.push(session.clipped_update(1.0).unwrap());
         noisy.push(
             session
-                .private_update(1.0, 1e-5, 1.0, 100 + c as u64)
+                .private_update(1.0, 1e-5, 1.0, Some(100 + c as u64))
                 .unwrap(),
         );
         // Bad parameters are configuration errors.
         for (e, d) in [(0.0, 1e-5), (f64::INFINITY, 1e-5), (1.0, 0.0), (1.0, 1.5)] {
             assert_eq!(
-                session.private_update(e, d, 1.0, 1).unwrap_err().code(),
+                session
+                    .private_update(e, d, 1.0, Some(1))
+                    .unwrap_err()
+                    .code(),
                 "BAD_CONFIG"
             );
         }
@@ -86,7 +92,7 @@ fn private_updates_of_ml100k_clients_aggregate_as_the_mechanism_says() {
 
     // ε = ∞: the aggregate is the plain mean of the clipped θs (each of norm ≤ 1).
     let mean_clean = aggregate(&clean).unwrap();
-    let clipped: Vec<Vec<f32>> = thetas.iter().map(|t| clip_l2(t, 1.0)).collect();
+    let clipped: Vec<Vec<f32>> = thetas.iter().map(|t| clip_l2(t, 1.0).unwrap()).collect();
     assert!(clipped.iter().all(|c| norm(c) <= 1.0 + 1e-5));
     for (j, m) in mean_clean.iter().enumerate() {
         let plain = clipped.iter().map(|c| f64::from(c[j])).sum::<f64>() / n as f64;

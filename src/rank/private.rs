@@ -101,9 +101,11 @@ pub fn analytic_gaussian_sigma(epsilon: f64, delta: f64, sensitivity: f64) -> Re
         }
     }
     while ok(lo) {
+        hi = lo;
         lo /= 2.0;
         if lo < 1e-12 * sensitivity {
-            return Ok(lo);
+            // Still private at this tiny σ (an absurd ε): return the last σ checked to pass.
+            return Ok(hi);
         }
     }
     for _ in 0..200 {
@@ -126,23 +128,49 @@ pub fn classic_gaussian_sigma(epsilon: f64, delta: f64, sensitivity: f64) -> f64
     sensitivity * (2.0 * (1.25 / delta).ln()).sqrt() / epsilon
 }
 
-/// `v` scaled down to L2 norm `clip` when it is longer (unchanged otherwise).
-pub fn clip_l2(v: &[f32], clip: f32) -> Vec<f32> {
+/// `v` scaled down to L2 norm at most `clip` when it is longer (unchanged otherwise); the scale
+/// keeps a hair (10⁻⁶) of margin so that rounding back to f32 cannot leave the norm above
+/// `clip`. A non-finite `v` is `BAD_DATA`: it has no norm to clip to.
+pub fn clip_l2(v: &[f32], clip: f32) -> Result<Vec<f32>> {
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(Error::Data(
+            "the adaptor holds a value that is not a finite number".into(),
+        ));
+    }
     let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let scale = if norm > f64::from(clip) {
-        f64::from(clip) / norm
+        f64::from(clip) / norm * (1.0 - 1e-6)
     } else {
         1.0
     };
-    v.iter().map(|x| (f64::from(*x) * scale) as f32).collect()
+    Ok(v.iter().map(|x| (f64::from(*x) * scale) as f32).collect())
 }
 
-/// `v` plus N(0, σ²) per coordinate, drawn from `seed`.
-pub fn add_noise(v: &[f32], sigma: f64, seed: u64) -> Vec<f32> {
-    let mut rng = crate::rng::SeededRng::new(seed);
-    v.iter()
-        .map(|x| (f64::from(*x) + sigma * rng.normal()) as f32)
-        .collect()
+/// `v` plus N(0, σ²) per coordinate. The normals come from a ChaCha20 stream: with `seed`
+/// `None` (what a page does) it is keyed by 256 bits from the platform's CSPRNG
+/// (`crypto.getRandomValues` in the browser), so no one can regenerate — and subtract — the
+/// noise; with `Some(seed)` the stream is reproducible, **for experiments and tests only**: anyone
+/// who knows the seed can remove the noise.
+pub fn add_noise(v: &[f32], sigma: f64, seed: Option<u64>) -> Result<Vec<f32>> {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    let mut rng = match seed {
+        Some(seed) => rand_chacha::ChaCha20Rng::seed_from_u64(seed),
+        None => {
+            let mut key = [0u8; 32];
+            getrandom_03::fill(&mut key)
+                .map_err(|e| Error::Data(format!("no secure random numbers for the noise: {e}")))?;
+            rand_chacha::ChaCha20Rng::from_seed(key)
+        }
+    };
+    let mut unit = || (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+    Ok(v.iter()
+        .map(|x| {
+            // Box–Muller, as `rng::SeededRng::normal`.
+            let (u1, u2) = (1.0 - unit(), unit());
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            (f64::from(*x) + sigma * z) as f32
+        })
+        .collect())
 }
 
 impl Session {
@@ -158,19 +186,20 @@ impl Session {
     /// The (ε, δ)-DP release of this session's adaptor θ: clipped to L2 norm `clip`, plus
     /// N(0, σ²) per coordinate, σ from [`analytic_gaussian_sigma`] with Δ = 2·clip
     /// (replace-one adjacency; see the module docs for the accounting — repeated exports
-    /// compose). The noise is drawn from `seed`. `Error::Config` for ε ≤ 0 or not finite,
+    /// compose). The noise is secret with `seed` `None`; a fixed seed makes it reproducible and
+    /// removable (experiments only; see [`add_noise`]). `Error::Config` for ε ≤ 0 or not finite,
     /// δ ∉ (0, 1), clip ≤ 0 or not finite, or a session without an adaptor.
     pub fn private_update(
         &self,
         epsilon: f64,
         delta: f64,
         clip: f32,
-        seed: u64,
+        seed: Option<u64>,
     ) -> Result<PrivateUpdate> {
         check(epsilon, delta, f64::from(clip))?;
         let theta = self.adaptor_theta("private update")?;
         let sigma = analytic_gaussian_sigma(epsilon, delta, 2.0 * f64::from(clip))?;
-        let delta_vec = add_noise(&clip_l2(&theta, clip), sigma, seed);
+        let delta_vec = add_noise(&clip_l2(&theta, clip)?, sigma, seed)?;
         Ok(PrivateUpdate {
             dim: delta_vec.len(),
             delta: delta_vec,
@@ -190,7 +219,7 @@ impl Session {
                 "clipped update: clip must be finite and > 0, got {clip}"
             )));
         }
-        let theta = clip_l2(&self.adaptor_theta("clipped update")?, clip);
+        let theta = clip_l2(&self.adaptor_theta("clipped update")?, clip)?;
         Ok(PrivateUpdate {
             dim: theta.len(),
             delta: theta,
@@ -247,7 +276,7 @@ mod tests {
         // Reference: scripts/dp_sigma_reference.py — an independent Python bisection on the same
         // condition with math.erfc (see that file), run for ε = 1, δ = 1e-5, Δ = 1.
         // `python3 scripts/dp_sigma_reference.py 1 1e-5 1` → 3.730631634815939 (Algorithm 1's
-        // B+ branch); `… 8 1e-5 2` → 1.2004581443979032; `… 0.5 1e-5 2` → 14.063653351164966.
+        // B− branch: δ < δ₀); `… 8 1e-5 2` → 1.2004581443979032; `… 0.5 1e-5 2` → 14.063653351164966.
         for (e, d, g, reference) in [
             (1.0, 1e-5, 1.0, 3.730631634815939),
             (8.0, 1e-5, 2.0, 1.2004581443979032),
@@ -307,20 +336,28 @@ mod tests {
     #[test]
     fn clipping_scales_long_vectors_to_the_bound_only() {
         let long: Vec<f32> = vec![6.0, 8.0]; // norm 10
-        let c = clip_l2(&long, 1.0);
-        let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-6, "{c:?}");
-        assert!((c[0] - 0.6).abs() < 1e-6 && (c[1] - 0.8).abs() < 1e-6);
-        assert_eq!(clip_l2(&[0.3, 0.4], 1.0), vec![0.3, 0.4]);
-        assert_eq!(clip_l2(&[0.0, 0.0], 1.0), vec![0.0, 0.0]);
+        let c = clip_l2(&long, 1.0).unwrap();
+        let norm = c.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+        assert!(norm <= 1.0 && norm > 1.0 - 2e-6, "{c:?}");
+        assert!((c[0] - 0.6).abs() < 1e-5 && (c[1] - 0.8).abs() < 1e-5);
+        assert_eq!(clip_l2(&[0.3, 0.4], 1.0).unwrap(), vec![0.3, 0.4]);
+        assert_eq!(clip_l2(&[0.0, 0.0], 1.0).unwrap(), vec![0.0, 0.0]);
+        assert_eq!(
+            clip_l2(&[f32::NAN, 1.0], 1.0).unwrap_err().code(),
+            "BAD_DATA"
+        );
     }
 
     #[test]
     fn noise_is_seeded_and_has_the_requested_spread() {
         let zero = vec![0.0f32; 100_000];
-        let a = add_noise(&zero, 2.5, 7);
-        assert_eq!(a, add_noise(&zero, 2.5, 7));
-        assert_ne!(a, add_noise(&zero, 2.5, 8));
+        let a = add_noise(&zero, 2.5, Some(7)).unwrap();
+        assert_eq!(a, add_noise(&zero, 2.5, Some(7)).unwrap());
+        assert_ne!(a, add_noise(&zero, 2.5, Some(8)).unwrap());
+        // Secret noise: two draws differ (and neither is a fixed seed's stream).
+        let secret = add_noise(&zero[..64], 2.5, None).unwrap();
+        assert_ne!(secret, add_noise(&zero[..64], 2.5, None).unwrap());
+        assert_ne!(secret, a[..64]);
         let n = a.len() as f64;
         let mean = a.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
         let std = (a
@@ -337,7 +374,7 @@ mod tests {
     fn a_session_exports_its_clipped_noisy_theta() {
         let (full, _) = crate::store::tests::full_and_serving();
         let mut session = Session::new(full);
-        let err = session.private_update(1.0, 1e-5, 1.0, 1).unwrap_err();
+        let err = session.private_update(1.0, 1e-5, 1.0, Some(1)).unwrap_err();
         assert_eq!(err.code(), "BAD_CONFIG");
         assert!(err.to_string().contains("no adaptor"), "{err}");
         let dim = session.theta().len();
@@ -346,24 +383,32 @@ mod tests {
         (theta[0], theta[1]) = (6.0, 8.0); // norm 10
         session.set_adaptor(theta, 1.0, 1).unwrap();
         let clean = session.clipped_update(1.0).unwrap();
-        let norm = clean.delta.iter().map(|x| x * x).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-6, "{norm}");
+        let norm = clean
+            .delta
+            .iter()
+            .map(|x| f64::from(*x).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(norm <= 1.0 && norm > 1.0 - 3e-6, "{norm}");
         assert_eq!(clean.sigma, 0.0);
-        let u = session.private_update(1.0, 1e-5, 1.0, 3).unwrap();
+        let u = session.private_update(1.0, 1e-5, 1.0, Some(3)).unwrap();
         assert_eq!((u.dim, u.delta.len()), (dim, dim));
         let sigma = analytic_gaussian_sigma(1.0, 1e-5, 2.0).unwrap();
         assert!((f64::from(u.sigma) - sigma).abs() < 1e-5 * sigma);
         assert!((u.sigma - 2.0 * 3.730_631_6).abs() < 1e-4, "{}", u.sigma);
-        assert_eq!(u.delta, add_noise(&clean.delta, sigma, 3));
-        assert_eq!(u, session.private_update(1.0, 1e-5, 1.0, 3).unwrap());
+        assert_eq!(u.delta, add_noise(&clean.delta, sigma, Some(3)).unwrap());
+        assert_eq!(u, session.private_update(1.0, 1e-5, 1.0, Some(3)).unwrap());
         assert_ne!(
             u.delta,
-            session.private_update(1.0, 1e-5, 1.0, 4).unwrap().delta
+            session
+                .private_update(1.0, 1e-5, 1.0, Some(4))
+                .unwrap()
+                .delta
         );
         assert_eq!(u.bundle, session.state().bundle);
         assert!(!u.bundle.is_empty());
         for (e, d, c) in [(0.0, 1e-5, 1.0), (1.0, 1.0, 1.0), (1.0, 1e-5, f32::NAN)] {
-            let err = session.private_update(e, d, c, 1).unwrap_err();
+            let err = session.private_update(e, d, c, Some(1)).unwrap_err();
             assert_eq!(err.code(), "BAD_CONFIG");
         }
         // The serialised form round-trips.

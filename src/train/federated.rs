@@ -150,7 +150,9 @@ pub fn federated(
     // Clients: personalise, export (noiseless and at each ε).
     let mut sets: Vec<Vec<PrivateUpdate>> = vec![Vec::new(); 1 + config.epsilons.len()];
     let mut dim = 0;
-    for (c, &u) in clients.iter().enumerate() {
+    // One seed per release from one stream: reproducible, and no two releases share noise.
+    let mut noise_seeds = crate::rng::SeededRng::new(config.seed ^ 0x0D1F_F5EE_D5A1_7ED5);
+    for &u in clients {
         let mut session = Session::new(bundle.clone());
         let pc = PersonalizeConfig {
             seed: config.personalize.seed ^ u64::from(u),
@@ -159,10 +161,7 @@ pub fn federated(
         session.personalize::<Ad>(&events(u), &pc, &Default::default())?;
         sets[0].push(session.clipped_update(config.clip)?);
         for (k, &e) in config.epsilons.iter().enumerate() {
-            let seed = config
-                .seed
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .wrapping_add((c * 1000 + k) as u64);
+            let seed = Some(noise_seeds.next_u64());
             sets[k + 1].push(session.private_update(e, config.delta, config.clip, seed)?);
         }
         dim = session.theta().len();

@@ -490,7 +490,10 @@ impl State {
             delta: f64,
             #[serde(default = "default_clip")]
             clip: f32,
-            seed: u64,
+            /// A fixed seed makes the noise reproducible — and removable by whoever knows it:
+            /// tests only. Absent, the noise is keyed by the browser's CSPRNG.
+            #[serde(default)]
+            seed: Option<u64>,
         }
         fn default_dp_delta() -> f64 {
             1e-5
@@ -853,8 +856,8 @@ impl Recommender {
     }
 
     /// The (ε, δ)-DP release of the personal adaptor θ (`rank::private`): options `{ epsilon,
-    /// delta, clip, seed }` (all required here; the JS wrapper fills defaults and a random
-    /// seed). Resolves to `{ delta: number[], dim, clip, sigma, epsilon, deltaDp, bundle }`.
+    /// delta, clip, seed? }` (the JS wrapper fills the defaults; without a seed the noise is
+    /// keyed by the browser's CSPRNG). Resolves to `{ delta: number[], dim, clip, sigma, epsilon, deltaDp, bundle }`.
     /// `BAD_CONFIG` for bad options or a session without an adaptor.
     #[wasm_bindgen(js_name = exportUpdate)]
     pub fn export_update(&self, options: JsValue) -> Promise {
