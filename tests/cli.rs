@@ -4,20 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::fusionrec;
-
-fn data_dir() -> String {
-    match common::ml100k_source() {
-        fusionrec::data::DataSource::Recbole { dir, .. } => dir.display().to_string(),
-        other => panic!("unexpected source {other:?}"),
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{fusionrec, stderr};
 
 #[test]
 fn train_eval_recommend_round_trip() {
@@ -27,7 +15,7 @@ fn train_eval_recommend_round_trip() {
     let o = fusionrec(&[
         "train",
         "--data",
-        &data_dir(),
+        &common::ml100k_arg(),
         "--model",
         "item-knn",
         "--out",
@@ -94,7 +82,7 @@ fn bad_input_gives_a_coded_error_not_a_panic() {
     assert!(fusionrec(&[
         "train",
         "--data",
-        &data_dir(),
+        &common::ml100k_arg(),
         "--model",
         "popularity",
         "--out",
@@ -129,7 +117,7 @@ fn bad_input_gives_a_coded_error_not_a_panic() {
     let o = fusionrec(&[
         "train",
         "--data",
-        &data_dir(),
+        &common::ml100k_arg(),
         "--device",
         "cuda",
         "--model",
@@ -194,7 +182,7 @@ fn recommend_for_a_visitor_history() {
     let o = fusionrec(&[
         "train",
         "--data",
-        &data_dir(),
+        &common::ml100k_arg(),
         "--model",
         "ease",
         "--out",
@@ -253,7 +241,7 @@ fn k_fold_cross_validation_reports_mean_and_std_over_folds() {
     let o = fusionrec(&[
         "train",
         "--data",
-        &data_dir(),
+        &common::ml100k_arg(),
         "--model",
         "ease",
         "--folds",
@@ -287,7 +275,7 @@ fn k_fold_cross_validation_reports_mean_and_std_over_folds() {
         .collect();
     assert!(users.iter().all(|&u| u > 900.0), "{users:?}");
 
-    let data = data_dir();
+    let data = common::ml100k_arg();
     for (extra, needle) in [
         (vec!["--folds", "2"], "at least 3 folds"),
         (

@@ -7,18 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::fusionrec;
-
-fn data_dir() -> String {
-    match common::ml100k_source() {
-        fusionrec::data::DataSource::Recbole { dir, .. } => dir.display().to_string(),
-        other => panic!("unexpected source {other:?}"),
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{fusionrec, stderr};
 
 fn ok_json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", stderr(o));
@@ -71,7 +60,7 @@ fn check_tune_json(tune: &serde_json::Value, n: usize) -> f64 {
 
 /// `train --config best.toml` (same data flags) and its validation NDCG@10.
 fn retrain_valid_ndcg(best_toml: &Path, out: &Path, extra: &[&str]) -> (f64, Output) {
-    let data = data_dir();
+    let data = common::ml100k_arg();
     let mut args = vec![
         "train",
         "--data",
@@ -102,7 +91,7 @@ fn bpr_random_search_writes_a_best_toml_that_train_reproduces() {
     )
     .unwrap();
     let out = tmp.path().join("tune");
-    let data = data_dir();
+    let data = common::ml100k_arg();
     let o = fusionrec(&[
         "tune",
         "--data",
@@ -168,7 +157,7 @@ fn bpr_random_search_writes_a_best_toml_that_train_reproduces() {
 #[test]
 fn ease_grid_and_seeded_random_search() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = data_dir();
+    let data = common::ml100k_arg();
     let grid = tmp.path().join("grid.toml");
     std::fs::write(&grid, "lambda = [100, 250, 600]\n").unwrap();
     let out = tmp.path().join("grid");
@@ -285,7 +274,7 @@ fn ease_grid_and_seeded_random_search() {
 #[test]
 fn bad_spaces_are_coded_errors_naming_the_key() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = data_dir();
+    let data = common::ml100k_arg();
     let out = tmp.path().join("out");
     let values = |n: usize| {
         let v: Vec<String> = (1..=n).map(|i| (8 * i).to_string()).collect();

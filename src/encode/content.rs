@@ -18,6 +18,12 @@ pub struct Content {
     pub user_values: Vec<f32>,
 }
 
+/// EfficientNet-Lite0 on the CPU from the `.pth` at `pth` (images and video frames).
+fn efficientnet(pth: &Path) -> Result<super::ImageEncoder<burn::backend::Flex>> {
+    let weights = std::fs::read(pth).map_err(|e| Error::io(pth, e))?;
+    super::ImageEncoder::from_pth_bytes(&weights, &Default::default())
+}
+
 impl Content {
     /// Builds every modality; the MiniLM `text` one only when `minilm_dir` (holding
     /// `tokenizer.json` and `model.safetensors`, see `fetch minilm`) is given.
@@ -55,11 +61,7 @@ impl Content {
             .filter(|r| r.image.is_some())
             .count();
         if n > 0 {
-            let weights = std::fs::read(pth).map_err(|e| Error::io(pth, e))?;
-            let encoder = super::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
-                &weights,
-                &Default::default(),
-            )?;
+            let encoder = efficientnet(pth)?;
             self.modalities
                 .push(super::features::image_modality(dataset, &encoder, 16)?);
         }
@@ -77,11 +79,7 @@ impl Content {
             .filter(|r| r.video.is_some())
             .count();
         if n > 0 {
-            let weights = std::fs::read(pth).map_err(|e| Error::io(pth, e))?;
-            let encoder = super::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
-                &weights,
-                &Default::default(),
-            )?;
+            let encoder = efficientnet(pth)?;
             let frames = super::video::DEFAULT_FRAMES;
             if let Some(m) = super::features::video_modality(dataset, &encoder, frames)? {
                 self.modalities.push(m);

@@ -93,3 +93,16 @@ pub fn fusionrec(args: &[&str]) -> std::process::Output {
         .output()
         .expect("the binary runs")
 }
+
+/// The ML-100K folder as a command-line argument.
+pub fn ml100k_arg() -> String {
+    match ml100k_source() {
+        DataSource::Recbole { dir, .. } => dir.display().to_string(),
+        other => panic!("unexpected source {other:?}"),
+    }
+}
+
+/// A finished command's stderr, for assertion messages.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
