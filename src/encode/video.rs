@@ -10,8 +10,9 @@
 //!   sampling, as TSN and most clip encoders do), so a long clip costs what a short one does.
 //!   Frames are counted in one decoding pass and only the sampled ones are kept in a second, so
 //!   memory holds `n` frames whatever the clip's length.
-//! - **Pooling**: the mean of the frames' pooled features — order-free, and for a clip of one
-//!   repeated frame exactly that frame's image vector, so video and photo items share one space.
+//! - **Pooling**: the mean of the frames' pooled features — order-free; a one-frame clip is
+//!   exactly its frame's image vector, and a clip of one repeated frame is it up to float
+//!   rounding, so video and photo items share one space.
 
 use std::io::Cursor;
 

@@ -11,5 +11,5 @@ pub use protocol::{
     EvalOptions, Scores, Target, KS,
 };
 pub use report::{mean_std, AtK, Metrics};
-pub use rerank::{ItemRows, Rerank};
+pub use rerank::{ItemRows, NoSpace, Rerank};
 pub use social::{Social, WithFriends};

@@ -223,13 +223,7 @@ pub fn evaluate_with<S: Scores + ?Sized>(
         m.coverage = item_coverage(lists.iter().map(|l| &l[..k.min(l.len())]), split.n_items);
         let b = beyond.get(&k).copied().unwrap_or_default();
         m.novelty = (b[0].1 > 0).then(|| b[0].0 / b[0].1 as f64);
-        if options.diversity_space.is_some() {
-            m.ild = Some(if b[1].1 > 0 {
-                b[1].0 / b[1].1 as f64
-            } else {
-                0.0
-            });
-        }
+        m.ild = (b[1].1 > 0).then(|| b[1].0 / b[1].1 as f64);
     }
 
     let pairs: Vec<(f32, f32)> = held_out

@@ -105,6 +105,15 @@ impl Metrics {
         }
     }
 
+    /// Whether every figure of `recorded` is here with the same value (figures measured now
+    /// but not recorded then, such as novelty in an older bundle, are not compared).
+    pub fn reproduces(&self, recorded: &Metrics) -> bool {
+        let now = BTreeMap::from(self.clone());
+        BTreeMap::from(recorded.clone())
+            .iter()
+            .all(|(name, v)| now.get(name) == Some(v))
+    }
+
     /// The metric-wise mean of several evaluations (e.g. over seeds or folds): each figure is
     /// averaged over the runs that have it.
     pub fn mean(runs: &[Metrics]) -> Metrics {
@@ -217,6 +226,20 @@ mod tests {
             err.to_string().contains("unknown metric 'ndgc@10'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn reproduction_compares_the_recorded_figures() {
+        let old = Metrics::try_from(BTreeMap::from([("ndcg@10".to_string(), 0.25)])).unwrap();
+        let mut now = old.clone();
+        now.at.get_mut(&10).unwrap().novelty = Some(2.5);
+        assert!(now.reproduces(&old));
+        assert!(
+            !old.reproduces(&now),
+            "a recorded figure that is missing now"
+        );
+        now.at.get_mut(&10).unwrap().ndcg = 0.26;
+        assert!(!now.reproduces(&old));
     }
 
     #[test]

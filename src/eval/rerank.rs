@@ -6,8 +6,10 @@
 //! with `δ` = [`Rerank::diversity`]: 0 keeps the relevance order exactly, 1 picks the item least
 //! like those already chosen. `rel` is the score min–max normalised over the pool, so that `δ`
 //! means the same on every model's score scale (EASE scores are ~10⁻², BPR's ~10). The pool is
-//! the `max(10·k, 100)` best items ([`Rerank::pool`]): MMR then costs `k × pool` dot products,
-//! about a millisecond, whatever the catalog size.
+//! the `max(100, 2k)` best items ([`Rerank::pool`]): the same for every list of up to 50 items,
+//! so evaluation (top 20) and a page (top 10) see the same first items. MMR then costs
+//! `k × pool` dot products — about a millisecond for k = 10, whatever the catalog size; k is
+//! capped at [`MAX_DIVERSE_K`] with diversity.
 //!
 //! Similarity comes from an [`ItemRows`] space: a session's item features (content blocks and
 //! a factor model's item vectors, see `rank::Session`), or a catalog's categories (the cosine
@@ -51,12 +53,26 @@ impl Rerank {
         self.diversity == 0.0 && self.min_score.is_none()
     }
 
-    /// How many of the best items MMR chooses `k` from.
+    /// [`Rerank::validate`], and a list length MMR can serve: with diversity, at most
+    /// [`MAX_DIVERSE_K`] items (MMR costs `k × pool` comparisons).
+    pub fn validate_for(&self, k: usize) -> Result<()> {
+        self.validate()?;
+        if self.diversity > 0.0 && k > MAX_DIVERSE_K {
+            return Err(Error::Config(format!(
+                "diversity re-ranks lists of at most {MAX_DIVERSE_K} items (k = {k})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many of the best items MMR chooses `k` from: `max(100, 2k)`. The pool is the same
+    /// for every k up to 50, so a list's first items do not depend on how long it is (MMR is
+    /// greedy): evaluation's top 10 of a 20-item list is what `recommend` shows for k = 10.
     pub fn pool(&self, k: usize) -> usize {
         if self.diversity == 0.0 {
             k
         } else {
-            k.saturating_mul(10).max(100)
+            k.saturating_mul(2).max(100)
         }
     }
 
@@ -78,6 +94,20 @@ impl Rerank {
         };
         mmr(&kept, k, self.diversity, space)
     }
+}
+
+/// The longest list MMR re-ranks.
+pub const MAX_DIVERSE_K: usize = 1000;
+
+/// No space: for re-rankings that compare no items (a threshold alone) — MMR then keeps the
+/// relevance order.
+pub struct NoSpace;
+
+impl ItemRows for NoSpace {
+    fn dim(&self) -> usize {
+        0
+    }
+    fn row(&self, _: u32, _: &mut [f32]) {}
 }
 
 /// An item space for similarities: `row` writes item `i`'s vector (any norm; a zero row is an
@@ -260,6 +290,16 @@ mod tests {
         assert_eq!(r.apply(&[(0, 3.0), (1, 2.0), (2, 1.0)], 3, &space).len(), 2);
         assert!(Rerank::default().is_identity());
         assert_eq!(Rerank::default().pool(10), 10);
+        let diverse = Rerank {
+            diversity: 0.5,
+            min_score: None,
+        };
+        assert_eq!(
+            (diverse.pool(10), diverse.pool(50), diverse.pool(80)),
+            (100, 100, 160)
+        );
+        assert!(diverse.validate_for(1000).is_ok());
+        assert!(matches!(diverse.validate_for(1001), Err(Error::Config(_))));
         let bad = Rerank {
             diversity: 1.5,
             min_score: None,

@@ -28,7 +28,7 @@ use super::adaptor::{Pairs, PersonalizeConfig};
 use super::placement::{self, NEIGHBORS, TEMPERATURE};
 use super::{score_history, Explanation, HistoryEvent, Query};
 use crate::error::{Error, Result};
-use crate::eval::{ItemRows, Rerank};
+use crate::eval::{ItemRows, NoSpace, Rerank};
 use crate::model::TrainedModel;
 use crate::store::{Bundle, WEIGHTS_FILE};
 
@@ -164,16 +164,6 @@ impl ItemRows for ItemSpace<'_> {
             }
         }
     }
-}
-
-/// No space: only for re-rankings that compare no items (a threshold alone).
-struct NoSpace;
-
-impl ItemRows for NoSpace {
-    fn dim(&self) -> usize {
-        0
-    }
-    fn row(&self, _: u32, _: &mut [f32]) {}
 }
 
 fn norm(a: &[f32]) -> f32 {
@@ -453,7 +443,7 @@ impl Session {
         k: usize,
         rerank: &Rerank,
     ) -> Result<Vec<(u32, f32)>> {
-        rerank.validate()?;
+        rerank.validate_for(k)?;
         if rerank.is_identity() {
             return Ok(self.rank(scores, seen, k));
         }

@@ -118,6 +118,15 @@ pub struct BundleMetrics {
     pub test: Metrics,
 }
 
+impl BundleMetrics {
+    /// Whether a re-evaluation reproduces these recorded metrics: every recorded figure equal.
+    /// Figures added to evaluations since the bundle was trained (novelty, ILD) are not in an
+    /// older manifest, so they cannot differ from it.
+    pub fn reproduces(&self, recorded: &BundleMetrics) -> bool {
+        self.valid.reproduces(&recorded.valid) && self.test.reproduces(&recorded.test)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub bytes: u64,

@@ -8,7 +8,7 @@ use crate::encode::Content;
 use crate::error::{Error, Result};
 use crate::eval::{
     evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Metrics,
-    Rerank, Social, Target, WithFriends,
+    NoSpace, Rerank, Social, Target, WithFriends,
 };
 use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
 use crate::rank::Session;
@@ -273,10 +273,15 @@ fn measure(bundle: &Bundle, split: &Split, rerank: Option<&Rerank>) -> Result<Bu
     let space;
     let mut options = plain_options(&m.item_categories);
     if let Some(r) = rerank.filter(|r| !r.is_identity()) {
-        r.validate()?;
-        session = Session::new(bundle.clone());
-        space = session.item_space()?;
-        options.rerank = Some((r, &space as &dyn ItemRows));
+        r.validate_for(*crate::eval::KS.iter().max().unwrap_or(&10))?;
+        // A threshold alone compares no items: no space to build.
+        if r.diversity == 0.0 {
+            options.rerank = Some((r, &NoSpace as &dyn ItemRows));
+        } else {
+            session = Session::new(bundle.clone());
+            space = session.item_space()?;
+            options.rerank = Some((r, &space as &dyn ItemRows));
+        }
     }
     let at = |target| evaluate_with(&scorer, split, &bundle.history, target, options);
     Ok(BundleMetrics {
@@ -317,10 +322,16 @@ pub fn export_topk(
         bundle.manifest.social.as_ref(),
         &bundle.history,
     );
+    if let Some(r) = rerank {
+        r.validate_for(k)?;
+    }
     let lists = match rerank.filter(|r| !r.is_identity()) {
         None => ranked_lists(&scorer, &split, &bundle.history, target, k),
+        Some(r) if r.diversity == 0.0 => {
+            let rerank = Some((r, &NoSpace as &dyn ItemRows));
+            ranked_lists_with(&scorer, &split, &bundle.history, target, k, rerank)
+        }
         Some(r) => {
-            r.validate()?;
             let session = Session::new(bundle.clone());
             let space = session.item_space()?;
             let rerank = Some((r, &space as &dyn ItemRows));

@@ -4,7 +4,7 @@
 // Expects the built package (pkg/web), the bundles `<dir>/{ease-mm,bpr}` and the native CLI's
 // answers for HISTORY in `<dir>/<name>.reference.json` (see scripts/test.sh).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './chromium.mjs';
 import { assertParity, HISTORY, TOLERANCE } from './parity.mjs';
@@ -39,6 +39,8 @@ const isHorror = new Set(HORROR.map((x) => x.id));
 // The f16/int8 variants (format 3) must agree with native exactly as the f32 bundles do.
 // The serving bundle (no training users) must answer a visitor exactly as its full bundle.
 const BUNDLES = ['ease-mm', 'bpr', 'bpr-f16', 'bpr-int8', 'ease-mm-int8', 'bpr-int8-serving'];
+// Those whose MMR re-ranking (diversity 0.5) the native CLI wrote to `<name>.diverse.json`.
+const DIVERSE = ['ease-mm', 'bpr'];
 // Last.fm-2K EASE + Whisper audio, with the audio stored as catalog content (scripts/test.sh).
 const AUDIO_BUNDLE = 'lfm2k-audio';
 const LFM2K_WHISPER = join(process.env.FUSIONREC_SHARED ?? '../shared', 'data/lfm2k/whisper.npy');
@@ -137,9 +139,8 @@ for (const run of RUNS) {
       assert.deepEqual(e.influences.map((x) => x.item).sort(), [...HISTORY].sort(), `${label}: influences`);
       // MMR picks the native CLI's items (`recommend --diversity 0.5`), each with its own score;
       // a threshold keeps exactly the items scoring at least it, in order.
-      const diverseFile = join(dir, `${name}.diverse.json`);
-      if (existsSync(diverseFile)) {
-        const nativeDiverse = JSON.parse(readFileSync(diverseFile, 'utf8'));
+      if (DIVERSE.includes(name)) {
+        const nativeDiverse = JSON.parse(readFileSync(join(dir, `${name}.diverse.json`), 'utf8'));
         assertParity(out.diverse, nativeDiverse);
         assert.notDeepEqual(out.diverse.map((r) => r.item), ids, `${label}: diversity changes the list`);
       }
@@ -189,6 +190,9 @@ for (const run of RUNS) {
           const after = await rec.recommend({ history });
           const explained = await rec.explain({ history }, after[0].item);
           const exported = await rec.exportUpdate({ epsilon: 1, seed: 7 });
+          const sameSeed = await rec.exportUpdate({ epsilon: 1, seed: 7 });
+          // Without a seed the noise is keyed by crypto.getRandomValues: two releases differ.
+          const secret = [await rec.exportUpdate({ epsilon: 1 }), await rec.exportUpdate({ epsilon: 1 })];
           const badExport = await code(rec.exportUpdate({ epsilon: 0 }));
           const photo = await (await fetch('/data/photos/rocket.jpg')).blob();
           const badPhoto = await code(rec.addItem({ id: 'bad', title: 'Broken', image: new Uint8Array([1, 2, 3, 4]) }));
@@ -216,7 +220,7 @@ for (const run of RUNS) {
           const beforeSave = await rec.recommend({ history });
           return {
             encoded: { text: encoded.text, top1: encoded.top1, dim: encoded.image.length },
-            encodeMs, before, after, tuned, progress, personalizeMs, explained, exported, badExport, badPhoto, added, addMs,
+            encodeMs, before, after, tuned, progress, personalizeMs, explained, exported, sameSeed, secret, badExport, badPhoto, added, addMs,
             duplicate, first, similar, fanRecs, saved, beforeSave,
           };
         },
@@ -281,6 +285,10 @@ for (const run of RUNS) {
       assert.ok(Number.isFinite(out.exported.sigma) && out.exported.sigma > 0, `${label}: sigma ${out.exported.sigma}`);
       assert.ok(out.exported.delta.every(Number.isFinite), `${label}: finite export`);
       assert.equal(out.badExport, 'BAD_CONFIG', `${label}: exportUpdate({ epsilon: 0 })`);
+      assert.deepEqual(out.sameSeed.delta, out.exported.delta, `${label}: a fixed seed reproduces the noise`);
+      assert.equal(out.secret[0].delta.length, out.exported.dim, `${label}: secret export width`);
+      assert.notDeepEqual(out.secret[0].delta, out.secret[1].delta, `${label}: secret noise differs per release`);
+      assert.notDeepEqual(out.secret[0].delta, out.exported.delta, `${label}: secret noise is not the seeded stream`);
       assert.equal(out.duplicate, 'BAD_DATA', label);
       assert.deepEqual(out.added.used, ['text']);
       assert.deepEqual(out.added.unused, ['image']);

@@ -324,7 +324,7 @@ struct TrainArgs {
     /// k-fold cross-validation of the per-user random protocol: one model per fold (test = fold
     /// f, validation = fold f + 1, training = the other k − 2; 10 folds are 8:1:1), each
     /// metric's mean ± std over the folds printed (and in --json). No bundle is written.
-    #[arg(long)]
+    #[arg(long, value_parser = three_or_more_folds)]
     folds: Option<usize>,
     /// How the bundle stores item/user vectors and catalog content: f32; f16; or int8 with a
     /// scale per row (format 3, ~4× smaller; metrics are measured on the stored model).
@@ -542,7 +542,7 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
             }
             // Re-ranked lists are measured, not reproduced: there is nothing to match.
             let reranked = !rerank.is_identity();
-            let same = metrics == b.manifest.metrics;
+            let same = metrics.reproduces(&b.manifest.metrics);
             if json {
                 let mut out = serde_json::json!({ "model": b.manifest.model.kind(), "valid": metrics.valid, "test": metrics.test });
                 match reranked {
@@ -1027,6 +1027,18 @@ fn request<'a>(
         precision: args.precision.parse()?,
         model: config,
     })
+}
+
+/// `--folds`: a whole number ≥ 3 (test, validation and training folds), checked before any data
+/// is read.
+fn three_or_more_folds(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(k) if k >= 3 => Ok(k),
+        Ok(k) => Err(format!(
+            "k-fold needs at least 3 folds (test, validation, training), not {k}"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `train --folds k`: each model trained and tested on every fold of k-fold cross-validation

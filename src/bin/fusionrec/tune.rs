@@ -282,6 +282,13 @@ pub(super) fn run(mut args: TuneArgs, matches: Option<&ArgMatches>) -> Result<()
         }
     }
     let base = model_config(args.train.model, &args.train)?;
+    if matches!(args.metric.as_str(), "rmse" | "mae") && !base.predicts_ratings() {
+        return Err(Error::Config(format!(
+            "--metric {}: {} does not predict ratings (choose a ranking metric, or --model mf)",
+            args.metric,
+            base.kind()
+        )));
+    }
     space
         .check_model(&base)
         .map_err(|e| in_file(e, &args.space))?;
@@ -422,7 +429,7 @@ pub(super) fn run(mut args: TuneArgs, matches: Option<&ArgMatches>) -> Result<()
     let header = format!(
         "fusionrec tune: trial {} of {n} ({} search), valid {} = {}\n\
          tuned with: fusionrec {}\n\
-         retrain with: fusionrec train --config {} --out DIR, plus the same data and split flags",
+         retrain with: fusionrec train --config {} --out DIR, plus the same data, split, --precision, --eval-users and --device flags",
         b + 1,
         match args.search {
             SearchArg::Random => "random",
