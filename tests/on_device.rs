@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 
 use fusionrec::data::{Dataset, RowPolicy};
 use fusionrec::encode::features::new_item_text;
-use fusionrec::encode::Content;
 use fusionrec::encode::TextEncoder;
-use fusionrec::model::ModelConfig;
 use fusionrec::rank::{HistoryEvent, PersonalizeConfig, Session};
 use fusionrec::store::Bundle;
 
@@ -65,16 +63,8 @@ fn share(dataset: &Dataset, recs: &[(String, f32)], genre: &str) -> f64 {
 fn personalize_add_item_and_restore_on_the_ml100k_ease_bundle() {
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
     let minilm = common::data_dir().join("minilm");
-    let content = Content::build(&dataset, Some(&minilm)).unwrap();
-    let bundle = common::train_ml100k(
-        &dataset,
-        ModelConfig::default_for("ease-mm").unwrap(),
-        Some(&content),
-    );
     // The catalog content goes through the bundle's files and back.
-    let dir = tempfile::tempdir().unwrap();
-    bundle.write_dir(dir.path()).unwrap();
-    let bundle = Bundle::read_dir(dir.path()).unwrap();
+    let (bundle, dir) = common::ml100k_ease_mm_bundle(&dataset);
     let names: Vec<&str> = bundle.content.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["tabular", "text"]);
     let mut session = Session::new(bundle);

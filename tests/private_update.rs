@@ -6,11 +6,8 @@
 mod common;
 
 use fusionrec::data::RowPolicy;
-use fusionrec::encode::Content;
-use fusionrec::model::ModelConfig;
 use fusionrec::rank::private::{aggregate, analytic_gaussian_sigma, clip_l2};
 use fusionrec::rank::{HistoryEvent, PersonalizeConfig, PrivateUpdate, Session};
-use fusionrec::store::Bundle;
 
 type Ad = burn::backend::Autodiff<burn::backend::Flex>;
 
@@ -22,15 +19,7 @@ fn norm(v: &[f32]) -> f64 {
 fn private_updates_of_ml100k_clients_aggregate_as_the_mechanism_says() {
     let t0 = std::time::Instant::now();
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
-    let content = Content::build(&dataset, Some(&common::data_dir().join("minilm"))).unwrap();
-    let bundle = common::train_ml100k(
-        &dataset,
-        ModelConfig::default_for("ease-mm").unwrap(),
-        Some(&content),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    bundle.write_dir(dir.path()).unwrap();
-    let bundle = Bundle::read_dir(dir.path()).unwrap();
+    let (bundle, dir) = common::ml100k_ease_mm_bundle(&dataset);
     eprintln!("bundle trained in {:.1}s", t0.elapsed().as_secs_f64());
 
     // No adaptor yet: nothing to export, a coded error.

@@ -349,16 +349,25 @@ mod tests {
         log
     }
 
+    /// User `u{k}` rated items `i0`, `i1`, … (`counts[k]` of them) 5 stars, item `i{j}` at time j.
+    fn dense_log(counts: &[usize]) -> InteractionLog {
+        let mut log = InteractionLog::default();
+        for (u, &n) in counts.iter().enumerate() {
+            for i in 0..n {
+                log.push(
+                    &format!("u{u}"),
+                    &format!("i{i}"),
+                    Some(5.0),
+                    Some(i as i64),
+                );
+            }
+        }
+        log
+    }
+
     #[test]
     fn per_user_random_split_is_seeded_disjoint_and_811() {
-        let rows: Vec<(String, String, f32, i64)> = (0..3)
-            .flat_map(|u| (0..20).map(move |i| (format!("u{u}"), format!("i{i}"), 5.0, i as i64)))
-            .collect();
-        let borrowed: Vec<_> = rows
-            .iter()
-            .map(|(u, i, r, t)| (u.as_str(), i.as_str(), *r, *t))
-            .collect();
-        let log = log(&borrowed);
+        let log = dense_log(&[20, 20, 20]);
         let a = Split::new(&log, &Protocol::implicit_811(1)).unwrap();
         let b = Split::new(&log, &Protocol::implicit_811(1)).unwrap();
         let c = Split::new(&log, &Protocol::implicit_811(2)).unwrap();
@@ -379,17 +388,10 @@ mod tests {
 
     #[test]
     fn k_folds_test_every_interaction_once_with_the_next_fold_as_validation() {
-        // 5 users with 2..=21 interactions each (user 0 has fewer than the folds).
-        let rows: Vec<(String, String, f32, i64)> = (0..5)
-            .flat_map(|u| {
-                (0..2 + 5 * u).map(move |i| (format!("u{u}"), format!("i{i}"), 5.0, i as i64))
-            })
-            .collect();
-        let borrowed: Vec<_> = rows
-            .iter()
-            .map(|(u, i, r, t)| (u.as_str(), i.as_str(), *r, *t))
-            .collect();
-        let log = log(&borrowed);
+        // 5 users with 2..=22 interactions each (user 0 has fewer than the folds).
+        let counts = [2, 7, 12, 17, 22];
+        let log = dense_log(&counts);
+        let n_rows: usize = counts.iter().sum();
         let fold = |fold| {
             let p = Protocol {
                 split: SplitStrategy::KFold { folds: 4, fold },
@@ -406,7 +408,7 @@ mod tests {
         let mut tested = Vec::new();
         for (f, s) in splits.iter().enumerate() {
             let all = s.train.len() + s.valid.len() + s.test.len();
-            assert_eq!(all, rows.len(), "fold {f} keeps every interaction");
+            assert_eq!(all, n_rows, "fold {f} keeps every interaction");
             // The validation part of fold f is the test part of fold f + 1 (users with enough
             // interactions; user 0's two interactions may be all-training in some folds).
             let next = &splits[(f + 1) % 4];
@@ -426,7 +428,7 @@ mod tests {
         assert_eq!(tested.len(), n_tested, "no interaction is tested twice");
         // Every interaction of users 1..=4 is tested once; user 0 (2 interactions, 4 folds)
         // may train on both in a fold whose test/validation would leave it nothing.
-        assert!(n_tested >= rows.len() - 2, "{n_tested} of {}", rows.len());
+        assert!(n_tested >= n_rows - 2, "{n_tested} of {n_rows}");
         // Seeded: the same fold twice is the same split; another seed differs.
         assert_eq!(pairs(&fold(1).test), pairs(&splits[1].test));
         let other = Protocol {

@@ -106,3 +106,17 @@ pub fn ml100k_arg() -> String {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// ML-100K's EASE + content bundle (MiniLM text and tabular content stored with the catalog),
+/// written to a temporary folder and read back, as a page loads it; with that folder.
+pub fn ml100k_ease_mm_bundle(
+    dataset: &fusionrec::data::Dataset,
+) -> (fusionrec::store::Bundle, tempfile::TempDir) {
+    let minilm = data_dir().join("minilm");
+    let content = fusionrec::encode::Content::build(dataset, Some(&minilm)).unwrap();
+    let model = fusionrec::model::ModelConfig::default_for("ease-mm").unwrap();
+    let bundle = train_ml100k(dataset, model, Some(&content));
+    let dir = tempfile::tempdir().unwrap();
+    bundle.write_dir(dir.path()).unwrap();
+    (fusionrec::store::Bundle::read_dir(dir.path()).unwrap(), dir)
+}
