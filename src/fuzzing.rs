@@ -61,7 +61,11 @@ pub fn bundle(data: &[u8]) {
         let session = crate::rank::Session::new(b.clone());
         let first = b.manifest.items.iter().next().map(str::to_owned);
         if let Some(item) = first {
-            let h = [crate::rank::HistoryEvent { item, rating: None }];
+            let h = [crate::rank::HistoryEvent {
+                item,
+                rating: None,
+                time: None,
+            }];
             let _ = session.recommend(&h, 5, true);
         }
         if let Some(user) = b.manifest.users.iter().next() {
@@ -167,6 +171,7 @@ pub fn session_state(data: &[u8]) {
         let h = [crate::rank::HistoryEvent {
             item: "i0".into(),
             rating: None,
+            time: None,
         }];
         let _ = session.recommend(&h, 3, true);
     }
@@ -180,6 +185,7 @@ fn tiny_bundle() -> Option<Bundle> {
             user_factors: vec![0.0; 2],
             item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
             biases: None,
+            sequence: None,
         }),
         vec![crate::encode::features::Modality {
             name: "text".into(),

@@ -211,6 +211,7 @@ fn recommend_for_a_visitor_history() {
         .map(|&item| fusionrec::rank::HistoryEvent {
             item: item.into(),
             rating: None,
+            time: None,
         })
         .collect();
     let expected = fusionrec::rank::Session::new(bundle)

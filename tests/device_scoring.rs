@@ -32,6 +32,7 @@ fn history(ids: &[(&str, Option<f32>)]) -> Vec<HistoryEvent> {
         .map(|&(item, rating)| HistoryEvent {
             item: item.into(),
             rating,
+            time: None,
         })
         .collect()
 }

@@ -20,6 +20,7 @@ fn events(list: &[(&str, f32)]) -> Vec<HistoryEvent> {
         .map(|&(item, r)| HistoryEvent {
             item: item.into(),
             rating: Some(r),
+            time: None,
         })
         .collect()
 }

@@ -46,6 +46,7 @@ fn private_updates_of_ml100k_clients_aggregate_as_the_mechanism_says() {
             .map(|&i| HistoryEvent {
                 item: bundle.manifest.items.id(i).into(),
                 rating: None,
+                time: None,
             })
             .collect();
         let mut session = Session::new(bundle.clone());

@@ -85,6 +85,7 @@ fn a_visitors_list_is_diversified_in_the_bundles_item_vector_space() {
         .map(|&item| HistoryEvent {
             item: item.into(),
             rating: None,
+            time: None,
         })
         .collect();
     let plain = session.recommend(&history, 10, true).unwrap();

@@ -32,6 +32,7 @@ fn event(item: &str, rating: Option<f32>) -> HistoryEvent {
     HistoryEvent {
         item: item.into(),
         rating,
+        time: None,
     }
 }
 

@@ -153,6 +153,10 @@ pub struct FactorModel {
     pub user_factors: Vec<f32>,
     pub item_factors: ItemVectors,
     pub biases: Option<Biases>,
+    /// How a new visitor's user vector is made: `None`, the mean of their history's item vectors
+    /// (fold-in, see [`crate::rank`]); a sequential model's encoder over the ordered history
+    /// (see [`super::sequential`]).
+    pub sequence: Option<super::sequential::SeqEncoder>,
 }
 
 /// A factor model's item vectors, `[items, dim]` row-major: f32 (trained, or read from an f32
@@ -377,6 +381,9 @@ impl FactorModel {
             w.insert("user_bias".into(), (vec![n_users], b.user.clone()));
             w.insert("item_bias".into(), (vec![n_items], b.item.clone()));
         }
+        if let Some(encoder) = &self.sequence {
+            w.extend(encoder.weights());
+        }
         w
     }
 
@@ -410,6 +417,7 @@ impl FactorModel {
             },
             biases,
             dim: d,
+            sequence: None,
         })
     }
 }
@@ -520,6 +528,7 @@ impl<B: Backend> FactorNet<B> {
             user_factors: read(self.user.val())?,
             item_factors: read(self.item.val())?.into(),
             biases,
+            sequence: None,
         })
     }
 }
@@ -650,6 +659,7 @@ impl Factors {
             user_factors: self.user_factors.clone(),
             item_factors: self.item_factors.clone().into(),
             biases: None,
+            sequence: None,
         }
     }
 }

@@ -588,6 +588,7 @@ fn snapshot<B: Backend>(
         user_factors,
         item_factors: read(items)?.into(),
         biases: None,
+        sequence: None,
     })
 }
 

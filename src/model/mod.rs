@@ -8,6 +8,7 @@ pub mod graph;
 pub mod hybrid;
 mod knn;
 mod popularity;
+pub mod sequential;
 mod sparse_ease;
 pub mod training;
 pub mod vbpr;
@@ -23,6 +24,7 @@ pub use graph::{content_graph, train_graph, GraphConfig};
 pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
 pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
 pub use popularity::Popularity;
+pub use sequential::{train_sasrec, MostRecentItem, SasRecConfig, SeqEncoder};
 pub use vbpr::{train_vbpr, VbprConfig};
 
 pub use crate::data::UserHistory;
@@ -96,6 +98,9 @@ pub enum ModelConfig {
     EaseMm(EaseConfig),
     /// VBPR-style: collaborative factors plus user preferences over fused item content.
     Vbpr(VbprConfig),
+    /// SASRec: causal self-attention over a user's ordered history; stored as a factor model
+    /// whose visitors' vectors come from the encoder.
+    Sasrec(SasRecConfig),
 }
 
 impl ModelConfig {
@@ -111,6 +116,7 @@ impl ModelConfig {
             ModelConfig::Vbpr(_) => "vbpr",
             ModelConfig::Ease(_) => "ease",
             ModelConfig::EaseMm(_) => "ease-mm",
+            ModelConfig::Sasrec(_) => "sasrec",
         }
     }
 
@@ -123,6 +129,7 @@ impl ModelConfig {
             ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.modalities(),
             ModelConfig::Vbpr(c) => c.modalities(),
             ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.modalities(),
+            ModelConfig::Sasrec(c) => c.modalities(),
         }
     }
 
@@ -150,6 +157,7 @@ impl ModelConfig {
             ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.fit::<B>(ctx, device),
             ModelConfig::Vbpr(c) => c.fit::<B>(ctx, device),
             ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.fit::<B>(ctx, device),
+            ModelConfig::Sasrec(c) => c.fit::<B>(ctx, device),
         }
     }
 
@@ -166,10 +174,11 @@ impl ModelConfig {
             "vbpr" => ModelConfig::Vbpr(VbprConfig::default()),
             "ease" => ModelConfig::Ease(EaseConfig::plain_default()),
             "ease-mm" => ModelConfig::EaseMm(EaseConfig::multimodal_default()),
+            "sasrec" => ModelConfig::Sasrec(SasRecConfig::default()),
             other => {
                 return Err(Error::Config(format!(
                     "unknown model '{other}' (expected popularity, item-knn, mf, bpr-mf, hybrid, \
-                     lightgcn, graph, vbpr, ease or ease-mm)"
+                     lightgcn, graph, vbpr, ease, ease-mm or sasrec)"
                 )))
             }
         })
@@ -186,6 +195,7 @@ impl ModelConfig {
             ModelConfig::Hybrid(c) => Some(&mut c.train),
             ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => Some(&mut c.train),
             ModelConfig::Vbpr(c) => Some(&mut c.train),
+            ModelConfig::Sasrec(c) => Some(&mut c.train),
         }
     }
 
@@ -256,6 +266,7 @@ impl TrainedModel {
                 | ModelConfig::LightGcn(_)
                 | ModelConfig::Graph(_)
                 | ModelConfig::Vbpr(_)
+                | ModelConfig::Sasrec(_)
         );
         if item_rows.is_some() && !factor {
             return Err(Error::Bundle(
@@ -292,6 +303,12 @@ impl TrainedModel {
                 weights,
                 item_rows,
             )?),
+            ModelConfig::Sasrec(c) => {
+                let mut m =
+                    FactorModel::from_weights(c.train.dim, n_users, n_items, weights, item_rows)?;
+                m.sequence = Some(SeqEncoder::from_weights(c, weights)?);
+                TrainedModel::Factor(m)
+            }
         })
     }
 }

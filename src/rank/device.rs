@@ -160,9 +160,24 @@ impl<B: Backend> DeviceScorer<B> {
                 items: q_items,
                 bias,
             } => {
-                // Fold-in: the (weighted) mean of the history's item vectors.
-                let scale = 1.0 / q.events.max(1) as f32;
-                let user = history(&|_, w| scale * w)?.matmul(q_items.clone());
+                let user = match &q.user {
+                    // A sequential model's encoding, made on the CPU (see `Session::query`).
+                    Some(u) => {
+                        let d = q_items.dims()[1];
+                        if u.len() != d {
+                            return Err(Error::Data(format!(
+                                "a user vector of {} values for a model of width {d}",
+                                u.len()
+                            )));
+                        }
+                        Tensor::from_data(TensorData::new(u.clone(), [1, d]), &self.device)
+                    }
+                    // Fold-in: the (weighted) mean of the history's item vectors.
+                    None => {
+                        let scale = 1.0 / q.events.max(1) as f32;
+                        history(&|_, w| scale * w)?.matmul(q_items.clone())
+                    }
+                };
                 let scores = user.matmul(q_items.clone().transpose()).reshape([n]);
                 match bias {
                     Some(b) => scores + b.clone(),
@@ -223,6 +238,7 @@ mod tests {
             user_factors: vec![0.0; 2],
             item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
+            sequence: None,
         });
         assert_eq!(device_scores(&mf, 3, &[0, 1], &[5.0, 1.0]), [0.5, 2.0, 6.0]);
         assert_eq!(device_scores(&mf, 3, &[], &[]), [0.0, 0.0, 0.0]);

@@ -22,12 +22,17 @@ pub use session::{AddedItem, Filter, ItemSpace, Session, SessionState};
 use crate::error::{Error, Result};
 use crate::model::{FactorModel, TrainedModel};
 
-/// One event of a visitor's history: an item id and an optional rating (1.0 when absent).
+/// One event of a visitor's history: an item id, an optional rating (1.0 when absent) and an
+/// optional time (any increasing number: seconds, milliseconds). Only a sequential bundle reads
+/// order: its history is taken in time order when every event has a time (ties keep their
+/// order), in the order given when none has.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryEvent {
     pub item: String,
     #[serde(default)]
     pub rating: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
 }
 
 /// The fold-in user vector of a history (`items` as dense indices): the mean of their item
@@ -54,6 +59,20 @@ fn fold_in_query(m: &FactorModel, q: &Query) -> Result<Vec<f32>> {
     Ok(p)
 }
 
+/// The user vector of a query for factor model `m`: the one it carries (checked against `m`'s
+/// width), else the fold-in.
+pub(crate) fn user_vector(m: &FactorModel, q: &Query) -> Result<Vec<f32>> {
+    match &q.user {
+        Some(u) if u.len() == m.dim => Ok(u.clone()),
+        Some(u) => Err(Error::Data(format!(
+            "a user vector of {} values for a model of width {}",
+            u.len(),
+            m.dim
+        ))),
+        None => fold_in_query(m, q),
+    }
+}
+
 /// A visitor's history resolved to catalog indices, ready to score: each entry is a catalog item
 /// with the event's rating and a weight — 1 for a catalog item; an event on an item added in the
 /// browser is spread over that item's catalog neighbours with their weights (see
@@ -64,6 +83,9 @@ pub struct Query {
     pub ratings: Vec<f32>,
     pub weights: Vec<f32>,
     pub events: usize,
+    /// The user vector when it does not come from the fold-in: a sequential model's encoding of
+    /// the ordered history (see [`crate::model::SeqEncoder`]).
+    pub user: Option<Vec<f32>>,
 }
 
 impl Query {
@@ -74,6 +96,7 @@ impl Query {
             ratings: ratings.to_vec(),
             weights: vec![1.0; items.len()],
             events: items.len(),
+            user: None,
         }
     }
 
@@ -92,7 +115,7 @@ pub fn score_history(model: &TrainedModel, q: &Query, out: &mut [f32]) -> Result
     q.check()?;
     match model {
         TrainedModel::Factor(m) => {
-            let p = fold_in_query(m, q)?;
+            let p = user_vector(m, q)?;
             m.item_factors.matvec(&p, out);
             if let Some(b) = &m.biases {
                 out.iter_mut()
@@ -137,6 +160,7 @@ mod tests {
             user_factors: vec![0.0; 2],
             item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
+            sequence: None,
         };
         assert_eq!(fold_in(&m, &[0, 1]).unwrap(), [0.5, 1.0]);
         assert_eq!(fold_in(&m, &[]).unwrap(), [0.0, 0.0]);

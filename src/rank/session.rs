@@ -336,11 +336,58 @@ impl Session {
         q
     }
 
-    /// The query for a history, and the session indices it holds (sorted: "seen").
+    /// The query for a history, and the session indices it holds (sorted: "seen"). A
+    /// sequential bundle's query carries the encoding of the history in order.
     pub fn query(&self, history: &[HistoryEvent]) -> Result<(Query, Vec<u32>)> {
         let events = self.resolve(history)?;
         let seen = events.iter().map(|e| e.0).collect();
-        Ok((self.query_of(&events, events.len()), seen))
+        let mut q = self.query_of(&events, events.len());
+        if self.sequential().is_some() {
+            q.user = Some(self.encode(&self.ordered(history)?)?);
+        }
+        Ok((q, seen))
+    }
+
+    /// A sequential bundle's factors and encoder (see [`crate::model::SeqEncoder`]).
+    fn sequential(&self) -> Option<(&crate::model::FactorModel, &crate::model::SeqEncoder)> {
+        match &self.bundle.model {
+            TrainedModel::Factor(m) => m.sequence.as_ref().map(|e| (m, e)),
+            _ => None,
+        }
+    }
+
+    /// The session indices of a history in the order the events happened: by time when every
+    /// event has one (stable), as given when none has; repeats kept.
+    pub fn ordered(&self, history: &[HistoryEvent]) -> Result<Vec<u32>> {
+        let timed = history.iter().filter(|e| e.time.is_some()).count();
+        if timed != 0 && timed != history.len() {
+            return Err(Error::Data(format!(
+                "{timed} of {} history events have a time: give every event a time or none",
+                history.len()
+            )));
+        }
+        let mut order = history
+            .iter()
+            .map(|e| match e.time {
+                Some(t) if !t.is_finite() => Err(Error::Data(format!(
+                    "time of item '{}' is not a number",
+                    e.item
+                ))),
+                t => Ok((t.unwrap_or(0.0), self.index(&e.item)?)),
+            })
+            .collect::<Result<Vec<(f64, u32)>>>()?;
+        order.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(order.into_iter().map(|p| p.1).collect())
+    }
+
+    /// A sequential bundle's user vector for session items in order (an added item enters as its
+    /// neighbours' mixture).
+    fn encode(&self, order: &[u32]) -> Result<Vec<f32>> {
+        let (m, encoder) = self
+            .sequential()
+            .ok_or_else(|| Error::Config("this bundle's model is not sequential".into()))?;
+        let events: Vec<Vec<(u32, f32)>> = order.iter().map(|&i| self.expand(i)).collect();
+        encoder.encode(&m.item_factors, &events)
     }
 
     /// Catalog scores of a query, computed on the CPU.
@@ -649,20 +696,47 @@ impl Session {
     }
 
     /// Explains `item_id`'s score for a visitor's history (see [`Explanation`]).
+    ///
+    /// A sequential bundle's score is not a sum over events: there each event's influence is
+    /// how much it moved the item's score when it happened (the score after the history up to
+    /// and including it, less the score before it), which sums exactly to `score − base` too.
     pub fn explain(&self, history: &[HistoryEvent], item_id: &str) -> Result<Explanation> {
         let target = self.index(item_id)? as usize;
         let events = self.resolve(history)?;
         let at = |q: &Query, personal: bool| -> Result<f32> {
             Ok(self.complete(self.catalog_scores(q)?, personal)?[target])
         };
-        let full = self.query_of(&events, events.len());
+        let (full, _) = self.query(history)?;
         let score = at(&full, true)?;
         let personal = score - at(&full, false)?;
-        let base = at(&self.query_of(&[], events.len()), false)?;
-        let mut influences = events
-            .iter()
-            .map(|&e| Ok((e.0, at(&self.query_of(&[e], events.len()), false)? - base)))
-            .collect::<Result<Vec<(u32, f32)>>>()?;
+        let (base, mut influences) = match self.sequential() {
+            None => {
+                let base = at(&self.query_of(&[], events.len()), false)?;
+                let influences = events
+                    .iter()
+                    .map(|&e| Ok((e.0, at(&self.query_of(&[e], events.len()), false)? - base)))
+                    .collect::<Result<Vec<(u32, f32)>>>()?;
+                (base, influences)
+            }
+            Some(_) => {
+                let order = self.ordered(history)?;
+                let prefix = |n: usize| -> Result<f32> {
+                    let q = Query {
+                        user: Some(self.encode(&order[..n])?),
+                        ..Query::default()
+                    };
+                    at(&q, false)
+                };
+                let mut before = prefix(0)?;
+                let mut by_item: BTreeMap<u32, f32> = BTreeMap::new();
+                for (n, &i) in order.iter().enumerate() {
+                    let after = prefix(n + 1)?;
+                    *by_item.entry(i).or_default() += after - before;
+                    before = after;
+                }
+                (prefix(0)?, by_item.into_iter().collect())
+            }
+        };
         influences.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 
         let mut modalities: Vec<(String, f32)> = (0..self.bundle.content.len())
@@ -820,6 +894,7 @@ impl Session {
             .map(|e| HistoryEvent {
                 item: e.item.clone(),
                 rating: Some(e.rating.unwrap_or(5.0)),
+                time: None,
             })
             .collect();
         let events = self.resolve(&implicit)?;
@@ -990,6 +1065,7 @@ mod tests {
                 .map(|i| HistoryEvent {
                     item: (*i).into(),
                     rating: None,
+                    time: None,
                 })
                 .collect();
             let (q, _) = a.query(&h).unwrap();
@@ -1013,6 +1089,7 @@ mod tests {
                 user_factors: vec![0.0; 2],
                 item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
                 biases: None,
+                sequence: None,
             }),
             vec![Modality {
                 name: "text".into(),
@@ -1029,6 +1106,7 @@ mod tests {
             .map(|&(item, rating)| HistoryEvent {
                 item: item.into(),
                 rating,
+                time: None,
             })
             .collect()
     }

@@ -143,6 +143,7 @@ pub fn federated(
             .map(|&i| HistoryEvent {
                 item: ids.id(i).to_string(),
                 rating: None,
+                time: None,
             })
             .collect()
     };

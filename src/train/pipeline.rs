@@ -10,7 +10,7 @@ use crate::eval::{
     evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Metrics,
     NoSpace, Rerank, Social, Target, WithFriends,
 };
-use crate::model::{FitContext, ModelConfig, TrainedModel, UserHistory};
+use crate::model::{FitContext, ModelConfig, MostRecentItem, TrainedModel, UserHistory};
 use crate::rank::Session;
 use crate::store::{
     Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Precision, Provenance, FORMAT,
@@ -304,6 +304,20 @@ pub fn reevaluate_with(
 ) -> Result<BundleMetrics> {
     let split = bundle_split(bundle, dataset)?;
     measure(bundle, &split, rerank)
+}
+
+/// The most-recent-item baseline ([`crate::model::MostRecentItem`]) measured on the split
+/// `bundle` was trained on, exactly as the bundle's own metrics are: the reference a sequential
+/// model's figures are read against.
+pub fn most_recent_item_baseline(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
+    let split = bundle_split(bundle, dataset)?;
+    let baseline = MostRecentItem::fit(&split, &bundle.history)?;
+    let options = plain_options(&bundle.manifest.item_categories);
+    let at = |target| evaluate_with(&baseline, &split, &bundle.history, target, options);
+    Ok(BundleMetrics {
+        valid: at(Target::Valid),
+        test: at(Target::Test),
+    })
 }
 
 /// The bundle's top `k` for every user with held-out items in `target`, as

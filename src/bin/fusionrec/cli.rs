@@ -198,6 +198,8 @@ enum ModelArg {
     Ease,
     /// EASE with content Gram matrices (text, tabular, KG) added as pseudo-users.
     EaseMm,
+    /// SASRec: self-attention over each user's ordered history (use `--split temporal`).
+    Sasrec,
     /// popularity, item-knn, bpr-mf, lightgcn, hybrid, graph, vbpr, ease, ease-mm (implicit)
     /// and mf (explicit), each into <out>/<kind>/.
     All,
@@ -334,8 +336,9 @@ struct TrainArgs {
     batch_size: Option<usize>,
     #[arg(long)]
     patience: Option<usize>,
-    /// Content models (hybrid, graph, vbpr, ease-mm): the content modalities to use (text, tfidf,
-    /// tabular, kg); each model has its own validated default.
+    /// Content models (hybrid, graph, vbpr, ease-mm, sasrec): the content modalities to use (text,
+    /// tfidf, tabular, kg); each model has its own validated default (sasrec: `none` for ids
+    /// only).
     #[arg(long, value_delimiter = ',')]
     modalities: Option<Vec<String>>,
     /// Hybrid and graph: ranking loss, softmax (full, over the catalog) or bpr.
@@ -347,6 +350,15 @@ struct TrainArgs {
     /// Graph models: propagation layers over the user–item graph.
     #[arg(long)]
     layers: Option<usize>,
+    /// SASRec: the most recent events the encoder reads.
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// SASRec: transformer blocks.
+    #[arg(long)]
+    blocks: Option<usize>,
+    /// SASRec: dropout in training.
+    #[arg(long)]
+    dropout: Option<f64>,
     /// Graph: neighbours per item in each modality's kNN graph.
     #[arg(long)]
     knn: Option<usize>,
@@ -594,7 +606,11 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
                     let events: Vec<HistoryEvent> = history
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|item| HistoryEvent { item, rating: None })
+                        .map(|item| HistoryEvent {
+                            item,
+                            rating: None,
+                            time: None,
+                        })
                         .collect();
                     let recs = fusionrec::rank::Session::new(b.clone())
                         .recommend_with(&events, k, true, None, &rerank)?;
@@ -660,6 +676,7 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelArg::Vbpr => "vbpr",
         ModelArg::Ease => "ease",
         ModelArg::EaseMm => "ease-mm",
+        ModelArg::Sasrec => "sasrec",
     };
     let mut config = ModelConfig::default_for(name)?;
     if let ModelConfig::BprMf(c) = &mut config {
@@ -723,6 +740,15 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             if let Some(m) = &args.modalities {
                 c.modalities = m.clone();
             }
+        }
+        ModelConfig::Sasrec(c) => {
+            if let Some(m) = &args.modalities {
+                // `--modalities none`: the id embedding alone.
+                c.modalities = m.iter().filter(|m| *m != "none").cloned().collect();
+            }
+            c.max_len = args.max_len.unwrap_or(c.max_len);
+            c.blocks = args.blocks.unwrap_or(c.blocks);
+            c.dropout = args.dropout.unwrap_or(c.dropout);
         }
     }
     Ok(config)
@@ -881,7 +907,17 @@ fn train(args: TrainArgs) -> Result<()> {
             out.display()
         );
         json.insert(name.clone(), serde_json::json!({ "valid": bundle.manifest.metrics.valid, "test": bundle.manifest.metrics.test, "bundle": out, "timings": timings }));
-        rows.push((name, bundle.manifest.metrics.test));
+        rows.push((name, bundle.manifest.metrics.test.clone()));
+        if matches!(bundle.manifest.model, ModelConfig::Sasrec(_)) {
+            // The reference a sequential model is read against, on the same split.
+            let base = fusionrec::train::most_recent_item_baseline(&bundle, &loaded.dataset)?;
+            let name = "most-recent-item".to_owned();
+            json.insert(
+                name.clone(),
+                serde_json::json!({ "valid": base.valid, "test": base.test }),
+            );
+            rows.push((name, base.test));
+        }
     }
     if args.json {
         println!("{}", serde_json::Value::Object(json));
