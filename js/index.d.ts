@@ -116,6 +116,10 @@ export interface BundleBytes {
 export interface HistoryEvent {
   item: string;
   rating?: number;
+  /** When it happened (any increasing number, e.g. `Date.now()`). A sequential bundle (SASRec)
+   * reads the history in time order when every event has a time, in array order when none has;
+   * a history with times on only some events is rejected (`BAD_DATA`). Other models ignore it. */
+  time?: number;
 }
 
 export interface Recommendation {

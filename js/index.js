@@ -418,7 +418,8 @@ export class Recommender {
     return this.#backend;
   }
 
-  /** Top-k items for a history: `{ history: [{ item, rating? }] }` (or the array itself). An
+  /** Top-k items for a history: `{ history: [{ item, rating?, time? }] }` (or the array itself;
+   * a sequential bundle reads it in order: by `time` when given, else as listed). An
    * empty history (a first visit) gets the catalog's most popular items; `k` must be ≥ 1
    * (BAD_CONFIG otherwise). Options: `exclude` ('seen' | 'none'), `explain` (attach each
    * item's `explanation`, as `explain` gives it), `filter` (`{ items: [ids] }` or

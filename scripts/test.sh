@@ -49,7 +49,7 @@ cargo test --locked --release
 step "browser package (wasm-pack, profiles from wasm-pack.toml; fails over the size budget)"
 bash scripts/build-wasm.sh web bundler # the second reuses the first's cargo build
 
-step "CI bundles (EASE + content with its catalog content, BPR-MF; f16/int8 variants) and the native CLI's answers the browser must match"
+step "CI bundles (EASE + content with its catalog content, BPR-MF; f16/int8 variants; SASRec) and the native CLI's answers the browser must match"
 history=50,172,133
 target/release/fusionrec train --model ease-mm --out models/ci/ease-mm
 target/release/fusionrec train --model bpr-mf --epochs 5 --out models/ci/bpr
@@ -67,7 +67,13 @@ lfm2k=$FUSIONREC_SHARED/data/lfm2k
 target/release/fusionrec train --model ease-mm --interactions "$lfm2k/lfm2k.inter" --split-column x_label \
     --keep-valid-at-test --item-features "whisper=$lfm2k/whisper.npy" --modalities whisper \
     --catalog-content whisper --lambda 100 --content-weight 100 --out models/ci/lfm2k-audio
-for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8 bpr-int8-serving; do
+# SASRec (ids only, a few epochs) on the leave-last-out split: the page must read a visitor's
+# history in order — as listed, or by time — exactly as native does.
+target/release/fusionrec train --model sasrec --split temporal --modalities none --epochs 4 \
+    --out models/ci/sasrec
+target/release/fusionrec recommend --bundle models/ci/sasrec --history 133,172,50 -k 10 --json \
+    > models/ci/sasrec.reversed.json
+for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8 bpr-int8-serving sasrec; do
     target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --json \
         > models/ci/$m.reference.json
 done

@@ -154,7 +154,7 @@ pub struct FactorModel {
     pub item_factors: ItemVectors,
     pub biases: Option<Biases>,
     /// How a new visitor's user vector is made: `None`, the mean of their history's item vectors
-    /// (fold-in, see [`crate::rank`]); a sequential model's encoder over the ordered history
+    /// (the fold-in of the ranking layer); a sequential model's encoder over the ordered history
     /// (see [`super::sequential`]).
     pub sequence: Option<super::sequential::SeqEncoder>,
 }

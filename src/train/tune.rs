@@ -105,7 +105,9 @@ pub struct Param {
 }
 
 /// Models trained by the shared loop ([`crate::model::training`]).
-const TRAINED: &[&str] = &["mf", "bpr-mf", "hybrid", "lightgcn", "graph", "vbpr"];
+const TRAINED: &[&str] = &[
+    "mf", "bpr-mf", "hybrid", "lightgcn", "graph", "vbpr", "sasrec",
+];
 const RANKING_LOSS: &[&str] = &["hybrid", "lightgcn", "graph"];
 
 /// Every option a space or a configuration file may set: the model knobs of `train`. Data,
@@ -132,6 +134,9 @@ pub const PARAMS: &[Param] = &[
     p("lambda", Kind::Float, &["ease", "ease-mm"]),
     p("candidates", Kind::Int, &["ease"]),
     p("content_weight", Kind::Float, &["ease-mm"]),
+    p("max_len", Kind::Int, &["sasrec"]),
+    p("blocks", Kind::Int, &["sasrec"]),
+    p("dropout", Kind::Float, &["sasrec"]),
 ];
 
 const fn p(key: &'static str, kind: Kind, models: &'static [&'static str]) -> Param {

@@ -38,7 +38,9 @@ const COMEDY = genreItems('Comedy');
 const isHorror = new Set(HORROR.map((x) => x.id));
 // The f16/int8 variants (format 3) must agree with native exactly as the f32 bundles do.
 // The serving bundle (no training users) must answer a visitor exactly as its full bundle.
-const BUNDLES = ['ease-mm', 'bpr', 'bpr-f16', 'bpr-int8', 'ease-mm-int8', 'bpr-int8-serving'];
+const BUNDLES = ['ease-mm', 'bpr', 'bpr-f16', 'bpr-int8', 'ease-mm-int8', 'bpr-int8-serving', 'sasrec'];
+// The sequential bundle: its answers depend on the history's order (`sasrec.reversed.json`).
+const SEQUENTIAL = 'sasrec';
 // Those whose MMR re-ranking (diversity 0.5) the native CLI wrote to `<name>.diverse.json`.
 const DIVERSE = ['ease-mm', 'bpr'];
 // Last.fm-2K EASE + Whisper audio, with the audio stored as catalog content (scripts/test.sh).
@@ -146,6 +148,21 @@ for (const run of RUNS) {
       }
       assert.equal(new Set(out.diverse.map((r) => r.item)).size, 10, `${label}: diverse list distinct`);
       assert.ok(out.diverse.every((r) => !HISTORY.includes(r.item)), `${label}: diverse list excludes history`);
+      if (name === SEQUENTIAL) {
+        const seq = await page.evaluate(async (history) => {
+          const code = (p) => p.then(() => 'resolved', (e) => (e instanceof Error ? e.code : `not an Error: ${e}`));
+          const reversed = await window.rec.recommend([...history].reverse().map((item) => ({ item })), { k: 10 });
+          // Times put a backwards array back in order.
+          const timed = history.map((item, t) => ({ item, time: 1700000000000 + t })).reverse();
+          const byTime = await window.rec.recommend(timed, { k: 10 });
+          const someTimed = await code(window.rec.recommend([{ item: history[0], time: 1 }, { item: history[1] }]));
+          return { reversed, byTime, someTimed };
+        }, HISTORY);
+        assertParity(seq.reversed, JSON.parse(readFileSync(join(dir, `${name}.reversed.json`), 'utf8')));
+        assert.notDeepEqual(seq.reversed.map((r) => r.item), ids, `${label}: order changes the list`);
+        assertParity(seq.byTime, native);
+        assert.equal(seq.someTimed, 'BAD_DATA', `${label}: times on some events only`);
+      }
       const kept = out.recs.filter((r) => r.score >= out.recs[4].score);
       assert.deepEqual(out.thresholded, kept, `${label}: minScore`);
       assert.equal(out.badDiversity, 'BAD_CONFIG', `${label}: diversity 2`);

@@ -1145,13 +1145,13 @@ fn cross_validate(
         "test metrics, {folds}-fold cross-validation (per-user, seed {}): mean ± std over folds",
         args.seed
     );
-    print!("{:<12}", "model");
+    print!("{:<17}", "model");
     for c in COLUMNS {
         print!("{c:>20}");
     }
     println!();
     for (name, spread) in &summary {
-        print!("{name:<12}");
+        print!("{name:<17}");
         for c in COLUMNS {
             match spread.get(c) {
                 Some((m, s)) => print!("{:>20}", format!("{m:.4} ± {s:.4}")),
@@ -1202,13 +1202,13 @@ fn print_table(rows: &[(String, Metrics)]) {
         "rmse",
         "mae",
     ];
-    print!("{:<12}", "model");
+    print!("{:<17}", "model");
     for c in COLUMNS {
         print!("{c:>13}");
     }
     println!();
     for (name, m) in rows {
-        print!("{name:<12}");
+        print!("{name:<17}");
         for c in COLUMNS {
             match m.get(c) {
                 Some(v) => print!("{v:>13.4}"),

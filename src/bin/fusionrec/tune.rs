@@ -179,6 +179,9 @@ fn set(args: &mut TrainArgs, key: &str, v: &Value) -> Result<()> {
         "lambda" => args.lambda = Some(float(key, v)?),
         "candidates" => args.candidates = Some(int(key, v)?),
         "content_weight" => args.content_weight = Some(float(key, v)?),
+        "max_len" => args.max_len = Some(int(key, v)?),
+        "blocks" => args.blocks = Some(int(key, v)?),
+        "dropout" => args.dropout = Some(float(key, v)?),
         other => {
             return Err(Error::Config(format!(
                 "option '{other}' cannot be set from a file"
@@ -214,6 +217,9 @@ fn get(args: &TrainArgs, key: &str) -> Option<Value> {
         "lambda" => float(args.lambda),
         "candidates" => int(args.candidates),
         "content_weight" => float(args.content_weight),
+        "max_len" => int(args.max_len),
+        "blocks" => int(args.blocks),
+        "dropout" => float(args.dropout),
         _ => None,
     }
 }
