@@ -769,17 +769,30 @@ pub struct MostRecentItem {
 }
 
 impl MostRecentItem {
+    /// Similarities from the training `history`; each user's last item from their training
+    /// sequence.
     pub fn fit(split: &Split, history: &UserHistory) -> Result<Self> {
+        Self::with_sequences(
+            split,
+            history,
+            &training_sequences(split.n_users, &split.train),
+        )
+    }
+
+    /// Similarities from the training `history`; each user's last item from `sequences` (say,
+    /// training and validation events, for a visitor's test).
+    pub fn with_sequences(
+        split: &Split,
+        history: &UserHistory,
+        sequences: &[Vec<u32>],
+    ) -> Result<Self> {
         let knn = train_item_knn::<burn::backend::Flex>(
             &ItemKnnConfig::default(),
             history,
             split.n_items,
             &Default::default(),
         )?;
-        let last = training_sequences(split.n_users, &split.train)
-            .into_iter()
-            .map(|s| s.last().copied())
-            .collect();
+        let last = sequences.iter().map(|s| s.last().copied()).collect();
         Ok(Self { knn, last })
     }
 }

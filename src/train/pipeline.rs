@@ -1,6 +1,7 @@
 //! From a loaded dataset to a verified bundle: split by the protocol, train on the chosen device,
 //! measure validation and test metrics, and package everything the browser needs.
 
+use crate::data::Interaction;
 use crate::data::{Categories, DataSource, Dataset, Protocol, Split};
 use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
@@ -10,8 +11,10 @@ use crate::eval::{
     evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Metrics,
     NoSpace, Rerank, Social, Target, WithFriends,
 };
+use crate::model::sequential::training_sequences;
 use crate::model::{FitContext, ModelConfig, MostRecentItem, TrainedModel, UserHistory};
 use crate::rank::Session;
+use crate::rank::{HistoryEvent, Query};
 use crate::store::{
     Bundle, BundleMetrics, ContentEntry, Dims, EncoderRef, Manifest, Precision, Provenance, FORMAT,
 };
@@ -318,6 +321,65 @@ pub fn most_recent_item_baseline(bundle: &Bundle, dataset: &Dataset) -> Result<B
         valid: at(Target::Valid),
         test: at(Target::Test),
     })
+}
+
+/// Test metrics of `bundle` scored the way a page scores a visitor: each user's training and
+/// validation events, in time order (see [`crate::model::sequential::training_sequences`]), as a
+/// visitor's history through [`Session`] — fold-in for factor models, the encoder for a
+/// sequential one — ranked without those events. The protocol sequential recommenders are
+/// usually tested under (the validation event is the input's last); the bundle's own test
+/// metrics give every model the training events only. With the most-recent-item baseline under
+/// the same protocol (its last item: the validation event).
+pub fn visitor_metrics(bundle: &Bundle, dataset: &Dataset) -> Result<(Metrics, Metrics)> {
+    let split = bundle_split(bundle, dataset)?;
+    let seen: Vec<Interaction> = split.train.iter().chain(&split.valid).copied().collect();
+    let sequences = training_sequences(split.n_users, &seen);
+    let session = Session::new(bundle.clone());
+    let queries = sequences
+        .iter()
+        .map(|s| {
+            let events: Vec<HistoryEvent> = s
+                .iter()
+                .map(|&i| HistoryEvent {
+                    item: session.id(i).to_owned(),
+                    rating: None,
+                    time: None,
+                })
+                .collect();
+            Ok(session.query(&events)?.0)
+        })
+        .collect::<Result<Vec<Query>>>()?;
+    let visitors = Visitors {
+        session: &session,
+        queries,
+    };
+    let options = plain_options(&bundle.manifest.item_categories);
+    let recent = MostRecentItem::with_sequences(&split, &bundle.history, &sequences)?;
+    Ok((
+        evaluate_with(&visitors, &split, &bundle.history, Target::Test, options),
+        evaluate_with(&recent, &split, &bundle.history, Target::Test, options),
+    ))
+}
+
+/// Each user's visitor query, scored by the session (see [`visitor_metrics`]).
+struct Visitors<'a> {
+    session: &'a Session,
+    queries: Vec<Query>,
+}
+
+impl crate::eval::Scores for Visitors<'_> {
+    fn score(&self, user: u32, _: &[u32], _: &[f32], out: &mut [f32]) {
+        // Every query's items were resolved against this session when it was built: scoring
+        // cannot fail on them.
+        match self
+            .queries
+            .get(user as usize)
+            .map(|q| self.session.catalog_scores(q))
+        {
+            Some(Ok(scores)) if scores.len() == out.len() => out.copy_from_slice(&scores),
+            _ => out.fill(0.0),
+        }
+    }
 }
 
 /// The bundle's top `k` for every user with held-out items in `target`, as

@@ -84,6 +84,11 @@ enum Command {
         k: usize,
         #[command(flatten)]
         rerank: RerankArgs,
+        /// Test as the page scores visitors: each user's training and validation events, in
+        /// time order, as a visitor's history (with the most-recent-item baseline for a
+        /// sequential bundle). Measured, not checked against the recorded metrics.
+        #[arg(long, conflicts_with = "export_topk")]
+        visitors: bool,
     },
     /// The multimodal experiments: ablation (3 seeds), missing text, cold start.
     Experiment(Box<crate::experiment::ExperimentArgs>),
@@ -519,9 +524,15 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
             on,
             k,
             rerank,
+            visitors,
         } => {
             let rerank = rerank.rerank()?;
             let b = Bundle::read_dir(&bundle)?;
+            if visitors && !rerank.is_identity() {
+                return Err(Error::Config(
+                    "--visitors measures the plain ranking: drop --diversity/--min-score".into(),
+                ));
+            }
             if b.is_serving() {
                 return Err(Error::Config(
                     "a serving bundle has no training users to evaluate: evaluate the full \
@@ -539,6 +550,25 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
                 ));
             }
             let dataset = source.load(RowPolicy::Skip)?;
+            if visitors {
+                let (m, recent) = fusionrec::train::visitor_metrics(&b, &dataset)?;
+                let kind = b.manifest.model.kind();
+                let mut rows = vec![(kind.to_owned(), m)];
+                if matches!(b.manifest.model, ModelConfig::Sasrec(_)) {
+                    rows.push(("most-recent-item".to_owned(), recent));
+                }
+                if json {
+                    let out: serde_json::Map<String, serde_json::Value> = rows
+                        .into_iter()
+                        .map(|(name, m)| (name, serde_json::json!({ "test": m })))
+                        .collect();
+                    println!("{}", serde_json::Value::Object(out));
+                } else {
+                    println!("test metrics, scored as visitors (training + validation events):");
+                    print_table(&rows);
+                }
+                return Ok(());
+            }
             let metrics = reevaluate_with(&b, &dataset, Some(&rerank))?;
             if let Some(path) = &export_topk {
                 let target = match on {
