@@ -180,6 +180,7 @@ fn tiny_bundle() -> Option<Bundle> {
             user_factors: vec![0.0; 2],
             item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
             biases: None,
+            heads: Default::default(),
         }),
         vec![crate::encode::features::Modality {
             name: "text".into(),

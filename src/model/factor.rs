@@ -15,6 +15,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::heads::Heads;
 use super::training::{
     end_epoch, fit, sample_negative, EarlyStopping, EpochState, TrainObserver, TrainingConfig,
 };
@@ -153,6 +154,9 @@ pub struct FactorModel {
     pub user_factors: Vec<f32>,
     pub item_factors: ItemVectors,
     pub biases: Option<Biases>,
+    /// The two-tower model's click and rating heads over `p_u · q_i`, when trained with them;
+    /// they never change the ranking score.
+    pub heads: Heads,
 }
 
 /// A factor model's item vectors, `[items, dim]` row-major: f32 (trained, or read from an f32
@@ -358,6 +362,25 @@ impl FactorModel {
         }
     }
 
+    /// `p_u · q_i`.
+    fn dot(&self, user: u32, item: u32) -> f32 {
+        let d = self.dim;
+        let p = &self.user_factors[user as usize * d..(user as usize + 1) * d];
+        self.item_factors.dot_row(item as usize, p)
+    }
+
+    /// The rating head's prediction, when the model has one.
+    pub(super) fn head_rating(&self, user: u32, item: u32) -> Option<f32> {
+        let r = self.heads.rating.as_ref()?;
+        Some(r.rating(user, item, self.dot(user, item)))
+    }
+
+    /// The click head's probability, when the model has one.
+    pub(super) fn click(&self, user: u32, item: u32) -> Option<f32> {
+        let c = self.heads.click.as_ref()?;
+        Some(c.probability(item, self.dot(user, item)))
+    }
+
     pub(super) fn weights(&self) -> WeightMap {
         let n_users = self.user_factors.len() / self.dim;
         let n_items = self.item_factors.rows(self.dim);
@@ -377,6 +400,7 @@ impl FactorModel {
             w.insert("user_bias".into(), (vec![n_users], b.user.clone()));
             w.insert("item_bias".into(), (vec![n_items], b.item.clone()));
         }
+        self.heads.write(&mut w);
         w
     }
 
@@ -409,6 +433,7 @@ impl FactorModel {
                 None => take_weight(w, "item_factors", &[n_items, d])?.into(),
             },
             biases,
+            heads: Heads::read(w, n_users, n_items)?,
             dim: d,
         })
     }
@@ -419,9 +444,13 @@ impl crate::eval::Scores for FactorModel {
         FactorModel::score(self, user, out)
     }
     fn predict(&self, user: u32, item: u32) -> Option<f32> {
-        self.biases
-            .is_some()
-            .then(|| FactorModel::predict(self, user, item))
+        match self.biases {
+            Some(_) => Some(FactorModel::predict(self, user, item)),
+            None => self.head_rating(user, item),
+        }
+    }
+    fn click(&self, user: u32, item: u32) -> Option<f32> {
+        FactorModel::click(self, user, item)
     }
 }
 
@@ -520,6 +549,7 @@ impl<B: Backend> FactorNet<B> {
             user_factors: read(self.user.val())?,
             item_factors: read(self.item.val())?.into(),
             biases,
+            heads: Default::default(),
         })
     }
 }
@@ -650,6 +680,7 @@ impl Factors {
             user_factors: self.user_factors.clone(),
             item_factors: self.item_factors.clone().into(),
             biases: None,
+            heads: Default::default(),
         }
     }
 }

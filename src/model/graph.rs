@@ -246,6 +246,7 @@ impl<B: Backend> GraphNet<B> {
             user_factors: read(users)?,
             item_factors: read(items)?.into(),
             biases: None,
+            heads: Default::default(),
         })
     }
 }

@@ -113,6 +113,7 @@ impl<B: Backend> VbprNet<B> {
             user_factors: read(users)?,
             item_factors: read(items)?.into(),
             biases: None,
+            heads: Default::default(),
         })
     }
 }

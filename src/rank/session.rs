@@ -1013,6 +1013,7 @@ mod tests {
                 user_factors: vec![0.0; 2],
                 item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
                 biases: None,
+                heads: Default::default(),
             }),
             vec![Modality {
                 name: "text".into(),

@@ -353,6 +353,7 @@ impl Bundle {
                     user: Vec::new(),
                     item: b.item.clone(),
                 }),
+                heads: f.heads.without_users(),
             }),
             other => other.clone(),
         };
@@ -893,6 +894,7 @@ pub(crate) mod tests {
                 user: vec![0.3],
                 item: vec![0.0, -0.2, 0.5],
             }),
+            heads: Default::default(),
         });
         let mut full = tiny_bundle(mf, Vec::new());
         full.history = UserHistory {
@@ -1023,6 +1025,7 @@ pub(crate) mod tests {
             user_factors: vec![0.5, -1.0, 0.25],
             item_factors: vec![1.0, 2.0, -3.0, 0.01, 0.02, 0.0].into(),
             biases: None,
+            heads: Default::default(),
         });
         let content = vec![Modality {
             name: "text".into(),
