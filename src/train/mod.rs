@@ -11,8 +11,8 @@ pub mod tune;
 
 pub use catalog::{catalog_content, CatalogChoice};
 pub use pipeline::{
-    export_topk, reevaluate, reevaluate_with, train_bundle, train_bundle_timed, train_valid_only,
-    Timings, TrainRequest,
+    click_baseline, export_topk, reevaluate, reevaluate_with, train_bundle, train_bundle_timed,
+    train_valid_only, Timings, TrainRequest,
 };
 
 pub use crate::model::training::{EpochReport, TrainObserver};

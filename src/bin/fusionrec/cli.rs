@@ -344,6 +344,18 @@ struct TrainArgs {
     /// Hybrid and graph: softmax temperature.
     #[arg(long)]
     temperature: Option<f64>,
+    /// Hybrid: weight of a click head (binary cross-entropy against sampled negatives) trained
+    /// beside ranking; 0 = none. Adds ROC-AUC and log loss to the metrics, with the
+    /// popularity-logistic baseline on the same pairs.
+    #[arg(long)]
+    click_weight: Option<f64>,
+    /// Hybrid: the click head's sampled negatives per positive.
+    #[arg(long)]
+    click_negatives: Option<usize>,
+    /// Hybrid: weight of a rating head (squared error on ratings) trained beside ranking; 0 =
+    /// none. Needs ratings: the protocol becomes explicit unless --protocol says otherwise.
+    #[arg(long)]
+    rating_weight: Option<f64>,
     /// Graph models: propagation layers over the user–item graph.
     #[arg(long)]
     layers: Option<usize>,
@@ -693,6 +705,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             c.fusion = args.fusion.parse()?;
             c.user_recent = args.user_recent.unwrap_or(c.user_recent);
             c.recent_half_life = args.recent_half_life.unwrap_or(c.recent_half_life);
+            c.click_weight = args.click_weight.unwrap_or(c.click_weight);
+            c.click_negatives = args.click_negatives.unwrap_or(c.click_negatives);
+            c.rating_weight = args.rating_weight.unwrap_or(c.rating_weight);
         }
         ModelConfig::LightGcn(c) => {
             override_ranking(&mut c.loss, &mut c.temperature, args)?;
@@ -881,7 +896,17 @@ fn train(args: TrainArgs) -> Result<()> {
             out.display()
         );
         json.insert(name.clone(), serde_json::json!({ "valid": bundle.manifest.metrics.valid, "test": bundle.manifest.metrics.test, "bundle": out, "timings": timings }));
-        rows.push((name, bundle.manifest.metrics.test));
+        let clicks = bundle.manifest.metrics.test.auc.is_some();
+        rows.push((name.clone(), bundle.manifest.metrics.test.clone()));
+        if clicks {
+            let baseline = fusionrec::train::click_baseline(&bundle, &loaded.dataset)?;
+            let key = format!("{name}:pop-logistic");
+            json.insert(
+                key.clone(),
+                serde_json::json!({ "valid": baseline.valid, "test": baseline.test }),
+            );
+            rows.push((key, baseline.test));
+        }
     }
     if args.json {
         println!("{}", serde_json::Value::Object(json));
@@ -1154,7 +1179,7 @@ fn catalog_content(
 }
 
 fn print_table(rows: &[(String, Metrics)]) {
-    const COLUMNS: [&str; 10] = [
+    const COLUMNS: [&str; 12] = [
         "ndcg@10",
         "recall@20",
         "precision@10",
@@ -1165,6 +1190,8 @@ fn print_table(rows: &[(String, Metrics)]) {
         "ild@10",
         "rmse",
         "mae",
+        "auc",
+        "log_loss",
     ];
     print!("{:<12}", "model");
     for c in COLUMNS {
