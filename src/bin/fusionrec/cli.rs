@@ -276,7 +276,7 @@ struct TrainArgs {
     skip_bad_rows: bool,
     #[arg(long, value_enum, default_value = "bpr-mf")]
     model: ModelArg,
-    /// Defaults to explicit for mf, implicit otherwise.
+    /// Defaults to explicit for mf and for a hybrid with --rating-weight, implicit otherwise.
     #[arg(long, value_enum)]
     protocol: Option<ProtocolArg>,
     /// Implicit protocol: ratings ≥ this are positive; 0 keeps every interaction. Default 4, and
