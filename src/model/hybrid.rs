@@ -214,9 +214,8 @@ impl HybridConfig {
         if self.user_recent && !(self.recent_half_life > 0.0 && self.recent_half_life.is_finite()) {
             return bad("recent_half_life must be > 0");
         }
-        if !(self.click_weight >= 0.0 && self.click_weight.is_finite())
-            || !(self.rating_weight >= 0.0 && self.rating_weight.is_finite())
-        {
+        let weight = |w: f64| w >= 0.0 && w.is_finite();
+        if !weight(self.click_weight) || !weight(self.rating_weight) {
             return bad("click_weight and rating_weight must be ≥ 0");
         }
         if self.click_negatives == 0 {
@@ -296,7 +295,7 @@ fn vector_param<B: Backend>(values: Vec<f32>, device: &B::Device) -> Param<Tenso
 
 /// Element `k` of a 1-d parameter as `[1, 1]`, to broadcast over a `[b, k]` score block.
 fn scalar<B: Backend>(p: &Param<Tensor<B, 1>>, k: usize) -> Tensor<B, 2> {
-    p.val().slice([k..k + 1]).reshape([1, 1])
+    p.val().narrow(0, k, 1).reshape([1, 1])
 }
 
 /// `table[idx]` shaped `[b, k]` for `idx` of `b × k` entries, row-major.
@@ -939,7 +938,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
             let k = config.click_negatives;
             let negatives: Vec<u32> = users
                 .iter()
-                .flat_map(|&u| std::iter::repeat(u).take(k))
+                .flat_map(|&u| std::iter::repeat_n(u, k))
                 .map(|u| sample_warm_negative(rng, history.user(u).0, inputs.cold_items))
                 .collect();
             let neg = logits.gather(1, ints::<B>(&negatives, device).reshape([b, k]));

@@ -900,12 +900,11 @@ fn train(args: TrainArgs) -> Result<()> {
         rows.push((name.clone(), bundle.manifest.metrics.test.clone()));
         if clicks {
             let baseline = fusionrec::train::click_baseline(&bundle, &loaded.dataset)?;
-            let key = format!("{name}:pop-logistic");
             json.insert(
-                key.clone(),
+                format!("{name}:pop-logistic"),
                 serde_json::json!({ "valid": baseline.valid, "test": baseline.test }),
             );
-            rows.push((key, baseline.test));
+            rows.push(("pop-logistic".into(), baseline.test));
         }
     }
     if args.json {
