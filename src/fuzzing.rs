@@ -186,6 +186,7 @@ fn tiny_bundle() -> Option<Bundle> {
             item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
             biases: None,
             sequence: None,
+            heads: Default::default(),
         }),
         vec![crate::encode::features::Modality {
             name: "text".into(),

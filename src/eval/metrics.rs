@@ -82,6 +82,52 @@ pub fn mae(pairs: &[(f32, f32)]) -> f64 {
         / pairs.len() as f64
 }
 
+/// ROC-AUC of scores for binary labels: the probability that a random positive scores above a
+/// random negative, a tie counting one half (Mann–Whitney with mid-ranks). `None` without both
+/// a positive and a negative; NaN scores are refused the same way.
+pub fn roc_auc(scored: &[(f32, bool)]) -> Option<f64> {
+    if scored.iter().any(|(s, _)| s.is_nan()) {
+        return None;
+    }
+    let n_pos = scored.iter().filter(|(_, y)| *y).count();
+    let n_neg = scored.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<&(f32, bool)> = scored.iter().collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Sum of the positives' ranks (1-based), each tie group sharing its mean rank.
+    let mut rank_sum = 0.0f64;
+    let mut start = 0;
+    while start < order.len() {
+        let end = start + order[start..].partition_point(|x| x.0 == order[start].0);
+        let mid_rank = (start + 1 + end) as f64 / 2.0;
+        let positives = order[start..end].iter().filter(|x| x.1).count();
+        rank_sum += mid_rank * positives as f64;
+        start = end;
+    }
+    let (p, n) = (n_pos as f64, n_neg as f64);
+    Some((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
+}
+
+/// Mean binary cross-entropy (log loss, natural log) of predicted probabilities for binary
+/// labels, each probability clipped to [1e-7, 1 − 1e-7] so that one confident mistake costs
+/// ln 10⁷ ≈ 16 rather than infinity. 0 for no pairs.
+pub fn log_loss(predicted: &[(f32, bool)]) -> f64 {
+    if predicted.is_empty() {
+        return 0.0;
+    }
+    const EPS: f64 = 1e-7;
+    predicted
+        .iter()
+        .map(|&(p, y)| {
+            let p = f64::from(p).clamp(EPS, 1.0 - EPS);
+            -if y { p.ln() } else { (1.0 - p).ln() }
+        })
+        .sum::<f64>()
+        / predicted.len() as f64
+}
+
 /// Item coverage: share of the catalog that appears in at least one recommendation list.
 pub fn item_coverage<'a>(lists: impl IntoIterator<Item = &'a [u32]>, n_items: usize) -> f64 {
     let seen: HashSet<u32> = lists.into_iter().flatten().copied().collect();
@@ -150,6 +196,42 @@ mod tests {
         close(rmse(&pairs), 1.75f64.sqrt());
         close(mae(&pairs), 3.5 / 3.0);
         close(rmse(&[]), 0.0);
+    }
+
+    #[test]
+    fn auc_by_hand_with_ties_as_one_half() {
+        // Positives 0.9, 0.4; negatives 0.4, 0.1, 0.8. Pairs (pos > neg): 0.9 beats all three;
+        // 0.4 ties 0.4 (½), beats 0.1, loses to 0.8 → (3 + 1.5) / 6.
+        let scored = [
+            (0.9, true),
+            (0.4, true),
+            (0.4, false),
+            (0.1, false),
+            (0.8, false),
+        ];
+        close(roc_auc(&scored).unwrap(), 4.5 / 6.0);
+        // Perfect, reversed, and all tied.
+        close(roc_auc(&[(2.0, true), (1.0, false)]).unwrap(), 1.0);
+        close(roc_auc(&[(1.0, true), (2.0, false)]).unwrap(), 0.0);
+        close(
+            roc_auc(&[(1.0, true), (1.0, false), (1.0, true)]).unwrap(),
+            0.5,
+        );
+        // Undefined without both classes, or with a NaN score.
+        assert_eq!(roc_auc(&[(1.0, true)]), None);
+        assert_eq!(roc_auc(&[(f32::NAN, true), (1.0, false)]), None);
+    }
+
+    #[test]
+    fn log_loss_by_hand() {
+        // −(ln 0.8 + ln(1 − 0.4) + ln 0.5) / 3.
+        let want = -(0.8f64.ln() + 0.6f64.ln() + 0.5f64.ln()) / 3.0;
+        let got = log_loss(&[(0.8, true), (0.4, false), (0.5, true)]);
+        assert!((got - want).abs() < 1e-7, "{got} vs {want}");
+        // A constant ½ costs ln 2 whatever the labels; certainty is clipped, not infinite.
+        assert!((log_loss(&[(0.5, true), (0.5, false)]) - 2f64.ln()).abs() < 1e-12);
+        assert!((log_loss(&[(0.0, true)]) - 1e7f64.ln()).abs() < 1e-6);
+        close(log_loss(&[]), 0.0);
     }
 
     #[test]

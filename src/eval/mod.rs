@@ -1,5 +1,6 @@
 //! Metrics and the evaluation protocol.
 
+pub mod click;
 pub mod metrics;
 mod protocol;
 mod report;

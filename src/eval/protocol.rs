@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::click::{click_metrics, click_pairs};
 use super::metrics::{
     hit_rate_at_k, item_coverage, mae, mrr_at_k, ndcg_at_k, precision_at_k, recall_at_k, rmse,
 };
@@ -59,6 +60,10 @@ pub trait Scores {
     fn score(&self, user: u32, items: &[u32], ratings: &[f32], out: &mut [f32]);
     /// The predicted rating of (user, item), for models fitted to ratings.
     fn predict(&self, _user: u32, _item: u32) -> Option<f32> {
+        None
+    }
+    /// The probability that `user` interacts with `item`, for models with a click head.
+    fn click(&self, _user: u32, _item: u32) -> Option<f32> {
         None
     }
 }
@@ -149,7 +154,8 @@ pub struct EvalOptions<'a> {
 
 /// Evaluates `model` on the validation or test part of `split`. `history` is the model's input
 /// (the training interactions). Rating metrics (RMSE, MAE) are added for models that predict
-/// ratings, over held-out interactions that carry one. Every ranking metric key is present, also
+/// ratings, over held-out interactions that carry one; click metrics (ROC-AUC, log loss) for
+/// models that predict clicks, under [`super::click`]'s protocol. Every ranking metric key is present, also
 /// when no user has held-out items (then they are 0 and `users` is 0).
 pub fn evaluate<S: Scores + ?Sized>(
     model: &S,
@@ -231,11 +237,18 @@ pub fn evaluate_with<S: Scores + ?Sized>(
         .filter_map(|x| Some((model.predict(x.user, x.item)?, x.rating?)))
         .collect();
     let rated = !pairs.is_empty();
+    // Click metrics for models that predict clicks (asked on one pair before sampling any).
+    let clicks = held_out
+        .first()
+        .and_then(|x| model.click(x.user, x.item))
+        .and_then(|_| click_metrics(model, &click_pairs(split, target)));
     Metrics {
         users: n,
         at,
         rmse: rated.then(|| rmse(&pairs)),
         mae: rated.then(|| mae(&pairs)),
+        auc: clicks.map(|c| c.0),
+        log_loss: clicks.map(|c| c.1),
     }
 }
 

@@ -53,8 +53,9 @@ impl AtK {
     }
 }
 
-/// One evaluation: ranking metrics per cut-off, the number of users they average over, and the
-/// rating errors of models that predict ratings.
+/// One evaluation: ranking metrics per cut-off, the number of users they average over, the
+/// rating errors of models that predict ratings, and the click metrics (ROC-AUC, log loss) of
+/// models that predict click probabilities (see [`super::click`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(into = "BTreeMap<String, f64>", try_from = "BTreeMap<String, f64>")]
 pub struct Metrics {
@@ -64,6 +65,8 @@ pub struct Metrics {
     pub at: BTreeMap<usize, AtK>,
     pub rmse: Option<f64>,
     pub mae: Option<f64>,
+    pub auc: Option<f64>,
+    pub log_loss: Option<f64>,
 }
 
 impl Metrics {
@@ -96,6 +99,8 @@ impl Metrics {
             "users" => Some(self.users as f64),
             "rmse" => self.rmse,
             "mae" => self.mae,
+            "auc" => self.auc,
+            "log_loss" => self.log_loss,
             _ => {
                 let (metric, k) = name.split_once('@')?;
                 let at = self.at.get(&k.parse().ok()?)?;
@@ -174,6 +179,12 @@ impl From<Metrics> for BTreeMap<String, f64> {
         if let Some(v) = m.mae {
             out.insert("mae".into(), v);
         }
+        if let Some(v) = m.auc {
+            out.insert("auc".into(), v);
+        }
+        if let Some(v) = m.log_loss {
+            out.insert("log_loss".into(), v);
+        }
         out
     }
 }
@@ -188,6 +199,8 @@ impl TryFrom<BTreeMap<String, f64>> for Metrics {
                 "users" => m.users = v as usize,
                 "rmse" => m.rmse = Some(v),
                 "mae" => m.mae = Some(v),
+                "auc" => m.auc = Some(v),
+                "log_loss" => m.log_loss = Some(v),
                 _ => {
                     let slot = name.split_once('@').and_then(|(metric, k)| {
                         let k: usize = k.parse().ok()?;

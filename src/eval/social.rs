@@ -69,6 +69,9 @@ impl<S: Scores + ?Sized> Scores for WithFriends<'_, S> {
     fn predict(&self, user: u32, item: u32) -> Option<f32> {
         self.base.predict(user, item)
     }
+    fn click(&self, user: u32, item: u32) -> Option<f32> {
+        self.base.click(user, item)
+    }
 }
 
 #[cfg(test)]

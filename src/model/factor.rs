@@ -15,6 +15,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::heads::Heads;
 use super::training::{
     end_epoch, fit, sample_negative, EarlyStopping, EpochState, TrainObserver, TrainingConfig,
 };
@@ -156,7 +157,10 @@ pub struct FactorModel {
     /// How a new visitor's user vector is made: `None`, the mean of their history's item vectors
     /// (the fold-in of the ranking layer); a sequential model's encoder over the ordered history
     /// (see [`super::sequential`]).
-    pub sequence: Option<super::sequential::SeqEncoder>,
+    pub sequence: Option<Box<super::sequential::SeqEncoder>>,
+    /// The two-tower model's click and rating heads over `p_u · q_i`, when trained with them;
+    /// they never change the ranking score.
+    pub heads: Heads,
 }
 
 /// A factor model's item vectors, `[items, dim]` row-major: f32 (trained, or read from an f32
@@ -362,6 +366,25 @@ impl FactorModel {
         }
     }
 
+    /// `p_u · q_i`.
+    fn dot(&self, user: u32, item: u32) -> f32 {
+        let d = self.dim;
+        let p = &self.user_factors[user as usize * d..(user as usize + 1) * d];
+        self.item_factors.dot_row(item as usize, p)
+    }
+
+    /// The rating head's prediction, when the model has one.
+    pub(super) fn head_rating(&self, user: u32, item: u32) -> Option<f32> {
+        let r = self.heads.rating.as_ref()?;
+        Some(r.rating(user, item, self.dot(user, item)))
+    }
+
+    /// The click head's probability, when the model has one.
+    pub(super) fn click(&self, user: u32, item: u32) -> Option<f32> {
+        let c = self.heads.click.as_ref()?;
+        Some(c.probability(item, self.dot(user, item)))
+    }
+
     pub(super) fn weights(&self) -> WeightMap {
         let n_users = self.user_factors.len() / self.dim;
         let n_items = self.item_factors.rows(self.dim);
@@ -384,6 +407,7 @@ impl FactorModel {
         if let Some(encoder) = &self.sequence {
             w.extend(encoder.weights());
         }
+        self.heads.write(&mut w);
         w
     }
 
@@ -416,6 +440,7 @@ impl FactorModel {
                 None => take_weight(w, "item_factors", &[n_items, d])?.into(),
             },
             biases,
+            heads: Heads::read(w, n_users, n_items)?,
             dim: d,
             sequence: None,
         })
@@ -427,9 +452,13 @@ impl crate::eval::Scores for FactorModel {
         FactorModel::score(self, user, out)
     }
     fn predict(&self, user: u32, item: u32) -> Option<f32> {
-        self.biases
-            .is_some()
-            .then(|| FactorModel::predict(self, user, item))
+        match self.biases {
+            Some(_) => Some(FactorModel::predict(self, user, item)),
+            None => self.head_rating(user, item),
+        }
+    }
+    fn click(&self, user: u32, item: u32) -> Option<f32> {
+        FactorModel::click(self, user, item)
     }
 }
 
@@ -529,6 +558,7 @@ impl<B: Backend> FactorNet<B> {
             item_factors: read(self.item.val())?.into(),
             biases,
             sequence: None,
+            heads: Default::default(),
         })
     }
 }
@@ -660,6 +690,7 @@ impl Factors {
             item_factors: self.item_factors.clone().into(),
             biases: None,
             sequence: None,
+            heads: Default::default(),
         }
     }
 }

@@ -247,6 +247,7 @@ impl<B: Backend> GraphNet<B> {
             item_factors: read(items)?.into(),
             biases: None,
             sequence: None,
+            heads: Default::default(),
         })
     }
 }

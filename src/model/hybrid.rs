@@ -19,16 +19,41 @@
 //!
 //! After training, user and item vectors are computed once and stored as a [`FactorModel`]: the
 //! bundle carries precomputed catalog embeddings, and scoring is shared with MF.
+//!
+//! **Auxiliary heads** (multi-task; off by default, the ranking objective unchanged). Both read
+//! the towers' score `s = u · v` of the same towers the ranking loss trains, and add their loss
+//! to it with a weight:
+//!
+//! - `click_weight` — the seeds' CTR formulation: binary cross-entropy on (user, item) pairs,
+//!   positives the training interactions, `click_negatives` negatives per positive drawn
+//!   uniformly from the warm items the user has no training interaction with;
+//!   `P(click) = σ(a_c · s + b_c + b_c,i)`. The towers' score is a cosine (bounded by 1) and is
+//!   sharpened for a catalog-wide softmax by a fixed temperature; a learned scale `a_c` instead
+//!   lets the binary decision find its own calibration. The learned item bias carries what the
+//!   cosine cannot — how often an item is interacted with at all, which decides most of a click
+//!   against a uniformly drawn negative — so the towers need not bend to popularity; the
+//!   global bias sets the base rate of the positive : negative ratio.
+//! - `rating_weight` — squared error on observed ratings (explicit feedback: every training
+//!   interaction has one), `r̂ = μ + b_u + b_i + a_r · s` with `μ` starting at the training
+//!   mean: MF's biased form, the dot product replaced by the towers' (scaled) score. The
+//!   per-user bias is a learned table (0 for a user folded in later).
+//!
+//! The user vector in a training row never contains its target (see [`history_rows`]), so
+//! neither head can read the answer from the history. The heads' parameters are exported next
+//! to the vectors ([`crate::model::Heads`]); ranking never reads them, and validation still
+//! early-stops on NDCG@10. Click and rating metrics are measured by [`crate::eval::click`] and
+//! [`crate::eval::evaluate`].
 
 use burn::module::{AutodiffModule, Module, Param};
 use burn::nn::Linear;
 use burn::optim::AdamWConfig;
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
+use super::heads::{ClickHead, Heads, RatingHead};
 use super::training::{
     candidate_bias, fit, sample_warm_negative, softmax_loss, TrainObserver, TrainingConfig,
 };
@@ -99,6 +124,29 @@ pub struct HybridConfig {
     /// Half-life of the recency weights, in interactions.
     #[serde(default = "default_half_life")]
     pub recent_half_life: f64,
+    /// Weight of the click head's cross-entropy next to the ranking loss; 0 (the default, and
+    /// every older bundle) trains no click head. See the module documentation.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub click_weight: f64,
+    /// The click head's sampled negatives per positive.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub click_negatives: usize,
+    /// Weight of the rating head's squared error next to the ranking loss; 0 (the default)
+    /// trains no rating head. Needs a rating on every training interaction.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rating_weight: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl Default for HybridConfig {
@@ -120,6 +168,9 @@ impl Default for HybridConfig {
             history_dropout: 0.5,
             user_recent: true,
             recent_half_life: default_half_life(),
+            click_weight: 0.0,
+            click_negatives: 1,
+            rating_weight: 0.0,
 
             train: TrainingConfig {
                 dim: 64,
@@ -162,6 +213,13 @@ impl HybridConfig {
         }
         if self.user_recent && !(self.recent_half_life > 0.0 && self.recent_half_life.is_finite()) {
             return bad("recent_half_life must be > 0");
+        }
+        let weight = |w: f64| w >= 0.0 && w.is_finite();
+        if !weight(self.click_weight) || !weight(self.rating_weight) {
+            return bad("click_weight and rating_weight must be ≥ 0");
+        }
+        if self.click_negatives == 0 {
+            return bad("click_negatives must be ≥ 1");
         }
         Ok(())
     }
@@ -210,7 +268,107 @@ struct HybridNet<B: Backend> {
     user_features: Option<Linear<B>>,
     history: Option<Linear<B>>,
     recent: Option<Linear<B>>,
+    click: Option<ClickNet<B>>,
+    rating: Option<RatingNet<B>>,
     cosine: bool,
+}
+
+/// The click head: `affine` = [scale, global bias], and a bias per item.
+#[derive(Module, Debug)]
+struct ClickNet<B: Backend> {
+    affine: Param<Tensor<B, 1>>,
+    item: Param<Tensor<B, 1>>,
+}
+
+/// The rating head: `affine` = [scale, global mean], and biases per user and per item.
+#[derive(Module, Debug)]
+struct RatingNet<B: Backend> {
+    affine: Param<Tensor<B, 1>>,
+    user: Param<Tensor<B, 1>>,
+    item: Param<Tensor<B, 1>>,
+}
+
+fn vector_param<B: Backend>(values: Vec<f32>, device: &B::Device) -> Param<Tensor<B, 1>> {
+    let n = values.len();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, [n]), device))
+}
+
+/// Element `k` of a 1-d parameter as `[1, 1]`, to broadcast over a `[b, k]` score block.
+fn scalar<B: Backend>(p: &Param<Tensor<B, 1>>, k: usize) -> Tensor<B, 2> {
+    p.val().narrow(0, k, 1).reshape([1, 1])
+}
+
+/// `table[idx]` shaped `[b, k]` for `idx` of `b × k` entries, row-major.
+fn gather_rows<B: Backend>(
+    table: &Param<Tensor<B, 1>>,
+    idx: &[u32],
+    shape: [usize; 2],
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    table.val().select(0, ints::<B>(idx, device)).reshape(shape)
+}
+
+impl<B: Backend> ClickNet<B> {
+    /// Initial scale 5 (a cosine of 0.2 is then one unit of logit), biases 0.
+    fn new(n_items: usize, device: &B::Device) -> Self {
+        Self {
+            affine: vector_param(vec![5.0, 0.0], device),
+            item: vector_param(vec![0.0; n_items], device),
+        }
+    }
+
+    /// Click logits of towers' scores `s` `[b, k]` for `items` (`b × k`, row-major).
+    fn logits(&self, s: Tensor<B, 2>, items: &[u32], device: &B::Device) -> Tensor<B, 2> {
+        let shape = s.dims();
+        s * scalar(&self.affine, 0)
+            + scalar(&self.affine, 1)
+            + gather_rows(&self.item, items, shape, device)
+    }
+
+    fn export(&self) -> Result<ClickHead> {
+        let affine = read(self.affine.val())?;
+        Ok(ClickHead {
+            scale: affine[0],
+            global: affine[1],
+            item: read(self.item.val())?,
+        })
+    }
+}
+
+impl<B: Backend> RatingNet<B> {
+    /// Scale 1, the global bias at the training mean `mean`, other biases 0.
+    fn new(n_users: usize, n_items: usize, mean: f32, device: &B::Device) -> Self {
+        Self {
+            affine: vector_param(vec![1.0, mean], device),
+            user: vector_param(vec![0.0; n_users], device),
+            item: vector_param(vec![0.0; n_items], device),
+        }
+    }
+
+    /// Predicted ratings `[b, 1]` of towers' scores `s` `[b, 1]` for (`users`, `items`).
+    fn predict(
+        &self,
+        s: Tensor<B, 2>,
+        users: &[u32],
+        items: &[u32],
+        device: &B::Device,
+    ) -> Tensor<B, 2> {
+        let shape = s.dims();
+        s * scalar(&self.affine, 0)
+            + scalar(&self.affine, 1)
+            + gather_rows(&self.user, users, shape, device)
+            + gather_rows(&self.item, items, shape, device)
+    }
+
+    fn export(&self) -> Result<RatingHead> {
+        let affine = read(self.affine.val())?;
+        Ok(RatingHead {
+            scale: affine[0],
+            global: affine[1],
+            user: read(self.user.val())?,
+            item: read(self.item.val())?,
+        })
+    }
 }
 
 /// Inputs as tensors on the device (constants, not parameters).
@@ -265,6 +423,9 @@ impl<B: Backend> HybridNet<B> {
             recent: c
                 .user_recent
                 .then(|| seeded_linear(&mut rng, c.train.dim, c.train.dim, true, device)),
+            // The heads draw nothing from `rng`: without them, the towers start as they did.
+            click: None,
+            rating: None,
             cosine: c.cosine,
         }
     }
@@ -589,6 +750,10 @@ fn snapshot<B: Backend>(
         item_factors: read(items)?.into(),
         biases: None,
         sequence: None,
+        heads: Heads {
+            click: net.click.as_ref().map(ClickNet::export).transpose()?,
+            rating: net.rating.as_ref().map(RatingNet::export).transpose()?,
+        },
     })
 }
 
@@ -686,7 +851,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
         n_tokens,
     };
     let dims: Vec<usize> = inputs.modalities.iter().map(|m| m.dim).collect();
-    let net = HybridNet::<B>::new(config, split.n_users, n_items, &dims, user_dim, device);
+    let mut net = HybridNet::<B>::new(config, split.n_users, n_items, &dims, user_dim, device);
     let optim = AdamWConfig::new()
         .with_weight_decay(config.train.weight_decay as f32)
         .init::<B, HybridNet<B>>();
@@ -698,6 +863,27 @@ pub fn train_hybrid<B: AutodiffBackend>(
         .filter(|x| !inputs.cold_items[x.item as usize])
         .copied()
         .collect();
+    let ratings: Vec<f32> = match config.rating_weight > 0.0 {
+        true => train
+            .iter()
+            .map(|x| x.rating)
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::Config(
+                    "the rating head needs a rating on every training interaction \
+                     (the explicit protocol)"
+                        .into(),
+                )
+            })?,
+        false => Vec::new(),
+    };
+    if config.click_weight > 0.0 {
+        net.click = Some(ClickNet::new(n_items, device));
+    }
+    if config.rating_weight > 0.0 {
+        let mean = ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / ratings.len().max(1) as f64;
+        net.rating = Some(RatingNet::new(split.n_users, n_items, mean as f32, device));
+    }
     // Softmax candidates: cold items are not part of the catalog the model trains on.
     let candidate_bias = candidate_bias::<B>(inputs.cold_items, device);
     let inner_inputs = device_inputs.inner();
@@ -728,18 +914,53 @@ pub fn train_hybrid<B: AutodiffBackend>(
         let u = net.users(user_idx, rows, items.clone(), &device_inputs);
         let logits = u.matmul(items.transpose());
         let target_idx = ints::<B>(&targets, device).reshape([b, 1]);
-        Ok(match config.loss {
-            Loss::Softmax => softmax_loss(logits, target_idx, config.temperature, &candidate_bias),
+        let positive = (net.click.is_some() || net.rating.is_some())
+            .then(|| logits.clone().gather(1, target_idx.clone()));
+        let mut loss = match config.loss {
+            Loss::Softmax => softmax_loss(
+                logits.clone(),
+                target_idx,
+                config.temperature,
+                &candidate_bias,
+            ),
             Loss::Bpr => {
                 let negatives: Vec<u32> = users
                     .iter()
                     .map(|&u| sample_warm_negative(rng, history.user(u).0, inputs.cold_items))
                     .collect();
                 let pos = logits.clone().gather(1, target_idx);
-                let neg = logits.gather(1, ints::<B>(&negatives, device).reshape([b, 1]));
+                let neg = logits
+                    .clone()
+                    .gather(1, ints::<B>(&negatives, device).reshape([b, 1]));
                 log_sigmoid(pos - neg).mean().neg()
             }
-        })
+        };
+        if let (Some(head), Some(pos)) = (&net.click, &positive) {
+            let k = config.click_negatives;
+            let negatives: Vec<u32> = users
+                .iter()
+                .flat_map(|&u| std::iter::repeat_n(u, k))
+                .map(|u| sample_warm_negative(rng, history.user(u).0, inputs.cold_items))
+                .collect();
+            let neg = logits.gather(1, ints::<B>(&negatives, device).reshape([b, k]));
+            let pos_z = head.logits(pos.clone(), &targets, device);
+            let neg_z = head.logits(neg, &negatives, device);
+            // Mean cross-entropy over the batch's b·(1 + k) pairs.
+            let bce = (log_sigmoid(pos_z).sum() + log_sigmoid(neg_z.neg()).sum())
+                .div_scalar((b * (1 + k)) as f64)
+                .neg();
+            loss = loss + bce.mul_scalar(config.click_weight);
+        }
+        if let (Some(head), Some(pos)) = (&net.rating, positive) {
+            let observed: Vec<f32> = batch.iter().map(|&k| ratings[k]).collect();
+            let predicted = head.predict(pos, &users, &targets, device);
+            let error = predicted - tensor2(observed, [b, 1], device);
+            loss = loss
+                + (error.clone() * error)
+                    .mean()
+                    .mul_scalar(config.rating_weight);
+        }
+        Ok(loss)
     };
     let validate = |net: &HybridNet<B>| {
         let valid_net = net.valid();
@@ -874,6 +1095,43 @@ mod tests {
             "{:?}",
             rows.recent
         );
+    }
+
+    #[test]
+    fn configs_without_heads_serialise_as_before_and_heads_are_checked() {
+        // A bundle manifest without heads keeps its keys, and one from before them loads.
+        let plain = serde_json::to_value(HybridConfig::default()).unwrap();
+        for key in ["click_weight", "click_negatives", "rating_weight"] {
+            assert!(plain.get(key).is_none(), "{key} in {plain}");
+        }
+        let back: HybridConfig = serde_json::from_value(plain).unwrap();
+        assert_eq!(back, HybridConfig::default());
+        let heads = HybridConfig {
+            click_weight: 0.5,
+            click_negatives: 4,
+            rating_weight: 2.0,
+            ..HybridConfig::default()
+        };
+        let json = serde_json::to_value(&heads).unwrap();
+        assert_eq!(json["click_negatives"], 4);
+        assert_eq!(serde_json::from_value::<HybridConfig>(json).unwrap(), heads);
+        assert!(heads.validate().is_ok());
+        for bad in [
+            HybridConfig {
+                click_weight: -1.0,
+                ..heads.clone()
+            },
+            HybridConfig {
+                rating_weight: f64::NAN,
+                ..heads.clone()
+            },
+            HybridConfig {
+                click_negatives: 0,
+                ..heads.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

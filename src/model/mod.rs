@@ -5,6 +5,7 @@
 mod ease;
 mod factor;
 pub mod graph;
+pub mod heads;
 pub mod hybrid;
 mod knn;
 mod popularity;
@@ -21,6 +22,7 @@ pub use factor::{
     Objective, Solver,
 };
 pub use graph::{content_graph, train_graph, GraphConfig};
+pub use heads::{ClickHead, Heads, RatingHead};
 pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
 pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
 pub use popularity::Popularity;
@@ -206,9 +208,14 @@ impl ModelConfig {
         }
     }
 
-    /// Whether the model predicts ratings (evaluated with RMSE/MAE as well as ranking).
+    /// Whether the model predicts ratings (evaluated with RMSE/MAE as well as ranking): MF, and
+    /// the two-tower model with a rating head. Both fit ratings, so train on explicit feedback.
     pub fn predicts_ratings(&self) -> bool {
-        matches!(self, ModelConfig::Mf(_))
+        match self {
+            ModelConfig::Mf(_) => true,
+            ModelConfig::Hybrid(c) => c.rating_weight > 0.0,
+            _ => false,
+        }
     }
 }
 
@@ -235,8 +242,18 @@ impl TrainedModel {
     /// The predicted rating of (user, item), for models fitted to ratings.
     pub fn predict(&self, user: u32, item: u32) -> Option<f32> {
         match self {
-            // Only MF (with biases) is fitted to ratings; BPR scores are not on the rating scale.
+            // MF (with biases) and the two-tower model's rating head are fitted to ratings;
+            // BPR scores are not on the rating scale.
             TrainedModel::Factor(m) if m.biases.is_some() => Some(m.predict(user, item)),
+            TrainedModel::Factor(m) => m.head_rating(user, item),
+            _ => None,
+        }
+    }
+
+    /// The probability that `user` interacts with `item`, for models with a click head.
+    pub fn click(&self, user: u32, item: u32) -> Option<f32> {
+        match self {
+            TrainedModel::Factor(m) => m.click(user, item),
             _ => None,
         }
     }
@@ -306,7 +323,7 @@ impl TrainedModel {
             ModelConfig::Sasrec(c) => {
                 let mut m =
                     FactorModel::from_weights(c.train.dim, n_users, n_items, weights, item_rows)?;
-                m.sequence = Some(SeqEncoder::from_weights(c, weights)?);
+                m.sequence = Some(Box::new(SeqEncoder::from_weights(c, weights)?));
                 TrainedModel::Factor(m)
             }
         })
@@ -319,6 +336,9 @@ impl crate::eval::Scores for TrainedModel {
     }
     fn predict(&self, user: u32, item: u32) -> Option<f32> {
         TrainedModel::predict(self, user, item)
+    }
+    fn click(&self, user: u32, item: u32) -> Option<f32> {
+        TrainedModel::click(self, user, item)
     }
 }
 

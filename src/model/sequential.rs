@@ -635,7 +635,8 @@ fn snapshot<B: Backend>(
         user_factors: users,
         item_factors: items,
         biases: None,
-        sequence: Some(encoder),
+        sequence: Some(Box::new(encoder)),
+        heads: Default::default(),
     })
 }
 

@@ -114,6 +114,7 @@ impl<B: Backend> VbprNet<B> {
             item_factors: read(items)?.into(),
             biases: None,
             sequence: None,
+            heads: Default::default(),
         })
     }
 }

@@ -239,6 +239,7 @@ mod tests {
             item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
             sequence: None,
+            heads: Default::default(),
         });
         assert_eq!(device_scores(&mf, 3, &[0, 1], &[5.0, 1.0]), [0.5, 2.0, 6.0]);
         assert_eq!(device_scores(&mf, 3, &[], &[]), [0.0, 0.0, 0.0]);

@@ -161,6 +161,7 @@ mod tests {
             item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
             sequence: None,
+            heads: Default::default(),
         };
         assert_eq!(fold_in(&m, &[0, 1]).unwrap(), [0.5, 1.0]);
         assert_eq!(fold_in(&m, &[]).unwrap(), [0.0, 0.0]);

@@ -351,7 +351,7 @@ impl Session {
     /// A sequential bundle's factors and encoder (see [`crate::model::SeqEncoder`]).
     fn sequential(&self) -> Option<(&crate::model::FactorModel, &crate::model::SeqEncoder)> {
         match &self.bundle.model {
-            TrainedModel::Factor(m) => m.sequence.as_ref().map(|e| (m, e)),
+            TrainedModel::Factor(m) => m.sequence.as_deref().map(|e| (m, e)),
             _ => None,
         }
     }
@@ -1090,6 +1090,7 @@ mod tests {
                 item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
                 biases: None,
                 sequence: None,
+                heads: Default::default(),
             }),
             vec![Modality {
                 name: "text".into(),

@@ -354,6 +354,7 @@ impl Bundle {
                     item: b.item.clone(),
                 }),
                 sequence: f.sequence.clone(),
+                heads: f.heads.without_users(),
             }),
             other => other.clone(),
         };
@@ -895,6 +896,7 @@ pub(crate) mod tests {
                 item: vec![0.0, -0.2, 0.5],
             }),
             sequence: None,
+            heads: Default::default(),
         });
         let mut full = tiny_bundle(mf, Vec::new());
         full.history = UserHistory {
@@ -1026,6 +1028,7 @@ pub(crate) mod tests {
             item_factors: vec![1.0, 2.0, -3.0, 0.01, 0.02, 0.0].into(),
             biases: None,
             sequence: None,
+            heads: Default::default(),
         });
         let content = vec![Modality {
             name: "text".into(),

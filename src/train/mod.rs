@@ -11,8 +11,8 @@ pub mod tune;
 
 pub use catalog::{catalog_content, CatalogChoice};
 pub use pipeline::{
-    export_topk, most_recent_item_baseline, reevaluate, reevaluate_with, train_bundle,
-    train_bundle_timed, train_valid_only, visitor_metrics, Timings, TrainRequest,
+    click_baseline, export_topk, most_recent_item_baseline, reevaluate, reevaluate_with,
+    train_bundle, train_bundle_timed, train_valid_only, visitor_metrics, Timings, TrainRequest,
 };
 
 pub use crate::model::training::{EpochReport, TrainObserver};

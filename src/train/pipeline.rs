@@ -7,6 +7,7 @@ use crate::device::{run_on, BackendTask, DeviceKind};
 use crate::encode::features::Modality;
 use crate::encode::Content;
 use crate::error::{Error, Result};
+use crate::eval::click::{click_metrics, click_pairs, PopularityClick};
 use crate::eval::{
     evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Metrics,
     NoSpace, Rerank, Social, Target, WithFriends,
@@ -317,6 +318,27 @@ pub fn most_recent_item_baseline(bundle: &Bundle, dataset: &Dataset) -> Result<B
     let baseline = MostRecentItem::fit(&split, &bundle.history)?;
     let options = plain_options(&bundle.manifest.item_categories);
     let at = |target| evaluate_with(&baseline, &split, &bundle.history, target, options);
+    Ok(BundleMetrics {
+        valid: at(Target::Valid),
+        test: at(Target::Test),
+    })
+}
+
+/// The click baseline's figures on a click bundle's own split: ROC-AUC and log loss of the
+/// popularity-logistic model ([`PopularityClick`], fitted on the training part) under
+/// [`crate::eval::click`]'s protocol — the same pairs the bundle's click head is measured on.
+/// Only the click figures are set.
+pub fn click_baseline(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetrics> {
+    let split = bundle_split(bundle, dataset)?;
+    let model = PopularityClick::fit(&split, bundle.manifest.data.protocol.seed);
+    let at = |target| {
+        let (auc, log_loss) = click_metrics(&model, &click_pairs(&split, target)).unzip();
+        Metrics {
+            auc,
+            log_loss,
+            ..Metrics::default()
+        }
+    };
     Ok(BundleMetrics {
         valid: at(Target::Valid),
         test: at(Target::Test),

@@ -283,7 +283,7 @@ struct TrainArgs {
     skip_bad_rows: bool,
     #[arg(long, value_enum, default_value = "bpr-mf")]
     model: ModelArg,
-    /// Defaults to explicit for mf, implicit otherwise.
+    /// Defaults to explicit for mf and for a hybrid with --rating-weight, implicit otherwise.
     #[arg(long, value_enum)]
     protocol: Option<ProtocolArg>,
     /// Implicit protocol: ratings ≥ this are positive; 0 keeps every interaction. Default 4, and
@@ -352,6 +352,18 @@ struct TrainArgs {
     /// Hybrid and graph: softmax temperature.
     #[arg(long)]
     temperature: Option<f64>,
+    /// Hybrid: weight of a click head (binary cross-entropy against sampled negatives) trained
+    /// beside ranking; 0 = none. Adds ROC-AUC and log loss to the metrics, with the
+    /// popularity-logistic baseline on the same pairs.
+    #[arg(long)]
+    click_weight: Option<f64>,
+    /// Hybrid: the click head's sampled negatives per positive.
+    #[arg(long)]
+    click_negatives: Option<usize>,
+    /// Hybrid: weight of a rating head (squared error on ratings) trained beside ranking; 0 =
+    /// none. Needs ratings: the protocol becomes explicit unless --protocol says otherwise.
+    #[arg(long)]
+    rating_weight: Option<f64>,
     /// Graph models: propagation layers over the user–item graph.
     #[arg(long)]
     layers: Option<usize>,
@@ -740,6 +752,9 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             c.fusion = args.fusion.parse()?;
             c.user_recent = args.user_recent.unwrap_or(c.user_recent);
             c.recent_half_life = args.recent_half_life.unwrap_or(c.recent_half_life);
+            c.click_weight = args.click_weight.unwrap_or(c.click_weight);
+            c.click_negatives = args.click_negatives.unwrap_or(c.click_negatives);
+            c.rating_weight = args.rating_weight.unwrap_or(c.rating_weight);
         }
         ModelConfig::LightGcn(c) => {
             override_ranking(&mut c.loss, &mut c.temperature, args)?;
@@ -937,7 +952,16 @@ fn train(args: TrainArgs) -> Result<()> {
             out.display()
         );
         json.insert(name.clone(), serde_json::json!({ "valid": bundle.manifest.metrics.valid, "test": bundle.manifest.metrics.test, "bundle": out, "timings": timings }));
-        rows.push((name, bundle.manifest.metrics.test.clone()));
+        let clicks = bundle.manifest.metrics.test.auc.is_some();
+        rows.push((name.clone(), bundle.manifest.metrics.test.clone()));
+        if clicks {
+            let baseline = fusionrec::train::click_baseline(&bundle, &loaded.dataset)?;
+            json.insert(
+                format!("{name}:pop-logistic"),
+                serde_json::json!({ "valid": baseline.valid, "test": baseline.test }),
+            );
+            rows.push(("pop-logistic".into(), baseline.test));
+        }
         if matches!(bundle.manifest.model, ModelConfig::Sasrec(_)) {
             // The reference a sequential model is read against, on the same split.
             let base = fusionrec::train::most_recent_item_baseline(&bundle, &loaded.dataset)?;
@@ -1220,7 +1244,7 @@ fn catalog_content(
 }
 
 fn print_table(rows: &[(String, Metrics)]) {
-    const COLUMNS: [&str; 10] = [
+    const COLUMNS: [&str; 12] = [
         "ndcg@10",
         "recall@20",
         "precision@10",
@@ -1231,6 +1255,8 @@ fn print_table(rows: &[(String, Metrics)]) {
         "ild@10",
         "rmse",
         "mae",
+        "auc",
+        "log_loss",
     ];
     print!("{:<17}", "model");
     for c in COLUMNS {
