@@ -10,6 +10,10 @@
 //!   sampling, as TSN and most clip encoders do), so a long clip costs what a short one does.
 //!   Frames are counted in one decoding pass and only the sampled ones are kept in a second, so
 //!   memory holds `n` frames whatever the clip's length.
+//! - **Limits**: every frame the decoders allocate is checked against [`frame_limits`] (sides up
+//!   to 16,384 pixels, 512 MiB per frame, the `image` crate's default budget): a GIF whose
+//!   logical screen claims 65,535 × 65,535 is `BAD_IMAGE`, not a 17 GB allocation. Stills go
+//!   through `image::load_from_memory`, which applies the same default budget.
 //! - **Pooling**: the mean of the frames' pooled features — order-free; a one-frame clip is
 //!   exactly its frame's image vector, and a clip of one repeated frame is it up to float
 //!   rounding, so video and photo items share one space.
@@ -20,7 +24,7 @@ use burn::tensor::backend::Backend;
 use image::codecs::gif::GifDecoder;
 use image::codecs::png::PngDecoder;
 use image::codecs::webp::WebPDecoder;
-use image::{AnimationDecoder, DynamicImage, Frames, ImageFormat, RgbImage};
+use image::{AnimationDecoder, DynamicImage, Frames, ImageDecoder, ImageFormat, Limits, RgbImage};
 
 use super::image::decode_rgb;
 use super::ImageEncoder;
@@ -40,25 +44,39 @@ pub fn sample_indices(len: usize, n: usize) -> Vec<usize> {
     (0..n).map(|i| ((2 * i + 1) * len) / (2 * n)).collect()
 }
 
+/// Longest side of a clip's frames, in pixels.
+pub const MAX_SIDE: u32 = 16_384;
+
+/// What a clip decoder may allocate: sides up to [`MAX_SIDE`], and the `image` crate's default
+/// budget (512 MiB) per frame.
+pub fn frame_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits
+}
+
 /// The clip's frames as an iterator, or `None` for a still image.
 fn frames(bytes: &[u8]) -> Result<Option<Frames<'_>>> {
     let bad = |e: image::ImageError| Error::Image(e.to_string());
     let format = image::guess_format(bytes).map_err(bad)?;
     Ok(match format {
-        ImageFormat::Gif => Some(
-            GifDecoder::new(Cursor::new(bytes))
-                .map_err(bad)?
-                .into_frames(),
-        ),
+        ImageFormat::Gif => {
+            let mut d = GifDecoder::new(Cursor::new(bytes)).map_err(bad)?;
+            d.set_limits(frame_limits()).map_err(bad)?;
+            Some(d.into_frames())
+        }
         ImageFormat::Png => {
-            let d = PngDecoder::new(Cursor::new(bytes)).map_err(bad)?;
+            let mut d = PngDecoder::new(Cursor::new(bytes)).map_err(bad)?;
+            d.set_limits(frame_limits()).map_err(bad)?;
             match d.is_apng().map_err(bad)? {
                 true => Some(d.apng().map_err(bad)?.into_frames()),
                 false => None,
             }
         }
         ImageFormat::WebP => {
-            let d = WebPDecoder::new(Cursor::new(bytes)).map_err(bad)?;
+            let mut d = WebPDecoder::new(Cursor::new(bytes)).map_err(bad)?;
+            d.set_limits(frame_limits()).map_err(bad)?;
             match d.has_animation() {
                 true => Some(d.into_frames()),
                 false => None,
@@ -158,5 +176,31 @@ mod tests {
             sample_frames(b"GIF89a\x01\x00", 4),
             Err(Error::Image(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    /// A one-pixel GIF whose logical screen claims `w × h` (every frame is a screen-sized canvas).
+    fn gif_claiming(w: u16, h: u16) -> Vec<u8> {
+        let mut b = b"GIF89a".to_vec();
+        b.extend(w.to_le_bytes());
+        b.extend(h.to_le_bytes());
+        b.extend([0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff]); // 2-colour global table
+        b.extend([0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0, 0x3b]);
+        b
+    }
+
+    #[test]
+    fn a_clip_claiming_a_huge_screen_is_refused_before_allocating() {
+        assert_eq!(sample_frames(&gif_claiming(1, 1), 8).unwrap().len(), 1);
+        for (w, h) in [(65_535, 65_535), (20_000, 2)] {
+            match sample_frames(&gif_claiming(w, h), 8) {
+                Err(Error::Image(_)) => {}
+                other => panic!("{w}×{h}: {:?}", other.map(|f| f.len())),
+            }
+        }
     }
 }
