@@ -408,6 +408,36 @@ fn every_bad_input_is_a_coded_error() {
         train_csv(&s, &csv, &["--item-features", &spec]),
     );
 
+    // A bundle over the caller's `--max-bytes` (the native twin of a page's `maxBytes`): refused
+    // from its manifest, and a weights file longer on disk than listed is refused unread.
+    let limited = |bundle: &Path, max: &str| {
+        fusionrec(&[
+            "--max-bytes",
+            max,
+            "recommend",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--history",
+            "i1",
+        ])
+    };
+    case(
+        "bundle over --max-bytes",
+        "TOO_LARGE",
+        limited(good, "1000"),
+    );
+    let grown = s.bundle_with("grown", |_, w| w.extend([0u8; 4096]), false);
+    let listed: u64 = ["manifest.json", "weights.safetensors"]
+        .iter()
+        .map(|f| std::fs::metadata(good.join(f)).unwrap().len())
+        .sum();
+    case(
+        "weights longer on disk than listed, under --max-bytes",
+        "TOO_LARGE",
+        limited(&grown, &(listed + 100).to_string()),
+    );
+    case("--max-bytes 0", "-", limited(good, "0"));
+
     // The record, then the verdicts.
     let mut failures = Vec::new();
     println!("{:<40} {:<16} {:<16} exit", "case", "expected", "got");

@@ -367,22 +367,26 @@ impl FactorModel {
     }
 
     /// `p_u · q_i`.
-    fn dot(&self, user: u32, item: u32) -> f32 {
+    /// `p_u · q_i`; `None` for a user or item outside the model (a serving bundle has no users).
+    fn dot(&self, user: u32, item: u32) -> Option<f32> {
         let d = self.dim;
-        let p = &self.user_factors[user as usize * d..(user as usize + 1) * d];
-        self.item_factors.dot_row(item as usize, p)
+        let start = (user as usize).checked_mul(d)?;
+        let p = self.user_factors.get(start..start.checked_add(d)?)?;
+        (item as usize)
+            .lt(&self.item_factors.rows(d))
+            .then(|| self.item_factors.dot_row(item as usize, p))
     }
 
-    /// The rating head's prediction, when the model has one.
+    /// The rating head's prediction for a training user, when the model has one.
     pub(super) fn head_rating(&self, user: u32, item: u32) -> Option<f32> {
         let r = self.heads.rating.as_ref()?;
-        Some(r.rating(user, item, self.dot(user, item)))
+        Some(r.rating(user, item, self.dot(user, item)?))
     }
 
-    /// The click head's probability, when the model has one.
+    /// The click head's probability for a training user, when the model has one.
     pub(super) fn click(&self, user: u32, item: u32) -> Option<f32> {
         let c = self.heads.click.as_ref()?;
-        Some(c.probability(item, self.dot(user, item)))
+        Some(c.probability(item, self.dot(user, item)?))
     }
 
     pub(super) fn weights(&self) -> WeightMap {

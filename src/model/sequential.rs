@@ -302,6 +302,10 @@ impl SeqEncoder {
 
     /// Takes the encoder of `config` out of a bundle's tensors, checking every shape.
     pub fn from_weights(config: &SasRecConfig, w: &mut WeightMap) -> Result<Self> {
+        // A manifest's configuration is input: dim 0 or an absurd max_len is a bad bundle.
+        config
+            .validate()
+            .map_err(|e| Error::Bundle(format!("sequence encoder: {e}")))?;
         let d = config.train.dim;
         let norm = |w: &mut WeightMap, name: &str| -> Result<Norm> {
             Ok(Norm {
@@ -333,44 +337,42 @@ impl SeqEncoder {
                 })
             })
             .collect::<Result<_>>()?;
-        let encoder = Self {
+        // Bundle tensors are checked finite when read (`store::BundleTensors`).
+        Ok(Self {
             dim: d,
             max_len: config.max_len,
             positions,
             blocks,
             norm: norm(w, "seq.norm")?,
-        };
-        let finite = encoder
-            .weights()
-            .values()
-            .all(|(_, v)| v.iter().all(|x| x.is_finite()));
-        if !finite {
-            return Err(Error::Bundle(
-                "sequence encoder weights are not finite".into(),
-            ));
-        }
-        Ok(encoder)
+        })
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sequences.
 
-/// Each user's training items in order: by timestamp where every interaction has one (stable:
-/// ties keep the order of `train`), else in the order of `train`.
-pub fn training_sequences(n_users: usize, train: &[Interaction]) -> Vec<Vec<u32>> {
-    let timed = train.iter().all(|x| x.timestamp.is_some());
-    let mut rows: Vec<Vec<(i64, u32)>> = vec![Vec::new(); n_users];
-    for x in train {
+/// Each user's interactions in order: by timestamp where every interaction has one (stable:
+/// ties keep the order of `xs`), else in the order of `xs`.
+pub fn ordered_interactions(n_users: usize, xs: &[Interaction]) -> Vec<Vec<Interaction>> {
+    let timed = xs.iter().all(|x| x.timestamp.is_some());
+    let mut rows: Vec<Vec<Interaction>> = vec![Vec::new(); n_users];
+    for x in xs {
         if let Some(row) = rows.get_mut(x.user as usize) {
-            row.push((x.timestamp.filter(|_| timed).unwrap_or(0), x.item));
+            row.push(*x);
         }
     }
-    rows.into_iter()
-        .map(|mut row| {
-            row.sort_by_key(|p| p.0);
-            row.into_iter().map(|p| p.1).collect()
-        })
+    if timed {
+        rows.iter_mut()
+            .for_each(|row| row.sort_by_key(|x| x.timestamp));
+    }
+    rows
+}
+
+/// Each user's training items in order (see [`ordered_interactions`]).
+pub fn training_sequences(n_users: usize, train: &[Interaction]) -> Vec<Vec<u32>> {
+    ordered_interactions(n_users, train)
+        .into_iter()
+        .map(|row| row.into_iter().map(|x| x.item).collect())
         .collect()
 }
 
@@ -495,14 +497,18 @@ struct SasRecNet<B: Backend> {
     dropout: Dropout,
 }
 
-/// Content features `[n, dim_m]` and presence masks `[n, 1]`, constant on the device.
+/// Content features `[n, dim_m]` and presence masks `[n, 1]`, and which items have an id
+/// embedding (`[n, 1]`, 0 for items unseen in training), constant on the device.
 struct ContentTensors<B: Backend> {
     features: Vec<(Tensor<B, 2>, Tensor<B, 2>)>,
+    warm: Tensor<B, 2>,
 }
 
 impl<B: Backend> ContentTensors<B> {
-    fn new(modalities: &[&Modality], device: &B::Device) -> Self {
+    fn new(modalities: &[&Modality], cold: &[bool], device: &B::Device) -> Self {
+        let warm = cold.iter().map(|&c| if c { 0.0 } else { 1.0 }).collect();
         Self {
+            warm: tensor(warm, [cold.len(), 1], device),
             features: modalities
                 .iter()
                 .map(|m| {
@@ -554,14 +560,14 @@ impl<B: Backend> SasRecNet<B> {
         }
     }
 
-    /// The item table `[n_items, d]`: id embedding plus each present modality's projection.
+    /// The item table `[n_items, d]`: id embedding plus each present modality's projection. An
+    /// item unseen in training gets no gradient on its id row, which would stay random noise: it
+    /// is its content alone (zero without content).
     fn items(&self, content: &ContentTensors<B>) -> Tensor<B, 2> {
-        self.projections
-            .iter()
-            .zip(&content.features)
-            .fold(self.ids.val(), |acc, (p, (x, mask))| {
-                acc + p.forward(x.clone()) * mask.clone()
-            })
+        self.projections.iter().zip(&content.features).fold(
+            self.ids.val() * content.warm.clone(),
+            |acc, (p, (x, mask))| acc + p.forward(x.clone()) * mask.clone(),
+        )
     }
 
     /// Hidden states `[b, t, d]` of padded windows `inputs` `[b, t]` (padding = `n_items`,
@@ -669,13 +675,14 @@ pub fn train_sasrec<B: AutodiffBackend>(
         .for_each(|x| cold[x.item as usize] = false);
     // `[n, 1]`: 0 for trained items, −10⁹ for cold ones (not softmax candidates).
     let bias = candidate_bias::<B>(&cold, device).reshape([ni, 1]);
-    let content = ContentTensors::<B>::new(modalities, device);
+    let content = ContentTensors::<B>::new(modalities, &cold, device);
     let inner_content = ContentTensors::<B::InnerBackend> {
         features: content
             .features
             .iter()
             .map(|(x, m)| (x.clone().inner(), m.clone().inner()))
             .collect(),
+        warm: content.warm.clone().inner(),
     };
     let mut rng = SeededRng::new(config.train.seed);
     let net = SasRecNet::<B>::new(config, ni, modalities, &mut rng, device);
@@ -868,7 +875,7 @@ mod tests {
             },
         };
         let net = SasRecNet::<Flex>::new(&config, n, &[&text], &mut rng, &device);
-        let content = ContentTensors::<Flex>::new(&[&text], &device);
+        let content = ContentTensors::<Flex>::new(&[&text], &[false; 7], &device);
         let table = net.items(&content);
         let pad = n as u32;
         // Three windows of 4 positions: full, padded by two, padded by three.

@@ -718,8 +718,10 @@ impl Session {
                     .collect::<Result<Vec<(u32, f32)>>>()?;
                 (base, influences)
             }
-            Some(_) => {
+            Some((_, encoder)) => {
+                // Only the window the encoder reads moves the score: older events get nothing.
                 let order = self.ordered(history)?;
+                let order = &order[order.len().saturating_sub(encoder.max_len)..];
                 let prefix = |n: usize| -> Result<f32> {
                     let q = Query {
                         user: Some(self.encode(&order[..n])?),

@@ -133,6 +133,16 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+impl Manifest {
+    /// The whole bundle's size: this manifest's `manifest_len` bytes and every file it lists
+    /// (what a page's `maxBytes` and the CLI's `--max-bytes` are compared with).
+    pub fn total_bytes(&self, manifest_len: u64) -> u64 {
+        self.files
+            .values()
+            .fold(manifest_len, |t, f| t.saturating_add(f.bytes))
+    }
+}
+
 /// A loaded (or freshly trained) bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bundle {
@@ -796,12 +806,55 @@ impl Bundle {
     }
 
     pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| Error::io(&path, e))
+        Self::read_dir_limited(dir, None)
+    }
+
+    /// [`Bundle::read_dir`] that refuses (`TOO_LARGE`) a bundle whose manifest and listed files
+    /// together are over `max_bytes` — the native twin of a page's `maxBytes` — reading nothing
+    /// but the manifest; a file larger on disk than the manifest lists is refused unread too. (A
+    /// smaller one is read and fails its checksum, `BUNDLE_CHECKSUM`, as without a limit.)
+    pub fn read_dir_limited(dir: &std::path::Path, max_bytes: Option<u64>) -> Result<Self> {
+        let size = |path: &std::path::Path| -> Result<u64> {
+            Ok(std::fs::metadata(path)
+                .map_err(|e| Error::io(path, e))?
+                .len())
         };
-        let manifest = read(MANIFEST_FILE)?;
-        Self::from_files(&manifest, read)
+        let too_large = |what: String, max: u64| {
+            Error::TooLarge(format!(
+                "{what}, over the limit of {max} bytes (--max-bytes)"
+            ))
+        };
+        let path = dir.join(MANIFEST_FILE);
+        if let Some(max) = max_bytes.filter(|&max| size(&path).is_ok_and(|n| n > max)) {
+            return Err(too_large(
+                format!("the manifest alone is over {max} bytes"),
+                max,
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let manifest = Self::parse_manifest(&bytes)?;
+        let total = manifest.total_bytes(bytes.len() as u64);
+        if let Some(max) = max_bytes.filter(|&max| total > max) {
+            return Err(too_large(format!("the bundle is {total} bytes"), max));
+        }
+        let listed: BTreeMap<String, u64> = manifest
+            .files
+            .iter()
+            .map(|(name, f)| (name.clone(), f.bytes))
+            .collect();
+        Self::from_manifest(manifest, |name| {
+            let path = dir.join(name);
+            if let (Some(max), Some(&want)) = (max_bytes, listed.get(name)) {
+                let found = size(&path)?;
+                if found > want {
+                    return Err(too_large(
+                        format!("{name} is {found} bytes on disk, the manifest lists {want}"),
+                        max,
+                    ));
+                }
+            }
+            std::fs::read(&path).map_err(|e| Error::io(&path, e))
+        })
     }
 }
 

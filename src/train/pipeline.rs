@@ -12,7 +12,7 @@ use crate::eval::{
     evaluate_with, ranked_lists, ranked_lists_with, topk_json, EvalOptions, ItemRows, Metrics,
     NoSpace, Rerank, Social, Target, WithFriends,
 };
-use crate::model::sequential::training_sequences;
+use crate::model::sequential::ordered_interactions;
 use crate::model::{FitContext, ModelConfig, MostRecentItem, TrainedModel, UserHistory};
 use crate::rank::Session;
 use crate::rank::{HistoryEvent, Query};
@@ -147,9 +147,10 @@ fn fit_bundle(
     if request.model.predicts_ratings()
         && request.protocol.feedback != crate::data::Feedback::Explicit
     {
-        return Err(Error::Config(
-            "MF fits ratings: use the explicit protocol".into(),
-        ));
+        return Err(Error::Config(format!(
+            "{} fits ratings (mf, or hybrid with a rating head): use the explicit protocol",
+            request.model.kind()
+        )));
     }
     let split = Split::new(log, &request.protocol)?;
     let history = UserHistory::from_interactions(split.n_users, &split.train);
@@ -350,21 +351,24 @@ pub fn click_baseline(bundle: &Bundle, dataset: &Dataset) -> Result<BundleMetric
 /// visitor's history through [`Session`] — fold-in for factor models, the encoder for a
 /// sequential one — ranked without those events. The protocol sequential recommenders are
 /// usually tested under (the validation event is the input's last); the bundle's own test
-/// metrics give every model the training events only. With the most-recent-item baseline under
-/// the same protocol (its last item: the validation event).
-pub fn visitor_metrics(bundle: &Bundle, dataset: &Dataset) -> Result<(Metrics, Metrics)> {
-    let split = bundle_split(bundle, dataset)?;
+/// metrics give every model the training events only. For a sequential bundle, with the
+/// most-recent-item baseline under the same protocol (its last item: the validation event).
+pub fn visitor_metrics(bundle: &Bundle, dataset: &Dataset) -> Result<(Metrics, Option<Metrics>)> {
+    let mut split = bundle_split(bundle, dataset)?;
+    // The visitor's events are "seen" on the page, so never recommended back (even under
+    // MMRec's keep-valid-at-test convention).
+    split.test_excludes_valid = true;
     let seen: Vec<Interaction> = split.train.iter().chain(&split.valid).copied().collect();
-    let sequences = training_sequences(split.n_users, &seen);
+    let rows = ordered_interactions(split.n_users, &seen);
     let session = Session::new(bundle.clone());
-    let queries = sequences
+    let queries = rows
         .iter()
-        .map(|s| {
-            let events: Vec<HistoryEvent> = s
+        .map(|row| {
+            let events: Vec<HistoryEvent> = row
                 .iter()
-                .map(|&i| HistoryEvent {
-                    item: session.id(i).to_owned(),
-                    rating: None,
+                .map(|x| HistoryEvent {
+                    item: session.id(x.item).to_owned(),
+                    rating: x.rating,
                     time: None,
                 })
                 .collect();
@@ -376,11 +380,25 @@ pub fn visitor_metrics(bundle: &Bundle, dataset: &Dataset) -> Result<(Metrics, M
         queries,
     };
     let options = plain_options(&bundle.manifest.item_categories);
-    let recent = MostRecentItem::with_sequences(&split, &bundle.history, &sequences)?;
-    Ok((
-        evaluate_with(&visitors, &split, &bundle.history, Target::Test, options),
-        evaluate_with(&recent, &split, &bundle.history, Target::Test, options),
-    ))
+    let measured = evaluate_with(&visitors, &split, &bundle.history, Target::Test, options);
+    let recent = match &bundle.manifest.model {
+        ModelConfig::Sasrec(_) => {
+            let sequences: Vec<Vec<u32>> = rows
+                .iter()
+                .map(|row| row.iter().map(|x| x.item).collect())
+                .collect();
+            let recent = MostRecentItem::with_sequences(&split, &bundle.history, &sequences)?;
+            Some(evaluate_with(
+                &recent,
+                &split,
+                &bundle.history,
+                Target::Test,
+                options,
+            ))
+        }
+        _ => None,
+    };
+    Ok((measured, recent))
 }
 
 /// Each user's visitor query, scored by the session (see [`visitor_metrics`]).

@@ -628,10 +628,7 @@ impl BundleLoader {
         let manifest = Bundle::parse_manifest(&bytes).map_err(js_error)?;
         drop(bytes);
         if let Some(max) = max_bytes {
-            let total = manifest
-                .files
-                .values()
-                .fold(size, |t, f| t.saturating_add(f.bytes));
+            let total = manifest.total_bytes(size);
             if total as f64 > max {
                 return Err(js_error(Error::TooLarge(format!(
                     "the bundle is {total} bytes, over this page's maxBytes of {max}"

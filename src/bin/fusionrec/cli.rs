@@ -37,6 +37,18 @@ mod tune;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Refuse (TOO_LARGE) a bundle whose manifest and files together are over this many bytes,
+    /// before reading more than its manifest: the native twin of a page's `maxBytes`.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    max_bytes: Option<u64>,
+}
+
+/// `--max-bytes`, for every command that reads a bundle.
+static MAX_BYTES: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+
+/// Reads a bundle under `--max-bytes`.
+pub(crate) fn read_bundle(dir: &std::path::Path) -> Result<Bundle> {
+    Bundle::read_dir_limited(dir, MAX_BYTES.get().copied().flatten())
 }
 
 #[derive(Subcommand)]
@@ -431,6 +443,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.format(&mut Cli::command()).exit(),
     };
+    MAX_BYTES.get_or_init(|| cli.max_bytes);
     match run(cli.command, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -506,11 +519,11 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
         Command::Experiment(args) => crate::experiment::run(*args),
         Command::Federated(args) => crate::federated::run(*args),
         Command::Serving { bundle, out } => {
-            let full = Bundle::read_dir(&bundle)?;
+            let full = read_bundle(&bundle)?;
             let serving = full.serving()?;
             serving.write_dir(&out)?;
             // What was written must load, as a page will load it.
-            let serving = Bundle::read_dir(&out)?;
+            let serving = read_bundle(&out)?;
             let size = |dir: &PathBuf| -> Result<u64> {
                 let mut total = 0;
                 for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
@@ -539,7 +552,7 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
             visitors,
         } => {
             let rerank = rerank.rerank()?;
-            let b = Bundle::read_dir(&bundle)?;
+            let b = read_bundle(&bundle)?;
             if visitors && !rerank.is_identity() {
                 return Err(Error::Config(
                     "--visitors measures the plain ranking: drop --diversity/--min-score".into(),
@@ -566,7 +579,7 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
                 let (m, recent) = fusionrec::train::visitor_metrics(&b, &dataset)?;
                 let kind = b.manifest.model.kind();
                 let mut rows = vec![(kind.to_owned(), m)];
-                if matches!(b.manifest.model, ModelConfig::Sasrec(_)) {
+                if let Some(recent) = recent {
                     rows.push(("most-recent-item".to_owned(), recent));
                 }
                 if json {
@@ -634,7 +647,7 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
             rerank,
         } => {
             let rerank = rerank.rerank()?;
-            let b = Bundle::read_dir(&bundle)?;
+            let b = read_bundle(&bundle)?;
             let (recs, whom) = match (user, history) {
                 (Some(user), _) if rerank.is_identity() => {
                     (b.recommend(&user, k)?, format!("user {user}"))

@@ -7,7 +7,6 @@ use clap::Args;
 
 use fusionrec::data::RowPolicy;
 use fusionrec::error::{Error, Result};
-use fusionrec::store::Bundle;
 use fusionrec::train::federated::{federated, FederatedConfig};
 
 #[derive(Args)]
@@ -43,7 +42,7 @@ pub struct FederatedArgs {
 }
 
 pub fn run(args: FederatedArgs) -> Result<()> {
-    let b = Bundle::read_dir(&args.bundle)?;
+    let b = crate::cli::read_bundle(&args.bundle)?;
     if b.is_serving() {
         return Err(Error::Config(
             "a serving bundle has no training users: use the full bundle".into(),
