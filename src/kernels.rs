@@ -138,6 +138,15 @@ pub fn matvec(rows: &[f32], q: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `q × scale`, row by row (`width` values per scale): the one int8 decoding, shared by bundles
+/// and kept int8 item vectors, and the value [`dot_q8`] computes with.
+pub fn dequantize_rows(q: &[i8], scales: &[f32], width: usize) -> Vec<f32> {
+    q.chunks(width.max(1))
+        .zip(scales)
+        .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
+        .collect()
+}
+
 /// `(q ⊙ s) · b` for an int8 row `q` with scale `s`: exactly [`dot`] of the decoded row
 /// (each entry `f32::from(q) * s`, the value an int8 bundle decodes to) with `b`, same lanes,
 /// same order — so scoring a kept int8 matrix gives bit-identical scores to scoring its decoded

@@ -310,12 +310,7 @@ impl ItemVectors {
             ItemVectors::F32(v) => v.clone(),
             ItemVectors::Int8 { values, scales } => {
                 let values = values.as_slice();
-                let d = values.len() / scales.len().max(1);
-                values
-                    .chunks(d.max(1))
-                    .zip(scales)
-                    .flat_map(|(row, &s)| row.iter().map(move |&x| f32::from(x) * s))
-                    .collect()
+                crate::kernels::dequantize_rows(values, scales, values.len() / scales.len().max(1))
             }
         }
     }

@@ -171,13 +171,7 @@ pub fn quantize_rows(data: &[f32], width: usize) -> (Vec<i8>, Vec<f32>) {
     (q, scales)
 }
 
-/// `q × scale`, row by row.
-pub fn dequantize_rows(q: &[i8], scales: &[f32], width: usize) -> Vec<f32> {
-    q.chunks(width.max(1))
-        .zip(scales)
-        .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
-        .collect()
-}
+pub use crate::kernels::dequantize_rows;
 
 /// Decodes a stored tensor that is not f32 back to the f32 values the in-memory weight map holds
 /// (int8 tensors are decoded by the caller, which pairs them with their scales). `precision` is
