@@ -198,6 +198,51 @@ fn tiny_bundle() -> Option<Bundle> {
     .ok()
 }
 
+/// [`tiny_bundle`]'s catalog as a sequential (SASRec) bundle: a 2-wide encoder of one block
+/// over the last 3 events, so the fuzzer reaches the encoder's shapes and the ordered history.
+fn tiny_sequential_bundle() -> Option<Bundle> {
+    use crate::model::sequential::{Dense, Norm, SeqBlock};
+    use crate::model::{FactorModel, SeqEncoder, TrainedModel};
+    let dense = |w: [f32; 4]| Dense {
+        d_in: 2,
+        d_out: 2,
+        w: w.to_vec(),
+        b: vec![0.1, -0.1],
+    };
+    let norm = || Norm {
+        gamma: vec![1.0, 0.5],
+        beta: vec![0.0, 0.1],
+    };
+    let encoder = SeqEncoder {
+        dim: 2,
+        max_len: 3,
+        positions: vec![0.1, 0.0, 0.0, 0.1, -0.1, 0.2],
+        blocks: vec![SeqBlock {
+            norm1: norm(),
+            query: dense([1.0, 0.0, 0.0, 1.0]),
+            key: dense([0.5, 0.5, -0.5, 0.5]),
+            value: dense([1.0, 0.2, 0.1, 1.0]),
+            out: dense([0.9, 0.0, 0.0, 0.9]),
+            norm2: norm(),
+            ff1: dense([1.0, -1.0, 1.0, 1.0]),
+            ff2: dense([0.5, 0.0, 0.0, 0.5]),
+        }],
+        norm: norm(),
+    };
+    crate::store::example_bundle(
+        TrainedModel::Factor(FactorModel {
+            dim: 2,
+            user_factors: vec![0.3, 0.7],
+            item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
+            biases: None,
+            sequence: Some(Box::new(encoder)),
+            heads: Default::default(),
+        }),
+        Vec::new(),
+    )
+    .ok()
+}
+
 /// Valid inputs for target `name`, made by the crate's own writers: the seed corpus (also
 /// written to `fuzz/corpus/<name>/` by `tests/fuzz_smoke.rs -- --ignored write_seeds`).
 pub fn seeds(name: &str) -> Vec<Vec<u8>> {
@@ -227,11 +272,19 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
     };
     match name {
         "bundle" => {
-            let files = weights();
-            match (files.get(MANIFEST_FILE), files.get(WEIGHTS_FILE)) {
-                (Some(m), Some(w)) => vec![[m.as_slice(), &[0xff, 0x00], w].concat()],
-                _ => Vec::new(),
-            }
+            let sequential = tiny_sequential_bundle()
+                .and_then(|b| b.to_files().ok())
+                .map(|files| files.into_iter().collect())
+                .unwrap_or_default();
+            [weights(), sequential]
+                .iter()
+                .filter_map(|files: &std::collections::BTreeMap<_, Vec<u8>>| {
+                    match (files.get(MANIFEST_FILE), files.get(WEIGHTS_FILE)) {
+                        (Some(m), Some(w)) => Some([m.as_slice(), &[0xff, 0x00], w].concat()),
+                        _ => None,
+                    }
+                })
+                .collect()
         }
         "safetensors" | "minilm_weights" => weights().remove(WEIGHTS_FILE).into_iter().collect(),
         "pth" => vec![crate::io::pth::legacy_checkpoint(
@@ -286,5 +339,36 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
             .into_iter()
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both bundle seeds (factor and sequential) load, so the fuzzer starts from valid bundles;
+    /// a sequential manifest claiming width 0 is an error, not a panic in the encoder.
+    #[test]
+    fn the_bundle_seeds_load_and_a_zero_width_encoder_is_refused() {
+        let seeds = seeds("bundle");
+        assert_eq!(seeds.len(), 2);
+        let load = |manifest: &[u8], weights: &[u8]| {
+            Bundle::from_files(manifest, |name| match name {
+                WEIGHTS_FILE => Ok(weights.to_vec()),
+                other => Err(crate::Error::Bundle(format!("no {other}"))),
+            })
+        };
+        for seed in &seeds {
+            let (m, w) = split(seed);
+            load(m, w).unwrap();
+            bundle(seed);
+        }
+        let (m, w) = split(&seeds[1]);
+        let mut manifest: serde_json::Value = serde_json::from_slice(m).unwrap();
+        assert_eq!(manifest["model"]["kind"], "sasrec");
+        manifest["model"]["dim"] = 0.into();
+        let m = serde_json::to_vec(&manifest).unwrap();
+        assert!(load(&m, w).is_err());
+        bundle(&[m.as_slice(), &[0xff, 0x00], w].concat());
     }
 }

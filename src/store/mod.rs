@@ -869,13 +869,25 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
     };
     let config = match &model {
         TrainedModel::Popularity(_) => ModelConfig::Popularity,
-        TrainedModel::Factor(f) => {
-            let mut c = ModelConfig::default_for("bpr-mf").unwrap();
-            if let ModelConfig::BprMf(c) = &mut c {
+        TrainedModel::Factor(f) => match &f.sequence {
+            Some(e) => {
+                let mut c = crate::model::SasRecConfig {
+                    modalities: Vec::new(),
+                    max_len: e.max_len,
+                    blocks: e.blocks.len(),
+                    ..Default::default()
+                };
                 c.train.dim = f.dim;
+                ModelConfig::Sasrec(c)
             }
-            c
-        }
+            None => {
+                let mut c = ModelConfig::default_for("bpr-mf").unwrap();
+                if let ModelConfig::BprMf(c) = &mut c {
+                    c.train.dim = f.dim;
+                }
+                c
+            }
+        },
         TrainedModel::ItemKnn(k) => ModelConfig::ItemKnn(k.config.clone()),
     };
     let mut items = IdMap::default();
