@@ -5,8 +5,9 @@ row per (user, artist) pair of lfm2k.inter.
 Last.fm-2K has no listening times (user_artists.dat holds play counts, and HetRec's tag times
 are for tagging, not listening), so the "timestamp" is an order, not a time: each user's artists
 ranked by play count, least played first (ties by original artist id). Leave-last-out on it
-asks for the user's most played artist given the others in that order — a pseudo-sequence. A
-sequential model is not expected to beat an order-free one here, and the README says so.
+asks for the user's most played artist given the others in that order — a pseudo-sequence, which
+a sequential model can exploit (an artist's place in it says how much it is played) and an
+order-free one cannot; the README's table says so.
 
 Usage: python3 bench/lfm2k_sequence.py [--data ../shared/data/lfm2k] [--out /tmp/bench-data/lfm2k/plays.csv]
 Standard library only.
