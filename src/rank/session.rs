@@ -729,14 +729,14 @@ impl Session {
                     };
                     at(&q, false)
                 };
-                let mut before = prefix(0)?;
-                let mut by_item: BTreeMap<u32, f32> = BTreeMap::new();
+                let base = prefix(0)?;
+                let (mut before, mut by_item) = (base, BTreeMap::<u32, f32>::new());
                 for (n, &i) in order.iter().enumerate() {
                     let after = prefix(n + 1)?;
                     *by_item.entry(i).or_default() += after - before;
                     before = after;
                 }
-                (prefix(0)?, by_item.into_iter().collect())
+                (base, by_item.into_iter().collect())
             }
         };
         influences.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
