@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::heads::Heads;
 use super::training::{
-    end_epoch, fit, sample_negative, EarlyStopping, EpochState, TrainObserver, TrainingConfig,
+    end_epoch, fit_on, sample_negative, EarlyStopping, EpochState, TrainObserver, TrainingConfig,
 };
 use super::{take_weight, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::Split;
@@ -100,6 +100,7 @@ impl FactorConfig {
                 eval_every: 1,
                 patience: 5,
                 seed: 2026,
+                devices: 1,
             },
         }
     }
@@ -134,6 +135,7 @@ impl FactorConfig {
                 eval_every: 5,
                 patience: 4,
                 seed: 2026,
+                devices: 1,
             },
         }
     }
@@ -604,31 +606,39 @@ pub fn train_factor_model<B: AutodiffBackend>(
     // A different stream from the initialisation, for shuffling and negatives.
     let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
     let schedule = config.train.schedule(objective == Objective::Bpr);
-    let batch_loss = |net: &FactorNet<B>, batch: &[usize], rng: &mut SeededRng| {
-        let b = batch.len();
-        let users: Vec<u32> = batch.iter().map(|&i| split.train[i].user).collect();
-        let items: Vec<u32> = batch.iter().map(|&i| split.train[i].item).collect();
-        let (u, i) = (ints::<B>(&users, device), ints::<B>(&items, device));
-        Ok(match objective {
-            Objective::Mse => {
-                let target: Vec<f32> = batch.iter().map(|&i| ratings[i]).collect();
-                let target = Tensor::<B, 1>::from_data(TensorData::new(target, [b]), device);
-                let (pred, l2) = net.score_pairs(u, i);
-                (pred - target).powi_scalar(2).mean() + l2 * (config.train.weight_decay / b as f64)
-            }
-            Objective::Bpr => {
-                let negatives: Vec<u32> = users
-                    .iter()
-                    .map(|&u| sample_negative(rng, split.n_items, history.user(u).0))
-                    .collect();
-                let (pos, l2_pos) = net.score_pairs(u.clone(), i);
-                let (neg, l2_neg) = net.score_pairs(u, ints::<B>(&negatives, device));
-                // The user's factors enter both terms, so their penalty counts twice; the
-                // default weight_decay is tuned with that in mind.
-                log_sigmoid(pos - neg).mean().neg()
-                    + (l2_pos + l2_neg) * (config.train.weight_decay / b as f64)
-            }
-        })
+    let batch_loss =
+        |net: &FactorNet<B>, batch: &[usize], rng: &mut SeededRng, device: &B::Device| {
+            let b = batch.len();
+            let users: Vec<u32> = batch.iter().map(|&i| split.train[i].user).collect();
+            let items: Vec<u32> = batch.iter().map(|&i| split.train[i].item).collect();
+            let (u, i) = (ints::<B>(&users, device), ints::<B>(&items, device));
+            Ok(match objective {
+                Objective::Mse => {
+                    let target: Vec<f32> = batch.iter().map(|&i| ratings[i]).collect();
+                    let target = Tensor::<B, 1>::from_data(TensorData::new(target, [b]), device);
+                    let (pred, l2) = net.score_pairs(u, i);
+                    (pred - target).powi_scalar(2).mean()
+                        + l2 * (config.train.weight_decay / b as f64)
+                }
+                Objective::Bpr => {
+                    let negatives: Vec<u32> = users
+                        .iter()
+                        .map(|&u| sample_negative(rng, split.n_items, history.user(u).0))
+                        .collect();
+                    let (pos, l2_pos) = net.score_pairs(u.clone(), i);
+                    let (neg, l2_neg) = net.score_pairs(u, ints::<B>(&negatives, device));
+                    // The user's factors enter both terms, so their penalty counts twice; the
+                    // default weight_decay is tuned with that in mind.
+                    log_sigmoid(pos - neg).mean().neg()
+                        + (l2_pos + l2_neg) * (config.train.weight_decay / b as f64)
+                }
+            })
+        };
+    let batch_loss_on = |device: &B::Device| {
+        let device = device.clone();
+        move |net: &FactorNet<B>, batch: &[usize], rng: &mut SeededRng| {
+            batch_loss(net, batch, rng, &device)
+        }
     };
     let validate = |net: &FactorNet<B>| {
         let model = net.valid().snapshot()?;
@@ -644,14 +654,15 @@ pub fn train_factor_model<B: AutodiffBackend>(
         };
         Ok((value, model))
     };
-    let (model, value) = fit(
+    let (model, value) = fit_on(
+        device,
         &schedule,
         net,
         optim,
         split.train.len(),
         &mut rng,
         observer,
-        batch_loss,
+        batch_loss_on,
         validate,
     )?;
     Ok((model, value))
@@ -816,6 +827,8 @@ impl FactorConfig {
     ) -> Result<TrainedModel> {
         let (model, _) = match (objective, self.solver) {
             (Objective::Bpr, Solver::Sgd) => {
+                self.train
+                    .single_device("BPR-MF's sgd solver (one CPU thread)")?;
                 train_bpr_sgd(self, ctx.split, ctx.history, ctx.observer)?
             }
             _ => train_factor_model::<B>(

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::factor::FactorModel;
 use super::hybrid::Loss;
 use super::training::{
-    candidate_bias, fit, sample_warm_negative, softmax_loss, TrainObserver, TrainingConfig,
+    candidate_bias, fit_on, sample_warm_negative, softmax_loss, TrainObserver, TrainingConfig,
 };
 use super::{with_valid_ndcg, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::Split;
@@ -80,6 +80,7 @@ impl GraphConfig {
                 eval_every: 2,
                 patience: 4,
                 seed: 2026,
+                devices: 1,
             },
         }
     }
@@ -193,6 +194,7 @@ struct GraphNet<B: Backend> {
 }
 
 /// The graphs, constant on the device.
+#[derive(Clone)]
 struct Graphs<B: Backend> {
     adjacency: Tensor<B, 2>,
     adjacency_t: Tensor<B, 2>,
@@ -284,18 +286,18 @@ pub fn train_graph<B: AutodiffBackend>(
             adjacency_t[i * nu + u] = adjacency[u * ni + i];
         }
     }
-    let graphs = Graphs::<B> {
-        adjacency: tensor2(adjacency, [nu, ni], device),
-        adjacency_t: tensor2(adjacency_t, [ni, nu], device),
-        content: match modalities.is_empty() {
-            true => None,
-            false => Some(tensor2(
-                content_graph(modalities, config.knn)?,
-                [ni, ni],
-                device,
-            )),
-        },
+    let content = match modalities.is_empty() {
+        true => None,
+        false => Some(content_graph(modalities, config.knn)?),
     };
+    let graphs_on = |device: &B::Device| Graphs::<B> {
+        adjacency: tensor2(adjacency.clone(), [nu, ni], device),
+        adjacency_t: tensor2(adjacency_t.clone(), [ni, nu], device),
+        content: content
+            .as_ref()
+            .map(|c| tensor2(c.clone(), [ni, ni], device)),
+    };
+    let graphs = graphs_on(device);
     let inner_graphs = graphs.inner();
     let mut rng = SeededRng::new(config.train.seed);
     let net = GraphNet::<B> {
@@ -309,7 +311,12 @@ pub fn train_graph<B: AutodiffBackend>(
     let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
     let candidate_bias = candidate_bias::<B>(cold_items, device);
     let schedule = config.train.schedule(true);
-    let batch_loss = |net: &GraphNet<B>, batch: &[usize], rng: &mut SeededRng| {
+    let batch_loss = |net: &GraphNet<B>,
+                      batch: &[usize],
+                      rng: &mut SeededRng,
+                      graphs: &Graphs<B>,
+                      candidate_bias: &Tensor<B, 2>,
+                      device: &B::Device| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();
         let targets: Vec<u32> = batch.iter().map(|&k| train[k].item).collect();
@@ -351,6 +358,20 @@ pub fn train_graph<B: AutodiffBackend>(
         };
         Ok(ranking + l2 * (config.train.weight_decay / b as f64))
     };
+    // Device 0 trains on the tensors built above; other replicas build their own.
+    let batch_loss_on = |d: &B::Device| {
+        let (graphs, candidate_bias) = match d == device {
+            true => (graphs.clone(), candidate_bias.clone()),
+            false => (
+                graphs_on(d),
+                super::training::candidate_bias::<B>(cold_items, d),
+            ),
+        };
+        let d = d.clone();
+        move |net: &GraphNet<B>, batch: &[usize], rng: &mut SeededRng| {
+            batch_loss(net, batch, rng, &graphs, &candidate_bias, &d)
+        }
+    };
     let validate = |net: &GraphNet<B>| {
         Ok(with_valid_ndcg(
             net.valid().snapshot(&inner_graphs)?,
@@ -358,14 +379,15 @@ pub fn train_graph<B: AutodiffBackend>(
             history,
         ))
     };
-    let (model, best) = fit(
+    let (model, best) = fit_on(
+        device,
         &schedule,
         net,
         optim,
         train.len(),
         &mut rng,
         observer,
-        batch_loss,
+        batch_loss_on,
         validate,
     )?;
     Ok((model, best))

@@ -181,6 +181,7 @@ impl Default for HybridConfig {
                 eval_every: 2,
                 patience: 3,
                 seed: 2026,
+                devices: 1,
             },
         }
     }
@@ -832,6 +833,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<(TrainedHybrid<B::InnerBackend>, f64)> {
     config.validate()?;
+    config.train.single_device("the two-tower model")?;
     let n_items = split.n_items;
     let (n_tokens, presence) = presence_mask(config, inputs, n_items)?;
     let times = match config.user_recent {

@@ -8,6 +8,8 @@ pub mod graph;
 pub mod heads;
 pub mod hybrid;
 mod knn;
+#[cfg(feature = "multi-device")]
+pub mod parallel;
 mod popularity;
 pub mod sequential;
 mod sparse_ease;

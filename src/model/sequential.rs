@@ -86,6 +86,7 @@ impl Default for SasRecConfig {
                 eval_every: 2,
                 patience: 3,
                 seed: 2026,
+                devices: 1,
             },
         }
     }
@@ -657,6 +658,7 @@ pub fn train_sasrec<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<(FactorModel, f64)> {
     config.validate()?;
+    config.train.single_device("SASRec")?;
     let (ni, d, l) = (split.n_items, config.train.dim, config.max_len);
     if modalities.len() != config.modalities.len() || modalities.iter().any(|m| m.n_items() != ni) {
         return Err(Error::Data("item features do not cover the catalog".into()));

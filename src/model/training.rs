@@ -32,6 +32,19 @@ pub struct TrainingConfig {
     pub patience: usize,
     /// Initial weights, shuffling and negative sampling.
     pub seed: u64,
+    /// Devices of one backend training data-parallel replicas ([`fit_on`]; the `multi-device`
+    /// feature); 1 is the usual single-device loop. Recorded because it changes the negative
+    /// sampling streams (one per device), so a seed reproduces a model only with the same count.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub devices: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl TrainingConfig {
@@ -51,6 +64,7 @@ impl TrainingConfig {
             ),
             (self.eval_every == 0, "eval_every must be ≥ 1"),
             (self.patience == 0, "patience must be ≥ 1"),
+            (self.devices == 0, "devices must be ≥ 1"),
         ];
         match problems.iter().find(|(bad, _)| *bad) {
             Some((_, why)) => Err(Error::Config(format!("{model}: {why}"))),
@@ -67,6 +81,19 @@ impl TrainingConfig {
             eval_every: self.eval_every,
             patience: self.patience,
             higher_is_better,
+            devices: self.devices,
+        }
+    }
+
+    /// An error unless this configuration trains on one device: for trainers (and solvers)
+    /// without data-parallel replicas.
+    pub fn single_device(&self, model: &str) -> Result<()> {
+        match self.devices {
+            1 => Ok(()),
+            n => Err(Error::Config(format!(
+                "{model} trains on one device (asked for {n}); data-parallel training \
+                 (--devices) covers BPR-MF with --solver adam, MF and LightGCN"
+            ))),
         }
     }
 }
@@ -81,12 +108,15 @@ pub struct Schedule {
     pub patience: usize,
     /// Whether a higher validation metric is better (NDCG) or a lower one (RMSE).
     pub higher_is_better: bool,
+    /// Data-parallel replicas ([`fit_on`]); 1 for one device.
+    pub devices: usize,
 }
 
 /// Trains `net` on `n_examples` examples (indices shuffled with `rng` each epoch and cut into
 /// `schedule.batch_size` batches) with `optim`; `batch_loss(net, batch, rng)` is the scalar loss
 /// of one batch of example indices, `validate(net)` the validation metric and the snapshot kept
-/// if it is the best. Returns the best snapshot and its metric.
+/// if it is the best. Returns the best snapshot and its metric. One device; [`fit_on`] is the
+/// same loop for trainers that can also run data-parallel replicas.
 #[allow(clippy::too_many_arguments)]
 pub fn fit<B, M, O, T>(
     schedule: &Schedule,
@@ -110,23 +140,15 @@ where
     let mut order: Vec<usize> = (0..n_examples).collect();
     for epoch in 1..=schedule.epochs {
         rng.shuffle(&mut order);
-        let mut loss_sum: Option<Tensor<B::InnerBackend, 1>> = None;
-        let mut batches = 0usize;
-        for batch in order.chunks(schedule.batch_size.max(1)) {
-            let loss = batch_loss(&net, batch, rng)?;
-            let detached = loss.clone().inner();
-            loss_sum = Some(match loss_sum {
-                None => detached,
-                Some(sum) => sum + detached,
-            });
-            batches += 1;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optim.step(schedule.lr, net, grads);
-        }
-        let loss = match loss_sum {
-            Some(sum) => f64::from(read_floats(sum)?[0]) / batches as f64,
-            None => 0.0,
-        };
+        let (next, loss) = train_epoch(
+            schedule,
+            &order,
+            net,
+            &mut optim,
+            &mut |net: &M, batch: &[usize]| batch_loss(net, batch, rng),
+            None,
+        )?;
+        net = next;
         let state = EpochState {
             epoch,
             epochs: schedule.epochs,
@@ -137,6 +159,81 @@ where
             break;
         }
     }
+    best_of(stopper)
+}
+
+/// [`fit`] on `schedule.devices` devices of `device`'s backend: with one, exactly [`fit`];
+/// with more (the `multi-device` feature), data-parallel replicas through burn's collective
+/// all-reduce. `batch_loss_on(device)` builds the per-batch loss for one device (whatever the
+/// loss needs on that device: graphs, biases); each replica gets its own.
+///
+/// Data parallelism here is the textbook synchronous kind (PyTorch DDP, burn-train's DDP
+/// strategy): every device holds the whole model; each batch is cut into one shard per device;
+/// each replica computes its shard's loss and gradients; the gradients are averaged by an
+/// all-reduce, with each shard's loss weighted by its share of the batch so the average is the
+/// gradient of the whole batch's mean loss; every replica then takes the same optimizer step,
+/// so they stay identical. The shuffled order is the same on every device; negatives are drawn
+/// from one seeded stream per device. A last batch smaller than the device count is skipped.
+/// Device 0 (the caller's thread) validates and decides when to stop.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_on<B, M, O, T, L>(
+    device: &B::Device,
+    schedule: &Schedule,
+    net: M,
+    optim: O,
+    n_examples: usize,
+    rng: &mut SeededRng,
+    observer: &mut dyn TrainObserver,
+    batch_loss_on: impl Fn(&B::Device) -> L + Sync,
+    validate: impl FnMut(&M) -> Result<(f64, T)>,
+) -> Result<(T, f64)>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B> + Clone + Send,
+    T: Send,
+    L: FnMut(&M, &[usize], &mut SeededRng) -> Result<Tensor<B, 1>>,
+{
+    if schedule.devices <= 1 {
+        let batch_loss = batch_loss_on(device);
+        return fit(
+            schedule, net, optim, n_examples, rng, observer, batch_loss, validate,
+        );
+    }
+    #[cfg(feature = "multi-device")]
+    {
+        super::parallel::fit_replicas(
+            device,
+            schedule,
+            net,
+            optim,
+            n_examples,
+            rng,
+            observer,
+            batch_loss_on,
+            validate,
+        )
+    }
+    #[cfg(not(feature = "multi-device"))]
+    {
+        let _ = (
+            net,
+            optim,
+            n_examples,
+            rng,
+            observer,
+            batch_loss_on,
+            validate,
+        );
+        Err(Error::Device(format!(
+            "training on {} devices needs a build with `--features multi-device`",
+            schedule.devices
+        )))
+    }
+}
+
+/// The best snapshot the early stopper kept, or the error for none.
+pub(crate) fn best_of<T>(stopper: EarlyStopping<T>) -> Result<(T, f64)> {
     stopper
         .into_best()
         .map(|(value, best)| (best, value))
@@ -145,6 +242,76 @@ where
                 "validation produced no finite metric (is the validation split empty?)".into(),
             )
         })
+}
+
+/// A replica's place among the devices, for [`train_epoch`]: which shard of each batch is its
+/// own, and how the replicas agree (see `model::parallel`).
+pub(crate) trait Replica<B: AutodiffBackend> {
+    /// This replica's index and the number of replicas.
+    fn place(&self) -> (usize, usize);
+    /// Waits for every replica's verdict on the step (`ok`); an error if any failed.
+    fn agree(&self, ok: bool) -> Result<()>;
+    /// Averages the gradients over the replicas.
+    fn all_reduce(&self, grads: GradientsParams) -> Result<GradientsParams>;
+}
+
+/// One epoch over `order`: batch, loss, backward, optimizer step. With a `replica`, each batch is
+/// cut into shards and this replica trains on its own (see [`fit_on`]). Returns the model and the
+/// epoch's mean loss, summed on the device and read back once.
+pub(crate) fn train_epoch<B, M, O>(
+    schedule: &Schedule,
+    order: &[usize],
+    mut net: M,
+    optim: &mut O,
+    batch_loss: &mut dyn FnMut(&M, &[usize]) -> Result<Tensor<B, 1>>,
+    replica: Option<&dyn Replica<B>>,
+) -> Result<(M, f64)>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+{
+    let mut loss_sum: Option<Tensor<B::InnerBackend, 1>> = None;
+    let mut batches = 0usize;
+    for batch in order.chunks(schedule.batch_size.max(1)) {
+        let (shard, weight) = match replica {
+            None => (batch, 1.0),
+            Some(r) => {
+                let (k, n) = r.place();
+                if batch.len() < n {
+                    continue; // every replica skips it: none would be left without a shard
+                }
+                let (a, b) = (k * batch.len() / n, (k + 1) * batch.len() / n);
+                (&batch[a..b], ((b - a) * n) as f64 / batch.len() as f64)
+            }
+        };
+        let loss = batch_loss(&net, shard);
+        // Every replica hears every verdict; a failing one reports its own error.
+        let agreed = replica.map_or(Ok(()), |r| r.agree(loss.is_ok()));
+        let loss = loss?;
+        agreed?;
+        let detached = loss.clone().inner();
+        loss_sum = Some(match loss_sum {
+            None => detached,
+            Some(sum) => sum + detached,
+        });
+        batches += 1;
+        let loss = if weight == 1.0 {
+            loss
+        } else {
+            loss.mul_scalar(weight)
+        };
+        let mut grads = GradientsParams::from_grads(loss.backward(), &net);
+        if let Some(r) = replica {
+            grads = r.all_reduce(grads)?;
+        }
+        net = optim.step(schedule.lr, net, grads);
+    }
+    let loss = match loss_sum {
+        Some(sum) => f64::from(read_floats(sum)?[0]) / batches as f64,
+        None => 0.0,
+    };
+    Ok((net, loss))
 }
 
 /// One line of training progress.

@@ -51,6 +51,7 @@ impl Default for VbprConfig {
                 eval_every: 5,
                 patience: 4,
                 seed: 2026,
+                devices: 1,
             },
         }
     }
@@ -130,6 +131,7 @@ pub fn train_vbpr<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<(FactorModel, f64)> {
     config.validate()?;
+    config.train.single_device("VBPR")?;
     let (nu, ni, d) = (split.n_users, split.n_items, config.train.dim);
     if modalities.len() != config.modalities.len() || modalities.iter().any(|m| m.n_items() != ni) {
         return Err(Error::Data("item features do not cover the catalog".into()));

@@ -351,6 +351,12 @@ struct TrainArgs {
     precision: String,
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Data-parallel training on this many devices of the chosen backend (GPUs 0…N−1; on the
+    /// CPU, N replicas in threads), gradients averaged by burn's collective all-reduce after each
+    /// batch: BPR-MF (--solver adam), MF and LightGCN / graph. Needs a build with
+    /// `--features multi-device`.
+    #[arg(long)]
+    devices: Option<usize>,
     #[arg(long)]
     patience: Option<usize>,
     /// Content models (hybrid, graph, vbpr, ease-mm, sasrec): the content modalities to use (text,
@@ -706,6 +712,7 @@ fn override_training(t: &mut TrainingConfig, args: &TrainArgs) {
     t.lr = args.lr.unwrap_or(t.lr);
     t.weight_decay = args.weight_decay.unwrap_or(t.weight_decay);
     t.batch_size = args.batch_size.unwrap_or(t.batch_size);
+    t.devices = args.devices.unwrap_or(t.devices);
     t.patience = args.patience.unwrap_or(t.patience);
     t.eval_every = args.eval_every.unwrap_or(t.eval_every);
 }
@@ -739,14 +746,24 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             Some(s) => s.parse()?,
             // The native SGD loop is CPU-only: a GPU device asks for the burn path.
             None if args.device.parse::<DeviceKind>()? != DeviceKind::Flex => Solver::Adam,
+            // So does data-parallel training.
+            None if args.devices.unwrap_or(1) > 1 => Solver::Adam,
             None => c.solver,
         };
         if solver == Solver::Adam {
             *c = FactorConfig::bpr_adam_default();
         }
     }
-    if let Some(t) = config.training_mut() {
-        override_training(t, args);
+    match config.training_mut() {
+        Some(t) => override_training(t, args),
+        None if args.devices.unwrap_or(1) > 1 => {
+            return Err(Error::Config(format!(
+                "{} is fitted in closed form on the CPU; --devices is for models trained by \
+                 gradient steps",
+                config.kind()
+            )))
+        }
+        None => {}
     }
     match &mut config {
         ModelConfig::ItemKnn(c) => {
