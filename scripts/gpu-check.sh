@@ -3,7 +3,7 @@
 #
 # A GPU machine may have no package registry: build on an x86-64 build machine and copy the
 # binary and the data over (CUDA itself is loaded at run time):
-#   cargo build --release --locked --features cuda --bin fusionrec     # here
+#   cargo build --release --locked --features cuda,multi-device --bin fusionrec   # here
 #   bash scripts/gpu-check.sh [BIN] [DATA]                              # there (BIN: the binary,
 #                                                                       # DATA: a folder with ml-100k/)
 # For each trained model (BPR-MF through burn's Adam, LightGCN, the two-tower with tabular + KG
@@ -14,6 +14,10 @@
 #   - the parity check: test NDCG@10 of both runs (|Δ| ≤ 0.01: same model up to float order),
 #     and the GPU-trained bundle re-evaluated by the CPU scorer — the code the browser runs —
 #     against the metrics recorded when it was trained (`eval` says "matches … yes").
+# Then, when the machine has DEVICES (default 2) GPUs — or with DEVICE=flex, where the replicas
+# are threads on the one CPU — BPR-MF and LightGCN train data-parallel (`--devices`, burn's
+# collective all-reduce) and the script prints their throughput and test NDCG@10 beside the
+# one-device runs above (different negative streams: the models agree in quality, not in bits).
 # DEVICE=flex runs the whole script on the CPU (to check the script itself without a GPU).
 set -euo pipefail
 bin=${1:-target/release/fusionrec}
@@ -67,4 +71,34 @@ for model in ["bpr-mf", "lightgcn", "hybrid"]:
 if worst > 0.01:
     sys.exit(f"test NDCG@10 differs by {worst:.4f} between the CPU and {device}")
 print(f"\nparity: ok (largest |Δ NDCG@10| {worst:.4f}); raw output in {out}")
+EOF
+
+n_devices=${DEVICES:-2}
+available=$n_devices
+[ "$device" = flex ] || available=$(nvidia-smi --list-gpus 2>/dev/null | wc -l)
+if [ "$available" -lt "$n_devices" ]; then
+    echo "data-parallel check skipped: $available GPU(s), $n_devices asked (DEVICES)"
+    exit 0
+fi
+for model in bpr-mf lightgcn; do
+    # shellcheck disable=SC2086
+    "$bin" train --model "$model" --data "$data/ml-100k" --device "$device" --devices "$n_devices" \
+        --epochs "$epochs" --eval-every "$epochs" ${extra[$model]} --out "$out/$model-$device-x$n_devices" \
+        --json > "$out/$model-$device-x$n_devices.json" 2> "$out/$model-$device-x$n_devices.log"
+done
+python3 - "$out" "$device" "$n_devices" <<'EOF'
+import json, sys
+out, device, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+print(f"\n| model | {device} ×1 interactions/s | {device} ×{n} interactions/s | speed-up | "
+      f"test NDCG@10 ×1 | ×{n} |")
+print("|---|---|---|---|---|---|")
+for model in ["bpr-mf", "lightgcn"]:
+    row = {}
+    for tag in [f"{model}-{device}", f"{model}-{device}-x{n}"]:
+        r = json.load(open(f"{out}/{tag}.json"))[model]
+        t = r["timings"]
+        manifest = json.load(open(f"{out}/{tag}/manifest.json"))["model"]
+        row[tag] = (t["train_interactions"] * manifest["epochs"] / t["fit_seconds"], r["test"]["ndcg@10"])
+    (a, na), (b, nb) = row.values()
+    print(f"| {model} | {a:,.0f} | {b:,.0f} | {b / a:.2f}× | {na:.4f} | {nb:.4f} |")
 EOF

@@ -24,8 +24,8 @@ cargo fmt --check
 step "module layers (no cycle between top-level modules)"
 python3 scripts/check_layers.py
 
-step "clippy (native)"
-cargo clippy --locked --all-targets -- -D warnings
+step "clippy (native, with data-parallel training)"
+cargo clippy --locked --all-targets --features multi-device -- -D warnings
 
 step "clippy (wasm32)"
 cargo clippy --locked --lib --bins --target wasm32-unknown-unknown -- -D warnings
@@ -34,7 +34,7 @@ step "GPU backends compile (wgpu, cuda; no GPU needed)"
 cargo clippy --locked --lib --bins --features wgpu,cuda -- -D warnings
 
 step "build (release)"
-cargo build --locked --release --bin fusionrec
+cargo build --locked --release --features multi-device --bin fusionrec
 
 step "fetch MovieLens-100K, MiniLM, EfficientNet-Lite0, sample photos and sounds"
 target/release/fusionrec fetch movielens-100k
@@ -44,7 +44,7 @@ target/release/fusionrec fetch sample-photos
 target/release/fusionrec fetch sample-sounds
 
 step "tests (release: they train real models on real data)"
-cargo test --locked --release
+cargo test --locked --release --features multi-device
 
 step "browser package (wasm-pack, profiles from wasm-pack.toml; fails over the size budget)"
 bash scripts/build-wasm.sh web bundler # the second reuses the first's cargo build

@@ -320,7 +320,7 @@ pub fn train_graph<B: AutodiffBackend>(
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();
         let targets: Vec<u32> = batch.iter().map(|&k| train[k].item).collect();
-        let (all_users, all_items) = net.propagate(&graphs);
+        let (all_users, all_items) = net.propagate(graphs);
         let u_idx = ints::<B>(&users, device);
         let t_idx = ints::<B>(&targets, device);
         let u = all_users.select(0, u_idx.clone());
@@ -336,7 +336,7 @@ pub fn train_graph<B: AutodiffBackend>(
                 u.matmul(all_items.transpose()),
                 t_idx.reshape([b, 1]),
                 config.temperature,
-                &candidate_bias,
+                candidate_bias,
             ),
             Loss::Bpr => {
                 let negatives: Vec<u32> = users

@@ -99,6 +99,12 @@ impl<B: AutodiffBackend> Replica<B> for Link<'_, B> {
     }
 }
 
+/// Device 0's extra duties: reporting progress and validating.
+type Lead<'a, M, T> = (
+    &'a mut dyn TrainObserver,
+    &'a mut dyn FnMut(&M) -> Result<(f64, T)>,
+);
+
 /// The data-parallel [`super::training::fit_on`] (`schedule.devices` ≥ 2).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fit_replicas<B, M, O, T, L>(
@@ -145,10 +151,7 @@ where
     let replica = |peer: usize,
                    net: M,
                    mut optim: O,
-                   lead: Option<(
-        &mut dyn TrainObserver,
-        &mut dyn FnMut(&M) -> Result<(f64, T)>,
-    )>|
+                   lead: Option<Lead<M, T>>|
      -> Result<Option<(T, f64)>> {
         let device = &devices[peer];
         let link = Link::<B> {
@@ -162,11 +165,20 @@ where
         let agreed = shared.agree(registered.is_ok());
         registered?;
         agreed?;
-        let mut net = match peer {
-            0 => net,
-            _ => net.fork(device),
-        };
-        let mut batch_loss = batch_loss_on(device);
+        // Moving the model and the loss's tensors to the device is where a missing device
+        // shows (burn panics); every replica hears about it here, not in an all-reduce that
+        // would wait forever.
+        let setup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let net = match peer {
+                0 => net,
+                _ => net.fork(device),
+            };
+            (net, batch_loss_on(device))
+        }))
+        .map_err(|_| Error::Device(format!("device {peer} ({device:?}) could not be used")));
+        let agreed = shared.agree(setup.is_ok());
+        let (mut net, mut batch_loss) = setup?;
+        agreed?;
         let mut negatives = SeededRng::new(streams[peer]);
         let mut order_rng = order_rng.clone();
         let mut order: Vec<usize> = (0..n_examples).collect();
@@ -221,7 +233,7 @@ where
             }
         }
         let _ = finish_collective::<B::InnerBackend>(PeerId::from(peer as u32));
-        Ok(lead.map(|(_, _, stopper)| best_of(stopper)).transpose()?)
+        lead.map(|(_, _, stopper)| best_of(stopper)).transpose()
     };
 
     let results = std::thread::scope(|scope| {
@@ -299,7 +311,7 @@ mod tests {
         // The second replica to build its loss (whichever device that is) fails at `fail_at`.
         let built = std::sync::atomic::AtomicUsize::new(0);
         let batch_loss_on = |d: &burn::tensor::Device<B>| {
-            let (xs, ys, d) = (&xs, &ys, d.clone());
+            let (xs, ys, d) = (&xs, &ys, *d);
             let me = built.fetch_add(1, Ordering::SeqCst);
             let mut steps = 0usize;
             move |net: &Linear<B>, batch: &[usize], _: &mut SeededRng| {

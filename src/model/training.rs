@@ -255,6 +255,9 @@ pub(crate) trait Replica<B: AutodiffBackend> {
     fn all_reduce(&self, grads: GradientsParams) -> Result<GradientsParams>;
 }
 
+/// The loss of one batch (or shard) of example indices.
+pub(crate) type BatchLoss<'a, M, B> = dyn FnMut(&M, &[usize]) -> Result<Tensor<B, 1>> + 'a;
+
 /// One epoch over `order`: batch, loss, backward, optimizer step. With a `replica`, each batch is
 /// cut into shards and this replica trains on its own (see [`fit_on`]). Returns the model and the
 /// epoch's mean loss, summed on the device and read back once.
@@ -263,7 +266,7 @@ pub(crate) fn train_epoch<B, M, O>(
     order: &[usize],
     mut net: M,
     optim: &mut O,
-    batch_loss: &mut dyn FnMut(&M, &[usize]) -> Result<Tensor<B, 1>>,
+    batch_loss: &mut BatchLoss<'_, M, B>,
     replica: Option<&dyn Replica<B>>,
 ) -> Result<(M, f64)>
 where
