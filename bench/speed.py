@@ -84,11 +84,16 @@ def main():
     if not a.skip_bpr:
         for name, split, _ in datasets[:1]:
             epochs = {}
-            for solver in ["sgd", "adam"]:
+            # "adam x2": two data-parallel replicas (threads on this CPU), in a binary built
+            # with --features multi-device (skipped otherwise).
+            multi = "--devices" in subprocess.run([str(BIN), "train", "--help"],
+                                                  capture_output=True, text=True).stdout
+            variants = [("sgd", []), ("adam", [])] + ([("adam x2", ["--devices", "2"])] if multi else [])
+            for solver, extra in variants:
                 t = {}
                 for e in (10, 40):
-                    t[e], _, _ = train(split, "bpr-mf", ["--solver", solver, "--epochs", str(e),
-                                                         "--eval-every", str(e)], work / "bpr")
+                    t[e], _, _ = train(split, "bpr-mf", ["--solver", solver.split()[0], "--epochs", str(e),
+                                                         "--eval-every", str(e)] + extra, work / "bpr")
                 epochs[solver] = (t[40] - t[10]) / 30
             peer = json.loads(subprocess.run(
                 [a.python, str(ROOT / "bench" / "bpr_peer.py"), "--train", f"{split}/train.csv",
@@ -96,7 +101,10 @@ def main():
                 capture_output=True, text=True, check=True).stdout)
             raw.append({"task": "bpr epoch", "data": name, "fusionrec_epoch_s": epochs,
                         "implicit": peer})
-            for solver, threads in [("sgd", "1 thread"), ("adam", "burn Flex")]:
+            for solver, threads in [("sgd", "1 thread"), ("adam", "burn Flex"),
+                                    ("adam x2", "burn Flex, 2 replicas")]:
+                if solver not in epochs:
+                    continue
                 rows.append((f"BPR-MF epoch, {name}, 128-d, {solver} ({threads})",
                              f"{1000 * epochs[solver]:.1f} ms",
                              f"implicit BPR (2 threads): {1000 * peer['epoch_s']:.1f} ms",
