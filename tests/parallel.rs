@@ -128,7 +128,11 @@ fn models_without_replicas_say_so() {
         ),
         (
             &["--model", "lightgcn", "--devices", "0"][..],
-            "devices must be ≥ 1",
+            "devices must be between 1 and 64",
+        ),
+        (
+            &["--model", "lightgcn", "--devices", "100000"][..],
+            "devices must be between 1 and 64",
         ),
     ] {
         let mut args = extra.to_vec();

@@ -39,6 +39,9 @@ pub struct TrainingConfig {
     pub devices: usize,
 }
 
+/// The most data-parallel replicas: each holds the whole model (and on the CPU is a thread).
+pub const MAX_DEVICES: usize = 64;
+
 fn one() -> usize {
     1
 }
@@ -64,7 +67,10 @@ impl TrainingConfig {
             ),
             (self.eval_every == 0, "eval_every must be ≥ 1"),
             (self.patience == 0, "patience must be ≥ 1"),
-            (self.devices == 0, "devices must be ≥ 1"),
+            (
+                !(1..=MAX_DEVICES).contains(&self.devices),
+                "devices must be between 1 and 64",
+            ),
         ];
         match problems.iter().find(|(bad, _)| *bad) {
             Some((_, why)) => Err(Error::Config(format!("{model}: {why}"))),
