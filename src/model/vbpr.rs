@@ -17,7 +17,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::factor::FactorModel;
-use super::training::{fit, sample_negative, TrainObserver, TrainingConfig};
+use super::training::{fit_on, sample_negative, TrainObserver, TrainingConfig};
 use super::{with_valid_ndcg, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::Split;
 use crate::device::{float_tensor as tensor2, int_tensor as ints, read_floats as read};
@@ -78,6 +78,7 @@ struct VbprNet<B: Backend> {
 }
 
 /// Content features and their presence mask, constant on the device.
+#[derive(Clone)]
 struct Content<B: Backend> {
     features: Vec<Tensor<B, 2>>,
     mask: Tensor<B, 2>,
@@ -131,7 +132,6 @@ pub fn train_vbpr<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<(FactorModel, f64)> {
     config.validate()?;
-    config.train.single_device("VBPR")?;
     let (nu, ni, d) = (split.n_users, split.n_items, config.train.dim);
     if modalities.len() != config.modalities.len() || modalities.iter().any(|m| m.n_items() != ni) {
         return Err(Error::Data("item features do not cover the catalog".into()));
@@ -172,7 +172,11 @@ pub fn train_vbpr<B: AutodiffBackend>(
     let optim = AdamConfig::new().init::<B, VbprNet<B>>();
     let mut rng = SeededRng::new(config.train.seed ^ 0x5EED_0FBA_7C45);
     let schedule = config.train.schedule(true);
-    let batch_loss = |net: &VbprNet<B>, batch: &[usize], rng: &mut SeededRng| {
+    let batch_loss = |net: &VbprNet<B>,
+                      batch: &[usize],
+                      rng: &mut SeededRng,
+                      content: &Content<B>,
+                      device: &B::Device| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| split.train[k].user).collect();
         let pos: Vec<u32> = batch.iter().map(|&k| split.train[k].item).collect();
@@ -185,7 +189,7 @@ pub fn train_vbpr<B: AutodiffBackend>(
             ints::<B>(&pos, device),
             ints::<B>(&neg, device),
         );
-        let c = net.content(&content);
+        let c = net.content(content);
         let gu = net.gamma_user.val().select(0, u.clone());
         let tu = net.theta_user.val().select(0, u);
         let score = |items: burn::tensor::Tensor<B, 1, burn::tensor::Int>| {
@@ -202,6 +206,24 @@ pub fn train_vbpr<B: AutodiffBackend>(
         let l2 = gu.powi_scalar(2).sum() + tu.powi_scalar(2).sum() + l2p + l2n;
         Ok(log_sigmoid(sp - sn).mean().neg() + l2 * (config.train.weight_decay / b as f64))
     };
+    // Device 0 trains on the content above; other replicas get their own copy.
+    let batch_loss_on = |d: &B::Device| {
+        let content = match d == device {
+            true => content.clone(),
+            false => Content {
+                features: content
+                    .features
+                    .iter()
+                    .map(|t| t.clone().to_device(d))
+                    .collect(),
+                mask: content.mask.clone().to_device(d),
+            },
+        };
+        let d = d.clone();
+        move |net: &VbprNet<B>, batch: &[usize], rng: &mut SeededRng| {
+            batch_loss(net, batch, rng, &content, &d)
+        }
+    };
     let validate = |net: &VbprNet<B>| {
         Ok(with_valid_ndcg(
             net.valid().snapshot(&inner_content)?,
@@ -209,14 +231,15 @@ pub fn train_vbpr<B: AutodiffBackend>(
             history,
         ))
     };
-    let (model, best) = fit(
+    let (model, best) = fit_on(
+        device,
         &schedule,
         net,
         optim,
         split.train.len(),
         &mut rng,
         observer,
-        batch_loss,
+        batch_loss_on,
         validate,
     )?;
     Ok((model, best))
