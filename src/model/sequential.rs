@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::factor::{FactorModel, ItemVectors};
 use super::knn::{train_item_knn, ItemKnn, ItemKnnConfig};
-use super::training::{candidate_bias, fit, TrainObserver, TrainingConfig};
+use super::training::{candidate_bias, fit_on, TrainObserver, TrainingConfig};
 use super::{take_weight, with_valid_ndcg, Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::{Interaction, Split};
 use crate::device::{float_tensor as tensor, read_floats as read};
@@ -500,6 +500,7 @@ struct SasRecNet<B: Backend> {
 
 /// Content features `[n, dim_m]` and presence masks `[n, 1]`, and which items have an id
 /// embedding (`[n, 1]`, 0 for items unseen in training), constant on the device.
+#[derive(Clone)]
 struct ContentTensors<B: Backend> {
     features: Vec<(Tensor<B, 2>, Tensor<B, 2>)>,
     warm: Tensor<B, 2>,
@@ -658,7 +659,6 @@ pub fn train_sasrec<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<(FactorModel, f64)> {
     config.validate()?;
-    config.train.single_device("SASRec")?;
     let (ni, d, l) = (split.n_items, config.train.dim, config.max_len);
     if modalities.len() != config.modalities.len() || modalities.iter().any(|m| m.n_items() != ni) {
         return Err(Error::Data("item features do not cover the catalog".into()));
@@ -693,7 +693,11 @@ pub fn train_sasrec<B: AutodiffBackend>(
         .init::<B, SasRecNet<B>>();
     let mut rng = SeededRng::new(config.train.seed ^ 0x5A5_2EC0);
     let schedule = config.train.schedule(true);
-    let batch_loss = |net: &SasRecNet<B>, batch: &[usize], _: &mut SeededRng| {
+    let batch_loss = |net: &SasRecNet<B>,
+                      batch: &[usize],
+                      content: &ContentTensors<B>,
+                      bias: &Tensor<B, 2>,
+                      device: &B::Device| {
         let b = batch.len();
         let t = batch
             .iter()
@@ -713,7 +717,7 @@ pub fn train_sasrec<B: AutodiffBackend>(
                 targets.push(win[s + 1] as i64);
             }
         }
-        let table = net.items(&content);
+        let table = net.items(content);
         let h = net.encode(table.clone(), &inputs, b, t).reshape([b * t, d]);
         let h = h.select(0, crate::device::int_tensor::<B>(&rows, device));
         let r = rows.len();
@@ -726,6 +730,28 @@ pub fn train_sasrec<B: AutodiffBackend>(
                 .reshape([r, 1]);
         Ok(log_softmax(logits, 1).gather(1, targets).mean().neg())
     };
+    // Device 0 trains on the tensors above; other replicas get their own copies. A replica's
+    // shard is a share of the batch's windows, its loss the mean over the shard's positions.
+    let batch_loss_on = |dev: &B::Device| {
+        let (content, bias) = match dev == device {
+            true => (content.clone(), bias.clone()),
+            false => (
+                ContentTensors {
+                    features: content
+                        .features
+                        .iter()
+                        .map(|(x, m)| (x.clone().to_device(dev), m.clone().to_device(dev)))
+                        .collect(),
+                    warm: content.warm.clone().to_device(dev),
+                },
+                bias.clone().to_device(dev),
+            ),
+        };
+        let dev = dev.clone();
+        move |net: &SasRecNet<B>, batch: &[usize], _: &mut SeededRng| {
+            batch_loss(net, batch, &content, &bias, &dev)
+        }
+    };
     let validate = |net: &SasRecNet<B>| {
         Ok(with_valid_ndcg(
             snapshot(&net.valid(), &inner_content, &sequences, l)?,
@@ -733,14 +759,15 @@ pub fn train_sasrec<B: AutodiffBackend>(
             history,
         ))
     };
-    fit(
+    fit_on(
+        device,
         &schedule,
         net,
         optim,
         windows.len(),
         &mut rng,
         observer,
-        batch_loss,
+        batch_loss_on,
         validate,
     )
 }

@@ -98,7 +98,7 @@ impl TrainingConfig {
             1 => Ok(()),
             n => Err(Error::Config(format!(
                 "{model} trains on one device (asked for {n}); data-parallel training \
-                 (--devices) covers BPR-MF with --solver adam, MF, LightGCN / graph and VBPR"
+                 (--devices) covers BPR-MF with --solver adam, MF, LightGCN / graph, VBPR and SASRec"
             ))),
         }
     }
