@@ -387,19 +387,24 @@ impl FactorModel {
     }
 
     pub(super) fn weights(&self) -> WeightMap {
+        self.weights_with(true)
+    }
+
+    /// The weights, with the item vectors decoded to f32 or (`items` false) left out.
+    pub(super) fn weights_with(&self, items: bool) -> WeightMap {
         let n_users = self.user_factors.len() / self.dim;
         let n_items = self.item_factors.rows(self.dim);
-        let mut w: WeightMap = [
-            (
-                "user_factors".into(),
-                (vec![n_users, self.dim], self.user_factors.clone()),
-            ),
-            (
+        let mut w: WeightMap = [(
+            "user_factors".into(),
+            (vec![n_users, self.dim], self.user_factors.clone()),
+        )]
+        .into();
+        if items {
+            w.insert(
                 "item_factors".into(),
                 (vec![n_items, self.dim], self.item_factors.to_f32()),
-            ),
-        ]
-        .into();
+            );
+        }
         if let Some(b) = &self.biases {
             w.insert("global_bias".into(), (vec![1], vec![b.global]));
             w.insert("user_bias".into(), (vec![n_users], b.user.clone()));

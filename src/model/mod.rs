@@ -268,6 +268,15 @@ impl TrainedModel {
         }
     }
 
+    /// [`TrainedModel::weights`] without a factor model's item vectors (which a bundle may
+    /// store as they are held, e.g. in int8, rather than decoded).
+    pub fn weights_without_item_factors(&self) -> WeightMap {
+        match self {
+            TrainedModel::Factor(m) => m.weights_with(false),
+            other => other.weights(),
+        }
+    }
+
     /// Rebuilds a model from its configuration and weights, checking every shape.
     /// `item_rows`: a factor model's item vectors when the bundle keeps them in int8.
     pub fn from_weights(
