@@ -300,7 +300,14 @@ impl<B: Backend> TextEncoder<B> {
             .iter()
             .map(|t| self.token_ids(t))
             .collect::<Result<Vec<_>>>()?;
-        let tokens = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let rows: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+        Ok(Self::pad(&rows))
+    }
+
+    /// Pads rows of token ids (from [`TextEncoder::token_ids`]) into one batch, as long as its
+    /// longest row.
+    pub fn pad(rows: &[&[u32]]) -> TokenBatch {
+        let tokens = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; rows.len() * tokens];
         let mut mask = vec![0.0f32; rows.len() * tokens];
         for (r, row) in rows.iter().enumerate() {
@@ -309,22 +316,26 @@ impl<B: Backend> TextEncoder<B> {
                 mask[r * tokens + c] = 1.0;
             }
         }
-        Ok(TokenBatch {
+        TokenBatch {
             ids,
             mask,
             batch: rows.len(),
             tokens,
-        })
+        }
     }
 
     /// Embeddings `[texts, 384]` as a tensor on the encoder's device (read it back with
     /// `into_data_async` in the browser).
     pub fn embed(&self, texts: &[&str]) -> Result<Tensor<B, 2>> {
-        let batch = self.tokenize(texts)?;
+        Ok(self.embed_batch(self.tokenize(texts)?))
+    }
+
+    /// Embeddings `[batch, 384]` of a padded batch (see [`TextEncoder::pad`]).
+    pub fn embed_batch(&self, batch: TokenBatch) -> Tensor<B, 2> {
         let shape = [batch.batch, batch.tokens];
         let ids = Tensor::from_data(TensorData::new(batch.ids, shape), &self.device);
         let mask = Tensor::from_data(TensorData::new(batch.mask, shape), &self.device);
-        Ok(self.model.embed(ids, mask))
+        self.model.embed(ids, mask)
     }
 
     pub fn dim(&self) -> usize {
