@@ -294,3 +294,113 @@ fn k_fold_cross_validation_reports_mean_and_std_over_folds() {
         );
     }
 }
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(x * x)).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+/// `encode --text`: the golden sentences in batches of 4 (sorted by length, so rows must be put
+/// back in line order) give the reference vectors, row r for line r, in an `.npy` that
+/// `--item-features NAME=FILE@IDS` reads.
+#[test]
+fn encode_text_writes_golden_vectors_in_line_order() {
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        sentences: Vec<Sentence>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Sentence {
+        text: String,
+        embedding: Vec<f32>,
+    }
+    let golden: Golden = serde_json::from_str(include_str!("golden/minilm.json")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let texts = tmp.path().join("texts.txt");
+    let lines: Vec<&str> = golden.sentences.iter().map(|s| s.text.as_str()).collect();
+    std::fs::write(&texts, lines.join("\n")).unwrap();
+    let out = tmp.path().join("text.npy");
+    let minilm = common::data_dir().join("minilm");
+    let o = fusionrec(&[
+        "encode",
+        "--text",
+        texts.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--batch",
+        "4",
+        "--minilm",
+        minilm.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let ids = tmp.path().join("ids.txt");
+    let names: Vec<String> = (0..lines.len()).map(|i| format!("s{i}")).collect();
+    std::fs::write(&ids, names.join("\n")).unwrap();
+    let mut items = fusionrec::data::IdMap::default();
+    for n in names.iter().rev() {
+        items.get_or_insert(n);
+    }
+    let spec = format!("minilm={}@{}", out.display(), ids.display());
+    let m =
+        fusionrec::encode::external::load_item_features(&spec.parse().unwrap(), &items).unwrap();
+    assert_eq!((m.dim, m.present.len()), (384, lines.len()));
+    for (r, s) in golden.sentences.iter().enumerate() {
+        let item = items.get(&format!("s{r}")).unwrap() as usize;
+        let c = cosine(m.row(item), &s.embedding);
+        assert!(1.0 - c < 1e-4, "line {r} '{}': cosine {c}", s.text);
+    }
+}
+
+/// `encode --images`: one row per photo in file-name order, each the encoder's own features of
+/// that photo, and the file stems as the id list.
+#[test]
+fn encode_images_writes_one_row_per_photo_in_name_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, ids) = (tmp.path().join("img.npy"), tmp.path().join("ids.txt"));
+    let photos = common::data_dir().join("photos");
+    let pth = common::data_dir().join("efficientnet-lite0/efficientnet-lite0-57934424.pth");
+    let o = fusionrec(&[
+        "encode",
+        "--images",
+        photos.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--batch",
+        "3",
+        "--ids-out",
+        ids.to_str().unwrap(),
+        "--efficientnet",
+        pth.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names = std::fs::read_to_string(&ids).unwrap();
+    let names: Vec<&str> = names.lines().collect();
+    assert_eq!(names, ["astronaut", "chelsea", "coffee", "rocket"]);
+    let bytes = std::fs::read(&out).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape(), &[4, 1280]);
+    let values: Vec<f32> = npy.into_vec().unwrap();
+    let encoder = fusionrec::encode::ImageEncoder::<burn::backend::Flex>::from_pth_file(
+        &pth,
+        &Default::default(),
+    )
+    .unwrap();
+    for (r, name) in ["astronaut.png", "rocket.jpg"].iter().enumerate() {
+        let alone = encoder
+            .encode(&[&common::fetched("sample-photos", name)])
+            .unwrap();
+        let row = if r == 0 { 0 } else { 3 };
+        let c = cosine(&values[row * 1280..(row + 1) * 1280], &alone.pooled);
+        assert!(1.0 - c < 1e-5, "{name}: cosine {c}");
+    }
+
+    let o = fusionrec(&[
+        "encode", "--text", "x.txt", "--images", "y", "--out", "z.npy",
+    ]);
+    assert!(
+        !o.status.success(),
+        "--text and --images together are refused"
+    );
+}

@@ -193,7 +193,7 @@ pub fn location_modality(dataset: &Dataset) -> Result<Option<Modality>> {
     Ok(Some(Modality::from_rows("location", anchors.len(), rows)))
 }
 
-/// MiniLM embeddings of every item's text, encoded in batches of `batch` texts.
+/// MiniLM embeddings of every item's text, encoded in batches of `batch` texts of similar length.
 pub fn text_modality<B: Backend>(
     dataset: &Dataset,
     encoder: &TextEncoder<B>,
@@ -210,12 +210,10 @@ pub fn text_modality<B: Backend>(
         .collect();
     let mut rows: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
     let dim = encoder.dim();
-    for chunk in present.chunks(batch.max(1)) {
-        let batch_texts: Vec<&str> = chunk.iter().map(|&(_, t)| t).collect();
-        let values = crate::device::read_floats(encoder.embed(&batch_texts)?)?;
-        for (&(i, _), v) in chunk.iter().zip(values.chunks(dim)) {
-            rows[i] = Some(v.to_vec());
-        }
+    let batch_texts: Vec<&str> = present.iter().map(|&(_, t)| t).collect();
+    let values = super::bulk::embed_texts(encoder, &batch_texts, batch)?;
+    for (&(i, _), v) in present.iter().zip(values.chunks(dim)) {
+        rows[i] = Some(v.to_vec());
     }
     Ok(Modality::from_rows("text", dim, rows))
 }

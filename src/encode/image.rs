@@ -422,6 +422,21 @@ impl<B: Backend> ImageEncoder<B> {
         Ok(self.model.forward(self.batch(images)?))
     }
 
+    /// [`ImageEncoder::encode`] of `count` images already through [`preprocess`], their
+    /// `[count, 3, 224, 224]` values concatenated (synchronous: not for WebGPU).
+    pub fn encode_preprocessed(&self, values: Vec<f32>, count: usize) -> Result<ImageFeatures> {
+        let shape = [count, 3, INPUT_SIZE, INPUT_SIZE];
+        if count == 0 || values.len() != shape.iter().product::<usize>() {
+            return Err(Error::Image(format!(
+                "{} preprocessed values are not {count} images",
+                values.len()
+            )));
+        }
+        let input = Tensor::from_data(TensorData::new(values, shape), &self.device);
+        let (pooled, logits) = self.model.forward(input);
+        Self::read_back(count, pooled, logits)
+    }
+
     /// Pooled features and logits read back to the host (synchronous: not for WebGPU).
     pub fn encode(&self, images: &[&[u8]]) -> Result<ImageFeatures> {
         if images.is_empty() {

@@ -3,6 +3,7 @@
 //! runs, the browser included.
 
 pub mod audio;
+pub mod bulk;
 mod content;
 pub mod external;
 pub mod features;

@@ -129,6 +129,11 @@ enum Command {
     /// planted low-rank preferences, content correlated with them): given-split CSVs, items.csv
     /// and item_features.npy. See `fusionrec::data::synth` for every parameter.
     Synth(Box<SynthArgs>),
+    /// Encode a catalog with a pretrained encoder into an `.npy` (f32, one row per input) that
+    /// `train --item-features NAME=OUT.npy@IDS` reads: MiniLM vectors (384-d, unit length) of
+    /// the lines of a text file, or EfficientNet-Lite0 pooled features (1280-d) of the images
+    /// of a folder. Prints items per second.
+    Encode(Box<EncodeArgs>),
     /// Write the bundle a page should load: the same catalog, model and content without the
     /// training users (no user ids, vectors, histories or friend graph; each item's training
     /// count instead). Visitors' scores are unchanged; `eval` needs the full bundle.
@@ -162,6 +167,41 @@ impl RerankArgs {
         r.validate()?;
         Ok(r)
     }
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct EncodeInput {
+    /// A text file, one text per line (row r of the output is line r; an empty line is an
+    /// empty text).
+    #[arg(long)]
+    text: Option<PathBuf>,
+    /// A folder of images (.jpg, .jpeg, .png, .webp, .gif): rows in file-name order.
+    #[arg(long)]
+    images: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EncodeArgs {
+    #[command(flatten)]
+    input: EncodeInput,
+    /// The output `.npy`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Items per forward pass (texts are sorted by length before batching).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// With --images: write each image's file name without its extension, one per line in row
+    /// order (the IDS of `--item-features NAME=OUT.npy@IDS` when images are named by item id).
+    #[arg(long, requires = "images")]
+    ids_out: Option<PathBuf>,
+    #[arg(long, default_value = "data/minilm")]
+    minilm: PathBuf,
+    #[arg(
+        long,
+        default_value = "data/efficientnet-lite0/efficientnet-lite0-57934424.pth"
+    )]
+    efficientnet: PathBuf,
 }
 
 #[derive(Args)]
@@ -522,6 +562,7 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
             );
             Ok(())
         }
+        Command::Encode(args) => encode(*args),
         Command::Experiment(args) => crate::experiment::run(*args),
         Command::Federated(args) => crate::federated::run(*args),
         Command::Serving { bundle, out } => {
@@ -1303,4 +1344,71 @@ fn print_table(rows: &[(String, Metrics)]) {
         }
         println!();
     }
+}
+
+/// `encode`: a text file or an image folder through its encoder into an `.npy`.
+fn encode(args: EncodeArgs) -> Result<()> {
+    use fusionrec::encode::bulk;
+    let device = Default::default();
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| Error::io(p, e));
+    let (count, dim, values, seconds) = if let Some(path) = &args.input.text {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let lines: Vec<&str> = text.lines().collect();
+        let encoder = fusionrec::encode::TextEncoder::<burn::backend::Flex>::from_bytes(
+            &read(&args.minilm.join("tokenizer.json"))?,
+            &read(&args.minilm.join("model.safetensors"))?,
+            &device,
+        )?;
+        let start = std::time::Instant::now();
+        let values = bulk::embed_texts(&encoder, &lines, args.batch)?;
+        let seconds = start.elapsed().as_secs_f64();
+        (lines.len(), encoder.dim(), values, seconds)
+    } else {
+        let dir = args
+            .input
+            .images
+            .as_ref()
+            .expect("clap requires --text or --images");
+        let mut paths = Vec::new();
+        for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let p = e.map_err(|e| Error::io(dir, e))?.path();
+            let ext = p
+                .extension()
+                .and_then(|x| x.to_str())
+                .map(str::to_lowercase);
+            if matches!(
+                ext.as_deref(),
+                Some("jpg" | "jpeg" | "png" | "webp" | "gif")
+            ) {
+                paths.push(p);
+            }
+        }
+        paths.sort();
+        if paths.is_empty() {
+            return Err(Error::Data(format!("no images in {}", dir.display())));
+        }
+        let encoder = fusionrec::encode::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
+            &read(&args.efficientnet)?,
+            &device,
+        )?;
+        let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+        let start = std::time::Instant::now();
+        let values = bulk::embed_image_files(&encoder, &refs, args.batch)?;
+        let seconds = start.elapsed().as_secs_f64();
+        if let Some(ids) = &args.ids_out {
+            let names: String = paths
+                .iter()
+                .map(|p| format!("{}\n", p.file_stem().unwrap_or_default().to_string_lossy()))
+                .collect();
+            std::fs::write(ids, names).map_err(|e| Error::io(ids, e))?;
+        }
+        (paths.len(), encoder.dim(), values, seconds)
+    };
+    bulk::write_npy(&args.out, &values, dim)?;
+    println!(
+        "{}: {count} × {dim} in {seconds:.3} s ({:.1} items/s)",
+        args.out.display(),
+        count as f64 / seconds.max(1e-9)
+    );
+    Ok(())
 }
