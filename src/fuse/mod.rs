@@ -163,9 +163,18 @@ impl<B: Backend> GatedFusion<B> {
 impl<B: Backend> Fusion<B> for GatedFusion<B> {
     fn fuse(&self, tokens: Tensor<B, 3>, mask: Tensor<B, 2>) -> Fused<B> {
         let [n, m, d] = tokens.dims();
-        // score_k = v_k · tanh(W t_k): each modality has its own gate vector.
-        let h = self.gate_hidden.forward(tokens.clone()).tanh();
-        let logits = (h * self.gate_score.val().unsqueeze_dim::<3>(0))
+        // score_k = v_k · tanh(W t_k): each modality has its own gate vector. Computed on 2-d
+        // views, the same arithmetic: a linear layer on a 3-d input differentiates its weight
+        // as n small `[d, m] × [m, d]` products summed afterwards (burn's generic backward, an
+        // `[n, d, d]` temporary), and an `[n, m, d] × [1, m, d]` product misses the CPU
+        // backend's broadcast fast path; `[n·m, d]` and `[n, m·d] × [1, m·d]` take it.
+        let h = self
+            .gate_hidden
+            .forward(tokens.clone().reshape([n * m, d]))
+            .tanh()
+            .reshape([n, m * d]);
+        let logits = (h * self.gate_score.val().reshape([1, m * d]))
+            .reshape([n, m, d])
             .sum_dim(2)
             .reshape([n, m]);
         let shares = masked_softmax(logits, mask);
