@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -62,6 +63,7 @@ def main():
     torch.set_num_threads(a.threads)
     work = Path(tempfile.mkdtemp(prefix="recbole-"))
     write_atomic(a.split, work / "bench", "bench")
+    os.chdir(work)  # RecBole's trainer writes log_tensorboard/ (and logs) under the working folder
     config = Config(model="LightGCN", dataset="bench", config_dict={
         "data_path": str(work), "benchmark_filename": ["train", "valid", "test"],
         "load_col": {"inter": ["user_id", "item_id"]},
