@@ -65,6 +65,17 @@ pub fn masked_softmax<B: Backend, const D: usize>(
     p / total
 }
 
+/// `linear` applied to each token of `x` `[n, m, d]`, through a 2-d `[n·m, d]` view: the same
+/// arithmetic, but burn's generic backward of a linear layer on a 3-d input differentiates the
+/// weight as `n` small `[d, m] × [m, d]` products summed afterwards (an `[n, d, d]`
+/// temporary); on the 2-d view it is one product.
+fn tokenwise<B: Backend>(linear: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [n, m, d] = x.dims();
+    let y = linear.forward(x.reshape([n * m, d]));
+    let d_out = y.dims()[1];
+    y.reshape([n, m, d_out])
+}
+
 pub(crate) fn init_param<B: Backend, const D: usize>(
     rng: &mut SeededRng,
     shape: [usize; D],
@@ -163,9 +174,14 @@ impl<B: Backend> GatedFusion<B> {
 impl<B: Backend> Fusion<B> for GatedFusion<B> {
     fn fuse(&self, tokens: Tensor<B, 3>, mask: Tensor<B, 2>) -> Fused<B> {
         let [n, m, d] = tokens.dims();
-        // score_k = v_k · tanh(W t_k): each modality has its own gate vector.
-        let h = self.gate_hidden.forward(tokens.clone()).tanh();
-        let logits = (h * self.gate_score.val().unsqueeze_dim::<3>(0))
+        // score_k = v_k · tanh(W t_k): each modality has its own gate vector. On 2-d views
+        // (see [`tokenwise`]; and an `[n, m, d] × [1, m, d]` product misses the CPU backend's
+        // broadcast fast path, which `[n, m·d] × [1, m·d]` takes).
+        let h = tokenwise(&self.gate_hidden, tokens.clone())
+            .tanh()
+            .reshape([n, m * d]);
+        let logits = (h * self.gate_score.val().reshape([1, m * d]))
+            .reshape([n, m, d])
             .sum_dim(2)
             .reshape([n, m]);
         let shares = masked_softmax(logits, mask);
@@ -205,13 +221,13 @@ impl<B: Backend> Fusion<B> for AttentionFusion<B> {
         let scale = (d as f64).sqrt();
         let x = tokens + self.modality_embedding.val().unsqueeze_dim::<3>(0);
         let (q, k, v) = (
-            self.query.forward(x.clone()),
-            self.key.forward(x.clone()),
-            self.value.forward(x.clone()),
+            tokenwise(&self.query, x.clone()),
+            tokenwise(&self.key, x.clone()),
+            tokenwise(&self.value, x.clone()),
         );
         let key_mask = mask.clone().reshape([n, 1, m]).repeat_dim(1, m);
         let attn = masked_softmax(q.matmul(k.swap_dims(1, 2)).div_scalar(scale), key_mask);
-        let h = x + self.out.forward(attn.matmul(v)); // residual [n, m, d]
+        let h = x + tokenwise(&self.out, attn.matmul(v)); // residual [n, m, d]
         let logits = h
             .clone()
             .matmul(self.pool_query.val().reshape([1, d, 1]))
