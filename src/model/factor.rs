@@ -832,8 +832,9 @@ impl FactorConfig {
     ) -> Result<TrainedModel> {
         let (model, _) = match (objective, self.solver) {
             (Objective::Bpr, Solver::Sgd) => {
-                self.train
-                    .single_device("BPR-MF's sgd solver (one CPU thread)")?;
+                self.train.single_device(
+                    "BPR-MF's sgd solver (one CPU thread; --solver adam trains data-parallel)",
+                )?;
                 train_bpr_sgd(self, ctx.split, ctx.history, ctx.observer)?
             }
             _ => train_factor_model::<B>(

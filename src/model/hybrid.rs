@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 use super::factor::FactorModel;
 use super::heads::{ClickHead, Heads, RatingHead};
 use super::training::{
-    candidate_bias, fit, sample_warm_negative, softmax_loss, TrainObserver, TrainingConfig,
+    candidate_bias, fit_on, sample_warm_negative, softmax_loss, TrainObserver, TrainingConfig,
 };
 use super::{Fit, FitContext, TrainedModel, UserHistory};
 use crate::data::{Interaction, Split};
@@ -373,11 +373,28 @@ impl<B: Backend> RatingNet<B> {
 }
 
 /// Inputs as tensors on the device (constants, not parameters).
+#[derive(Clone)]
 struct DeviceInputs<B: Backend> {
     content: Vec<Tensor<B, 2>>,
     presence: Vec<f32>,
     users: Option<Tensor<B, 2>>,
     n_tokens: usize,
+}
+
+impl<B: Backend> DeviceInputs<B> {
+    /// The same inputs on another device (a data-parallel replica's).
+    fn to_device(&self, device: &B::Device) -> Self {
+        DeviceInputs {
+            content: self
+                .content
+                .iter()
+                .map(|t| t.clone().to_device(device))
+                .collect(),
+            presence: self.presence.clone(),
+            users: self.users.as_ref().map(|t| t.clone().to_device(device)),
+            n_tokens: self.n_tokens,
+        }
+    }
 }
 
 impl<B: AutodiffBackend> DeviceInputs<B> {
@@ -833,7 +850,6 @@ pub fn train_hybrid<B: AutodiffBackend>(
     observer: &mut dyn TrainObserver,
 ) -> Result<(TrainedHybrid<B::InnerBackend>, f64)> {
     config.validate()?;
-    config.train.single_device("the two-tower model")?;
     let n_items = split.n_items;
     let (n_tokens, presence) = presence_mask(config, inputs, n_items)?;
     let times = match config.user_recent {
@@ -891,12 +907,17 @@ pub fn train_hybrid<B: AutodiffBackend>(
     let inner_inputs = device_inputs.inner();
 
     let schedule = config.train.schedule(true);
-    let batch_loss = |net: &HybridNet<B>, batch: &[usize], rng: &mut SeededRng| {
+    let batch_loss = |net: &HybridNet<B>,
+                      batch: &[usize],
+                      rng: &mut SeededRng,
+                      device_inputs: &DeviceInputs<B>,
+                      candidate_bias: &Tensor<B, 2>,
+                      device: &B::Device| {
         let b = batch.len();
         let users: Vec<u32> = batch.iter().map(|&k| train[k].user).collect();
         let targets: Vec<u32> = batch.iter().map(|&k| train[k].item).collect();
         let mask = dropped_tokens(config, &presence, n_tokens, rng);
-        let (items, _) = net.items(&device_inputs, tensor2(mask, [n_items, n_tokens], device));
+        let (items, _) = net.items(device_inputs, tensor2(mask, [n_items, n_tokens], device));
         let rows = match config.user_history || config.user_recent {
             true => {
                 let noise = HistoryNoise {
@@ -913,7 +934,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
             },
         };
         let user_idx = ints::<B>(&users, device);
-        let u = net.users(user_idx, rows, items.clone(), &device_inputs);
+        let u = net.users(user_idx, rows, items.clone(), device_inputs);
         let logits = u.matmul(items.transpose());
         let target_idx = ints::<B>(&targets, device).reshape([b, 1]);
         let positive = (net.click.is_some() || net.rating.is_some())
@@ -923,7 +944,7 @@ pub fn train_hybrid<B: AutodiffBackend>(
                 logits.clone(),
                 target_idx,
                 config.temperature,
-                &candidate_bias,
+                candidate_bias,
             ),
             Loss::Bpr => {
                 let negatives: Vec<u32> = users
@@ -964,6 +985,20 @@ pub fn train_hybrid<B: AutodiffBackend>(
         }
         Ok(loss)
     };
+    // Device 0 trains on the inputs above; other replicas get their own copies.
+    let batch_loss_on = |d: &B::Device| {
+        let (inputs, bias) = match d == device {
+            true => (device_inputs.clone(), candidate_bias.clone()),
+            false => (
+                device_inputs.to_device(d),
+                candidate_bias.clone().to_device(d),
+            ),
+        };
+        let d = d.clone();
+        move |net: &HybridNet<B>, batch: &[usize], rng: &mut SeededRng| {
+            batch_loss(net, batch, rng, &inputs, &bias, &d)
+        }
+    };
     let validate = |net: &HybridNet<B>| {
         let valid_net = net.valid();
         let model = snapshot(
@@ -977,14 +1012,15 @@ pub fn train_hybrid<B: AutodiffBackend>(
         let ndcg = evaluate(&TrainedModel::Factor(model), split, history, Target::Valid).ndcg(10);
         Ok((ndcg, valid_net))
     };
-    let (net, best) = fit(
+    let (net, best) = fit_on(
+        device,
         &schedule,
         net,
         optim,
         train.len(),
         &mut rng,
         observer,
-        batch_loss,
+        batch_loss_on,
         validate,
     )?;
     Ok((

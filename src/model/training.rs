@@ -97,8 +97,7 @@ impl TrainingConfig {
         match self.devices {
             1 => Ok(()),
             n => Err(Error::Config(format!(
-                "{model} trains on one device (asked for {n}); data-parallel training \
-                 (--devices) covers BPR-MF with --solver adam, MF, LightGCN / graph, VBPR and SASRec"
+                "{model} trains on one device (asked for {n})"
             ))),
         }
     }

@@ -1157,8 +1157,12 @@ pub(crate) mod tests {
         };
         // Read back (int8 rows held as stored) and written again without decoding them: the
         // same files, tensors in the same order.
-        let again: BTreeMap<String, Vec<u8>> =
-            load(&files).unwrap().to_files().unwrap().into_iter().collect();
+        let again: BTreeMap<String, Vec<u8>> = load(&files)
+            .unwrap()
+            .to_files()
+            .unwrap()
+            .into_iter()
+            .collect();
         assert_eq!(again, files);
         // An int8 tensor without its scales.
         let mut no_scale = files.clone();

@@ -393,7 +393,8 @@ struct TrainArgs {
     batch_size: Option<usize>,
     /// Data-parallel training on this many devices of the chosen backend (GPUs 0…N−1; on the
     /// CPU, N replicas in threads), gradients averaged by burn's collective all-reduce after each
-    /// batch: BPR-MF (--solver adam), MF, LightGCN / graph, VBPR and SASRec. Needs a build with
+    /// batch: every model trained by gradient steps (BPR-MF with --solver adam, MF, LightGCN /
+    /// graph, the two-tower, VBPR, SASRec). Needs a build with
     /// `--features multi-device`.
     #[arg(long)]
     devices: Option<usize>,
