@@ -75,7 +75,7 @@ EOF
 
 n_devices=${DEVICES:-2}
 available=$n_devices
-[ "$device" = flex ] || available=$(nvidia-smi --list-gpus 2>/dev/null | wc -l)
+[ "$device" = flex ] || available=$( (nvidia-smi --list-gpus 2>/dev/null || true) | wc -l)
 if [ "$available" -lt "$n_devices" ]; then
     echo "data-parallel check skipped: $available GPU(s), $n_devices asked (DEVICES)"
     exit 0

@@ -12,7 +12,8 @@
 //! burn's collective server is one per process and backend, so one data-parallel fit runs at a
 //! time in a process (a lock; a second waits).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 
 use burn::collective::{
@@ -33,7 +34,8 @@ use crate::rng::SeededRng;
 static COLLECTIVE: Mutex<()> = Mutex::new(());
 
 /// `n` devices of `first`'s backend: `first` and the next indices of its kind (GPUs 1, 2, … on
-/// CUDA or wgpu). On the CPU backend every index is the one CPU device: replicas are threads.
+/// CUDA). On the CPU backend every index is the one CPU device: replicas are threads. (wgpu's
+/// default device has no index, so the command line refuses `--devices` with it.)
 pub fn replica_devices<D: DeviceOps>(first: &D, n: usize) -> Vec<D> {
     let id = first.id();
     (0..n.max(1))
@@ -55,32 +57,63 @@ fn is_knock_on(e: &Error) -> bool {
 struct Shared {
     n: usize,
     barrier: Barrier,
-    /// A step or an epoch failed somewhere: everyone stops.
-    failed: AtomicBool,
+    /// The first round (see [`Link::agree`]) in which some replica failed; `usize::MAX`: none.
+    failed_round: AtomicUsize,
     /// Device 0 decided to stop (early stopping or the last epoch).
     stop: AtomicBool,
     /// The epoch's mean losses of every replica, summed.
     loss: Mutex<f64>,
 }
 
-impl Shared {
-    /// Every replica's verdict; an error for all of them if any failed.
-    fn agree(&self, ok: bool) -> Result<()> {
-        if !ok {
-            self.failed.store(true, Ordering::SeqCst);
-        }
-        self.barrier.wait();
-        match self.failed.load(Ordering::SeqCst) {
-            false => Ok(()),
-            true => Err(Error::Device(KNOCK_ON.into())),
-        }
-    }
-}
-
+/// One replica's side of the agreement. Every replica runs the same sequence of
+/// [`Link::agree`] calls (the same batches, the same epochs), so the k-th call of each is one
+/// round. A failure is recorded with the round it happened in, so a replica still reading the
+/// verdict of an earlier round never mistakes it for its own.
 struct Link<'a, B> {
     peer: usize,
     shared: &'a Shared,
+    round: Cell<usize>,
+    /// This replica has already told, or been told, that the run failed.
+    told: Cell<bool>,
     _backend: std::marker::PhantomData<B>,
+}
+
+impl<'a, B> Link<'a, B> {
+    fn new(peer: usize, shared: &'a Shared) -> Self {
+        Self {
+            peer,
+            shared,
+            round: Cell::new(0),
+            told: Cell::new(false),
+            _backend: std::marker::PhantomData,
+        }
+    }
+
+    /// Waits for every replica's verdict on this round; an error if any failed in it (or
+    /// earlier).
+    fn agree(&self, ok: bool) -> Result<()> {
+        let round = self.round.get() + 1;
+        self.round.set(round);
+        if !ok {
+            self.shared.failed_round.fetch_min(round, Ordering::SeqCst);
+        }
+        self.shared.barrier.wait();
+        match self.shared.failed_round.load(Ordering::SeqCst) <= round {
+            false => Ok(()),
+            true => {
+                self.told.set(true);
+                Err(Error::Device(KNOCK_ON.into()))
+            }
+        }
+    }
+
+    /// A failure of this replica's own, not yet agreed on: the others hear it in the round
+    /// they are waiting in.
+    fn fail(&self) {
+        if !self.told.get() {
+            let _ = self.agree(false);
+        }
+    }
 }
 
 impl<B: AutodiffBackend> Replica<B> for Link<'_, B> {
@@ -89,7 +122,7 @@ impl<B: AutodiffBackend> Replica<B> for Link<'_, B> {
     }
 
     fn agree(&self, ok: bool) -> Result<()> {
-        self.shared.agree(ok)
+        Link::agree(self, ok)
     }
 
     fn all_reduce(&self, grads: GradientsParams) -> Result<GradientsParams> {
@@ -125,10 +158,12 @@ where
     T: Send,
     L: FnMut(&M, &[usize], &mut SeededRng) -> Result<Tensor<B, 1>>,
 {
-    if n_examples == 0 {
-        return Err(Error::Data("no training interactions".into()));
-    }
     let n = schedule.devices;
+    if n_examples < n.max(1) {
+        return Err(Error::Data(format!(
+            "{n_examples} training examples cannot be shared by {n} devices"
+        )));
+    }
     let devices = replica_devices(device, n);
     // The shuffle is the same everywhere (each replica clones this state); negatives come from
     // one stream per device.
@@ -141,44 +176,31 @@ where
     let shared = Shared {
         n,
         barrier: Barrier::new(n),
-        failed: AtomicBool::new(false),
+        failed_round: AtomicUsize::new(usize::MAX),
         stop: AtomicBool::new(false),
         loss: Mutex::new(0.0),
     };
     let config = CollectiveConfig::default().with_num_devices(n);
 
-    // One replica's whole run; `lead` (device 0) validates, reports and decides to stop.
-    let replica = |peer: usize,
-                   net: M,
-                   mut optim: O,
-                   lead: Option<Lead<M, T>>|
+    let run_replica = |link: &Link<B>,
+                       net: M,
+                       mut optim: O,
+                       lead: Option<Lead<M, T>>|
      -> Result<Option<(T, f64)>> {
+        let peer = link.peer;
         let device = &devices[peer];
-        let link = Link::<B> {
-            peer,
-            shared: &shared,
-            _backend: std::marker::PhantomData,
-        };
-        let registered =
-            register::<B::InnerBackend>(PeerId::from(peer as u32), device.clone(), config.clone())
-                .map_err(|e| Error::Device(format!("registering device {peer} failed: {e:?}")));
-        let agreed = shared.agree(registered.is_ok());
-        registered?;
-        agreed?;
+        // Registration waits for every replica; it fails only for a bad configuration or a
+        // duplicate id, which this function never passes (same config, ids 0..n, after a reset).
+        register::<B::InnerBackend>(PeerId::from(peer as u32), device.clone(), config.clone())
+            .map_err(|e| Error::Device(format!("registering device {peer} failed: {e:?}")))?;
         // Moving the model and the loss's tensors to the device is where a missing device
-        // shows (burn panics); every replica hears about it here, not in an all-reduce that
-        // would wait forever.
-        let setup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let net = match peer {
-                0 => net,
-                _ => net.fork(device),
-            };
-            (net, batch_loss_on(device))
-        }))
-        .map_err(|_| Error::Device(format!("device {peer} ({device:?}) could not be used")));
-        let agreed = shared.agree(setup.is_ok());
-        let (mut net, mut batch_loss) = setup?;
-        agreed?;
+        // shows (burn panics): caught by the caller, told to the others in this round.
+        let mut net = match peer {
+            0 => net,
+            _ => net.fork(device),
+        };
+        let mut batch_loss = batch_loss_on(device);
+        link.agree(true)?;
         let mut negatives = SeededRng::new(streams[peer]);
         let mut order_rng = order_rng.clone();
         let mut order: Vec<usize> = (0..n_examples).collect();
@@ -188,26 +210,17 @@ where
         });
         for epoch in 1..=schedule.epochs {
             order_rng.shuffle(&mut order);
-            let step = train_epoch(
+            let (next, loss) = train_epoch(
                 schedule,
                 &order,
                 net,
                 &mut optim,
                 &mut |net: &M, batch: &[usize]| batch_loss(net, batch, &mut negatives),
-                Some(&link),
-            );
-            // A failed step fails every replica at the same step, a failed read-back only this
-            // one: either way each replica that fails says so at this barrier.
-            let (next, loss) = match step {
-                Ok(step) => step,
-                Err(e) => {
-                    let _ = shared.agree(false);
-                    return Err(e);
-                }
-            };
+                Some(link),
+            )?;
             net = next;
             *shared.loss.lock().unwrap_or_else(|p| p.into_inner()) += loss;
-            shared.agree(true)?;
+            link.agree(true)?;
             if let Some((observer, validate, stopper)) = lead.as_mut() {
                 let loss =
                     std::mem::take(&mut *shared.loss.lock().unwrap_or_else(|p| p.into_inner()))
@@ -218,24 +231,41 @@ where
                     eval_every: schedule.eval_every,
                     loss,
                 };
-                match end_epoch(state, stopper, &mut **observer, || validate(&net)) {
-                    Ok(stop) => shared.stop.store(stop, Ordering::SeqCst),
-                    Err(e) => {
-                        shared.failed.store(true, Ordering::SeqCst);
-                        shared.barrier.wait();
-                        return Err(e);
-                    }
-                }
+                let stop = end_epoch(state, stopper, &mut **observer, || validate(&net))?;
+                shared.stop.store(stop, Ordering::SeqCst);
             }
-            shared.agree(true)?;
+            // The lead's verdict on the epoch; it set `stop` before this barrier and cannot
+            // set it again before everyone has passed the next one.
+            link.agree(true)?;
             if shared.stop.load(Ordering::SeqCst) {
                 break;
             }
         }
-        let _ = finish_collective::<B::InnerBackend>(PeerId::from(peer as u32));
         lead.map(|(_, _, stopper)| best_of(stopper)).transpose()
     };
 
+    // One replica's whole run; `lead` (device 0) validates, reports and decides to stop. Every
+    // exit by error or panic first tells the others (in the round they wait in), so none is
+    // left waiting at a barrier. Only a replica lost inside burn's all-reduce itself cannot be
+    // heard from: the others would wait there.
+    let replica =
+        |peer: usize, net: M, optim: O, lead: Option<Lead<M, T>>| -> Result<Option<(T, f64)>> {
+            let link = Link::<B>::new(peer, &shared);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_replica(&link, net, optim, lead)
+            }))
+            .unwrap_or_else(|_| Err(Error::Device(format!("device {peer}: training panicked"))));
+            match run {
+                Ok(best) => {
+                    let _ = finish_collective::<B::InnerBackend>(PeerId::from(peer as u32));
+                    Ok(best)
+                }
+                Err(e) => {
+                    link.fail();
+                    Err(e)
+                }
+            }
+        };
     let results = std::thread::scope(|scope| {
         let workers: Vec<_> = (1..n)
             .map(|peer| {
@@ -286,9 +316,18 @@ mod tests {
 
     type B = Autodiff<Flex>;
 
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Fault {
+        None,
+        ErrorAt(usize),
+        PanicAt(usize),
+        ValidationAt(usize),
+    }
+
     /// Linear regression on 23 examples in batches of 5, by plain SGD, on `devices` replicas;
-    /// `fail_at` makes device 1's loss fail at that step. Returns the final weights and bias.
-    fn regress(devices: usize, fail_at: Option<usize>) -> Result<Vec<f32>> {
+    /// `fault` makes one replica's loss fail or panic at a step, or validation fail. Returns the
+    /// final weights and bias.
+    fn regress(devices: usize, fault: Fault) -> Result<Vec<f32>> {
         let device = Default::default();
         let n = 23;
         let mut rng = SeededRng::new(7);
@@ -308,7 +347,7 @@ mod tests {
             higher_is_better: true,
             devices,
         };
-        // The second replica to build its loss (whichever device that is) fails at `fail_at`.
+        // The second replica to build its loss (whichever device that is) is the faulty one.
         let built = std::sync::atomic::AtomicUsize::new(0);
         let batch_loss_on = |d: &burn::tensor::Device<B>| {
             let (xs, ys, d) = (&xs, &ys, *d);
@@ -316,8 +355,12 @@ mod tests {
             let mut steps = 0usize;
             move |net: &Linear<B>, batch: &[usize], _: &mut SeededRng| {
                 steps += 1;
-                if me == 1 && Some(steps) == fail_at {
-                    return Err(Error::Data(format!("bad batch at step {steps}")));
+                match fault {
+                    Fault::ErrorAt(s) if me == 1 && s == steps => {
+                        return Err(Error::Data(format!("bad batch at step {steps}")));
+                    }
+                    Fault::PanicAt(s) if me == 1 && s == steps => panic!("out of memory"),
+                    _ => {}
                 }
                 let x: Vec<f32> = batch
                     .iter()
@@ -333,6 +376,9 @@ mod tests {
         let epoch = Cell::new(0.0);
         let validate = |net: &Linear<B>| {
             epoch.set(epoch.get() + 1.0);
+            if fault == Fault::ValidationAt(epoch.get() as usize) {
+                return Err(Error::Config("training diverged".into()));
+            }
             let mut w = read_floats(net.weight.val().inner())?;
             w.extend(read_floats(net.bias.as_ref().expect("bias").val().inner())?);
             Ok((epoch.get(), w))
@@ -357,10 +403,10 @@ mod tests {
     fn replicas_take_the_same_steps_as_one_device() {
         // Batches of 5 split 2 + 3 on two devices and 1 + 2 + 2 on three: the shards' losses
         // must be weighted by their share for the averaged gradient to be the batch's.
-        let one = regress(1, None).unwrap();
+        let one = regress(1, Fault::None).unwrap();
         assert!(one.iter().any(|w| w.abs() > 0.05), "it learned: {one:?}");
         for devices in [2, 3] {
-            let many = regress(devices, None).unwrap();
+            let many = regress(devices, Fault::None).unwrap();
             let diff = one
                 .iter()
                 .zip(&many)
@@ -372,10 +418,19 @@ mod tests {
 
     #[test]
     fn a_failing_replica_stops_all_of_them_with_its_own_error() {
-        let err = regress(2, Some(3)).unwrap_err().to_string();
+        let err = regress(2, Fault::ErrorAt(3)).unwrap_err().to_string();
         assert!(err.contains("bad batch at step 3"), "{err}");
+        // A panic in a step (burn's out-of-memory) and a failing validation on device 0 (a
+        // diverged run) end the run with an error on every replica, never a hang; repeated,
+        // since the race they guard against is one of timing.
+        for _ in 0..20 {
+            let err = regress(2, Fault::PanicAt(2)).unwrap_err().to_string();
+            assert!(err.contains("panicked"), "{err}");
+            let err = regress(3, Fault::ValidationAt(2)).unwrap_err().to_string();
+            assert!(err.contains("diverged"), "{err}");
+        }
         // And the collective is usable again afterwards.
-        assert!(regress(2, None).is_ok());
+        assert!(regress(2, Fault::None).is_ok());
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub struct TrainingConfig {
     pub seed: u64,
     /// Devices of one backend training data-parallel replicas ([`fit_on`]; the `multi-device`
     /// feature); 1 is the usual single-device loop. Recorded because it changes the negative
-    /// sampling streams (one per device), so a seed reproduces a model only with the same count.
+    /// sampling streams (one per device), so a seed reproduces a model only with the same count
+    /// — and, on several devices, only for models without dropout (SASRec's and the two-tower's
+    /// dropout draws come from the backend's one generator, in whatever order the replicas'
+    /// threads reach it).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub devices: usize,
 }
@@ -70,6 +73,10 @@ impl TrainingConfig {
             (
                 !(1..=MAX_DEVICES).contains(&self.devices),
                 "devices must be between 1 and 64",
+            ),
+            (
+                self.batch_size < self.devices,
+                "batch_size must be at least the number of devices (each takes a shard)",
             ),
         ];
         match problems.iter().find(|(bad, _)| *bad) {
@@ -293,26 +300,34 @@ where
                 (&batch[a..b], ((b - a) * n) as f64 / batch.len() as f64)
             }
         };
-        let loss = batch_loss(&net, shard);
-        // Every replica hears every verdict; a failing one reports its own error.
-        let agreed = replica.map_or(Ok(()), |r| r.agree(loss.is_ok()));
-        let loss = loss?;
-        agreed?;
-        let detached = loss.clone().inner();
+        // Loss and gradients of this batch (or shard), its loss weighted by the shard's share.
+        let mut compute = || -> Result<(Tensor<B::InnerBackend, 1>, GradientsParams)> {
+            let mut loss = batch_loss(&net, shard)?;
+            if weight != 1.0 {
+                loss = loss.mul_scalar(weight);
+            }
+            let detached = loss.clone().inner();
+            Ok((detached, GradientsParams::from_grads(loss.backward(), &net)))
+        };
+        let (detached, grads) = match replica {
+            None => compute()?,
+            Some(r) => {
+                // A panic (burn's way with a device out of memory) or an error in one replica is
+                // every replica's verdict before any of them enters the all-reduce, which would
+                // otherwise wait forever for the one that left; a failing one reports its own.
+                let computed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut compute))
+                    .unwrap_or_else(|_| Err(Error::Device("a training step panicked".into())));
+                let agreed = r.agree(computed.is_ok());
+                let computed = computed?;
+                agreed?;
+                (computed.0, r.all_reduce(computed.1)?)
+            }
+        };
         loss_sum = Some(match loss_sum {
             None => detached,
             Some(sum) => sum + detached,
         });
         batches += 1;
-        let loss = if weight == 1.0 {
-            loss
-        } else {
-            loss.mul_scalar(weight)
-        };
-        let mut grads = GradientsParams::from_grads(loss.backward(), &net);
-        if let Some(r) = replica {
-            grads = r.all_reduce(grads)?;
-        }
         net = optim.step(schedule.lr, net, grads);
     }
     let loss = match loss_sum {

@@ -796,6 +796,14 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             *c = FactorConfig::bpr_adam_default();
         }
     }
+    if args.devices.unwrap_or(1) > 1 && args.device.parse::<DeviceKind>()? == DeviceKind::Wgpu {
+        // wgpu's default device is whichever adapter it picks: "device 1" would be the same one.
+        return Err(Error::Config(
+            "--devices above 1 needs --device cuda (GPUs by index) or flex (CPU replicas); \
+             wgpu's default device has no index"
+                .into(),
+        ));
+    }
     match config.training_mut() {
         Some(t) => override_training(t, args),
         None if args.devices.unwrap_or(1) > 1 => {
