@@ -241,6 +241,9 @@ where
                 break;
             }
         }
+        // Past the last round: whatever fails now (no finite validation metric) is this
+        // replica's alone, with no one left to tell.
+        link.told.set(true);
         lead.map(|(_, _, stopper)| best_of(stopper)).transpose()
     };
 
@@ -322,6 +325,7 @@ mod tests {
         ErrorAt(usize),
         PanicAt(usize),
         ValidationAt(usize),
+        NanValidation,
     }
 
     /// Linear regression on 23 examples in batches of 5, by plain SGD, on `devices` replicas;
@@ -379,6 +383,9 @@ mod tests {
             if fault == Fault::ValidationAt(epoch.get() as usize) {
                 return Err(Error::Config("training diverged".into()));
             }
+            if fault == Fault::NanValidation {
+                return Ok((f64::NAN, Vec::new()));
+            }
             let mut w = read_floats(net.weight.val().inner())?;
             w.extend(read_floats(net.bias.as_ref().expect("bias").val().inner())?);
             Ok((epoch.get(), w))
@@ -429,6 +436,9 @@ mod tests {
             let err = regress(3, Fault::ValidationAt(2)).unwrap_err().to_string();
             assert!(err.contains("diverged"), "{err}");
         }
+        // No finite validation metric: found after the last round, by device 0 alone.
+        let err = regress(2, Fault::NanValidation).unwrap_err().to_string();
+        assert!(err.contains("no finite metric"), "{err}");
         // And the collective is usable again afterwards.
         assert!(regress(2, Fault::None).is_ok());
     }
