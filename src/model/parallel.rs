@@ -445,7 +445,12 @@ mod tests {
 
     #[test]
     fn devices_of_a_kind_by_index() {
-        let d = replica_devices(&burn::backend::flex::FlexDevice, 3);
+        // On the CPU backend every replica is the one CPU device (the replicas are threads),
+        // and asking for none still gives the device trained on.
+        let cpu = burn::backend::flex::FlexDevice;
+        let d = replica_devices(&cpu, 3);
         assert_eq!(d.len(), 3);
+        assert!(d.iter().all(|x| *x == cpu && x.id() == cpu.id()), "{d:?}");
+        assert_eq!(replica_devices(&cpu, 0), vec![cpu]);
     }
 }
