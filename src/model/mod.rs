@@ -18,7 +18,7 @@ pub mod vbpr;
 
 use serde::{Deserialize, Serialize};
 
-pub use ease::{train_ease, EaseConfig};
+pub use ease::{train_ease, train_ease_ordered, EaseConfig};
 pub use factor::{
     train_bpr_sgd, train_factor_model, Biases, FactorConfig, FactorModel, I8Rows, ItemVectors,
     Objective, Solver,

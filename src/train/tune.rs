@@ -136,7 +136,9 @@ pub const PARAMS: &[Param] = &[
     p("content_weight", Kind::Float, &["ease-mm"]),
     p("max_len", Kind::Int, &["sasrec"]),
     p("blocks", Kind::Int, &["sasrec"]),
-    p("dropout", Kind::Float, &["sasrec"]),
+    p("dropout", Kind::Float, &["sasrec", "ease", "ease-mm"]),
+    p("order_weight", Kind::Float, &["ease", "ease-mm"]),
+    p("order_window", Kind::Float, &["ease", "ease-mm"]),
 ];
 
 const fn p(key: &'static str, kind: Kind, models: &'static [&'static str]) -> Param {

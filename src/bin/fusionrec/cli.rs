@@ -432,7 +432,8 @@ struct TrainArgs {
     /// SASRec: transformer blocks.
     #[arg(long)]
     blocks: Option<usize>,
-    /// SASRec: dropout in training.
+    /// SASRec: dropout in training. EASE: DLAE's dropout probability p in [0, 1) (0: plain
+    /// EASE; p > 0 regularises item i by p/(1−p)·count(i) + λ instead of a zero diagonal).
     #[arg(long)]
     dropout: Option<f64>,
     /// Graph: neighbours per item in each modality's kNN graph.
@@ -444,6 +445,13 @@ struct TrainArgs {
     /// EASE with content: weight α of the content Gram matrix.
     #[arg(long)]
     content_weight: Option<f64>,
+    /// EASE: weight γ of the order-weighted co-occurrence — two training items of a user k
+    /// positions apart in time add γ·exp(−k/window). Needs timestamps. Default 0 (none).
+    #[arg(long)]
+    order_weight: Option<f64>,
+    /// EASE: the window of --order-weight, in positions. Default 10.
+    #[arg(long)]
+    order_window: Option<f64>,
     /// Catalog content stored in the bundle for the browser (`addItem` places a new item by
     /// its text/image neighbours; `personalize` learns on content): any of text, image,
     /// tabular. Default: content models store all three that the catalog has; others none.
@@ -858,10 +866,12 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             c.lambda = args.lambda.unwrap_or(c.lambda);
             c.candidates = args.candidates.unwrap_or(c.candidates);
             c.k = args.neighbors.unwrap_or(c.k);
+            ease_options(c, args);
         }
         ModelConfig::EaseMm(c) => {
             c.lambda = args.lambda.unwrap_or(c.lambda);
             c.content_weight = args.content_weight.unwrap_or(c.content_weight);
+            ease_options(c, args);
             if let Some(m) = &args.modalities {
                 c.modalities = m.clone();
             }
@@ -877,6 +887,13 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         }
     }
     Ok(config)
+}
+
+/// The EASE options shared by plain EASE and EASE with content.
+fn ease_options(c: &mut fusionrec::model::EaseConfig, args: &TrainArgs) {
+    c.dropout = args.dropout.unwrap_or(c.dropout);
+    c.order_weight = args.order_weight.unwrap_or(c.order_weight);
+    c.order_window = args.order_window.unwrap_or(c.order_window);
 }
 
 fn protocol(config: &ModelConfig, args: &TrainArgs, source: &DataSource) -> Protocol {

@@ -182,6 +182,8 @@ fn set(args: &mut TrainArgs, key: &str, v: &Value) -> Result<()> {
         "max_len" => args.max_len = Some(int(key, v)?),
         "blocks" => args.blocks = Some(int(key, v)?),
         "dropout" => args.dropout = Some(float(key, v)?),
+        "order_weight" => args.order_weight = Some(float(key, v)?),
+        "order_window" => args.order_window = Some(float(key, v)?),
         other => {
             return Err(Error::Config(format!(
                 "option '{other}' cannot be set from a file"
@@ -220,6 +222,8 @@ fn get(args: &TrainArgs, key: &str) -> Option<Value> {
         "max_len" => int(args.max_len),
         "blocks" => int(args.blocks),
         "dropout" => float(args.dropout),
+        "order_weight" => float(args.order_weight),
+        "order_window" => float(args.order_window),
         _ => None,
     }
 }
