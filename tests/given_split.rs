@@ -276,6 +276,24 @@ fn bad_split_and_feature_files_are_clear_errors_naming_file_and_line() {
     assert!(e.contains("l.inter:3") && e.contains("'3'"), "{e}");
     let e = run(&["--split", "given"]);
     assert!(e.contains("error [BAD_CONFIG]"), "{e}");
+    // EASE's options: an order needs timestamps, DLAE's dropout is a probability below 1.
+    let e = run(&[
+        "--train",
+        &train,
+        "--valid",
+        &valid,
+        "--order-weight",
+        "0.5",
+    ]);
+    assert!(
+        e.contains("error [BAD_CONFIG]") && e.contains("timestamp"),
+        "{e}"
+    );
+    let e = run(&["--train", &train, "--valid", &valid, "--dropout", "1"]);
+    assert!(
+        e.contains("error [BAD_CONFIG]") && e.contains("dropout"),
+        "{e}"
+    );
 
     // Features: a wrong row count against an id list, and a NaN.
     let feats = write("f.csv", "id,x,y\na,1,2\nb,NaN,1\n");
