@@ -195,8 +195,18 @@ struct EncodeArgs {
     /// order (the IDS of `--item-features NAME=OUT.npy@IDS` when images are named by item id).
     #[arg(long, requires = "images")]
     ids_out: Option<PathBuf>,
+    #[command(flatten)]
+    encoders: EncoderPaths,
+}
+
+/// Where the pretrained encoders are (`fusionrec fetch` puts them there): shared by `train`
+/// and `encode`.
+#[derive(Args, Clone)]
+struct EncoderPaths {
+    /// Folder with MiniLM's tokenizer.json and model.safetensors.
     #[arg(long, default_value = "data/minilm")]
     minilm: PathBuf,
+    /// EfficientNet-Lite0 weights, used when items have an `image` field.
     #[arg(
         long,
         default_value = "data/efficientnet-lite0/efficientnet-lite0-57934424.pth"
@@ -467,15 +477,8 @@ struct TrainArgs {
     /// Hybrid: half-life of the recency weights, in interactions (default 20).
     #[arg(long)]
     recent_half_life: Option<f64>,
-    /// Hybrid: folder with MiniLM's tokenizer.json and model.safetensors.
-    #[arg(long, default_value = "data/minilm")]
-    minilm: PathBuf,
-    /// Content models: EfficientNet-Lite0 weights, used when items have an `image` field.
-    #[arg(
-        long,
-        default_value = "data/efficientnet-lite0/efficientnet-lite0-57934424.pth"
-    )]
-    efficientnet: PathBuf,
+    #[command(flatten)]
+    encoders: EncoderPaths,
     /// Where the bundle goes (with --model all: one sub-folder per model). Not with --folds.
     #[arg(long, required_unless_present = "folds", conflicts_with = "folds")]
     out: Option<PathBuf>,
@@ -1153,13 +1156,13 @@ fn load(args: &TrainArgs, configs: &[ModelConfig]) -> Result<Loaded> {
             text |= configs
                 .iter()
                 .any(|c| c.modalities().iter().any(|m| m == "text"));
-            let minilm = text.then_some(args.minilm.as_path());
+            let minilm = text.then_some(args.encoders.minilm.as_path());
             let mut content = fusionrec::encode::Content::build(&dataset, minilm)?;
-            let images = content.add_images(&dataset, &args.efficientnet)?;
+            let images = content.add_images(&dataset, &args.encoders.efficientnet)?;
             if images > 0 {
                 eprintln!("encoded {images} item images (EfficientNet-Lite0)");
             }
-            let videos = content.add_videos(&dataset, &args.efficientnet)?;
+            let videos = content.add_videos(&dataset, &args.encoders.efficientnet)?;
             if videos > 0 {
                 eprintln!(
                     "encoded {videos} item clips (sampled frames, EfficientNet-Lite0, mean-pooled)"
@@ -1334,8 +1337,8 @@ fn catalog_content(
             requested: args.catalog_content.as_deref(),
             file_features: &file_features,
             content_model,
-            minilm_dir: &args.minilm,
-            efficientnet: &args.efficientnet,
+            minilm_dir: &args.encoders.minilm,
+            efficientnet: &args.encoders.efficientnet,
         },
     )
 }
@@ -1381,8 +1384,8 @@ fn encode(args: EncodeArgs) -> Result<()> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let lines: Vec<&str> = text.lines().collect();
         let encoder = fusionrec::encode::TextEncoder::<burn::backend::Flex>::from_bytes(
-            &read(&args.minilm.join("tokenizer.json"))?,
-            &read(&args.minilm.join("model.safetensors"))?,
+            &read(&args.encoders.minilm.join("tokenizer.json"))?,
+            &read(&args.encoders.minilm.join("model.safetensors"))?,
             &device,
         )?;
         let start = std::time::Instant::now();
@@ -1414,7 +1417,7 @@ fn encode(args: EncodeArgs) -> Result<()> {
             return Err(Error::Data(format!("no images in {}", dir.display())));
         }
         let encoder = fusionrec::encode::ImageEncoder::<burn::backend::Flex>::from_pth_bytes(
-            &read(&args.efficientnet)?,
+            &read(&args.encoders.efficientnet)?,
             &device,
         )?;
         let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
