@@ -306,16 +306,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 /// `--item-features NAME=FILE@IDS` reads.
 #[test]
 fn encode_text_writes_golden_vectors_in_line_order() {
-    #[derive(serde::Deserialize)]
-    struct Golden {
-        sentences: Vec<Sentence>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Sentence {
-        text: String,
-        embedding: Vec<f32>,
-    }
-    let golden: Golden = serde_json::from_str(include_str!("golden/minilm.json")).unwrap();
+    let golden = common::minilm_golden();
     let tmp = tempfile::tempdir().unwrap();
     let texts = tmp.path().join("texts.txt");
     let lines: Vec<&str> = golden.sentences.iter().map(|s| s.text.as_str()).collect();

@@ -7,18 +7,6 @@ mod common;
 use burn::backend::Flex;
 use fusionrec::encode::TextEncoder;
 
-#[derive(serde::Deserialize)]
-struct Golden {
-    sentences: Vec<Sentence>,
-}
-
-#[derive(serde::Deserialize)]
-struct Sentence {
-    text: String,
-    input_ids: Vec<u32>,
-    embedding: Vec<f32>,
-}
-
 fn rows(t: burn::tensor::Tensor<Flex, 2>) -> Vec<Vec<f32>> {
     let [_, d] = t.dims();
     let v: Vec<f32> = t.into_data().to_vec().unwrap();
@@ -38,8 +26,7 @@ fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn minilm_matches_the_numpy_reference() {
-    let golden: Golden =
-        serde_json::from_str(include_str!("golden/minilm.json")).expect("golden file parses");
+    let golden = common::minilm_golden();
     let encoder = TextEncoder::<Flex>::from_bytes(
         &common::fetched("minilm", "tokenizer.json"),
         &common::fetched("minilm", "model.safetensors"),

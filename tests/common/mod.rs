@@ -120,3 +120,22 @@ pub fn ml100k_ease_mm_bundle(
     bundle.write_dir(dir.path()).unwrap();
     (fusionrec::store::Bundle::read_dir(dir.path()).unwrap(), dir)
 }
+
+/// The MiniLM golden file (tests/golden/minilm.json, from tests/golden/minilm_reference.py).
+#[derive(serde::Deserialize)]
+pub struct Golden {
+    pub sentences: Vec<GoldenSentence>,
+}
+
+/// One golden sentence: its text, token ids and reference embedding.
+#[derive(serde::Deserialize)]
+pub struct GoldenSentence {
+    pub text: String,
+    pub input_ids: Vec<u32>,
+    pub embedding: Vec<f32>,
+}
+
+/// The parsed MiniLM golden file.
+pub fn minilm_golden() -> Golden {
+    serde_json::from_str(include_str!("../golden/minilm.json")).expect("golden file parses")
+}
