@@ -3,6 +3,10 @@ the itemID of lfm2k.inter (a 0-based row index, the row of whisper.npy / vggish.
 all-MiniLM-L6-v2.npy) and text is the artist's comma-separated tags exactly as the paper embedded
 them (`embedder_text.py`: `text.replace(',', ', ')`). The item -> original artist id mapping
 comes from lfm2k_og_ids.inter, which holds the same rows as lfm2k.inter with original ids.
+The items file also has a `categories` column: the same tags, `|`-separated, which the `tags`
+modality (TF-IDF of whole tags) reads. Also writes lfm2k_plays.inter next to it: lfm2k.inter's
+rows, line by line, with `rating` = the user's play count of the artist (user_artists.dat,
+through the original ids) instead of 1 — for `--rank-weight`; the split column is unchanged.
 Also writes friends.csv next to it: `user,friend` in lfm2k.inter's user ids, from
 user_friends.dat (original HetRec ids) through the same row mapping; pairs with a user outside
 lfm2k.inter are dropped. Standard library only.
@@ -25,7 +29,9 @@ def rows(name):
         yield from r
 
 og, og_user = {}, {}
-for (u, i, _, _), (ou, oi, _, _) in zip(rows('lfm2k.inter'), rows('lfm2k_og_ids.inter')):
+pairs = []
+for (u, i, _, x), (ou, oi, _, _) in zip(rows('lfm2k.inter'), rows('lfm2k_og_ids.inter')):
+    pairs.append((u, i, x, ou, oi))
     if og.setdefault(i, oi) != oi:
         raise SystemExit(f'item {i} maps to two artists: {og[i]} and {oi}')
     if og_user.setdefault(ou, u) != u:
@@ -40,12 +46,23 @@ os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
 missing = 0
 with open(a.out, 'w', encoding='utf-8', newline='') as f:
     w = csv.writer(f)
-    w.writerow(['id', 'text'])
+    w.writerow(['id', 'text', 'categories'])
     for i in sorted(og, key=int):
         t = tags.get(og[i], '')
         missing += not t
-        w.writerow([i, t])
+        w.writerow([i, t, '|'.join(x.strip() for x in t.split(',') if x.strip())])
 print(f'{a.out}: {len(og)} items, {missing} without tags')
+plays = {}
+for ou, oi, count in rows('user_artists.dat'):
+    plays[(ou, oi)] = count
+inter = os.path.join(os.path.dirname(os.path.abspath(a.out)), 'lfm2k_plays.inter')
+with open(inter, 'w', encoding='utf-8') as f:
+    f.write('userID\titemID\trating\tx_label\n')
+    for u, i, x, ou, oi in pairs:
+        if (ou, oi) not in plays:
+            raise SystemExit(f'no play count for user {ou}, artist {oi}')
+        f.write(f'{u}\t{i}\t{plays[(ou, oi)]}\t{x}\n')
+print(f'{inter}: {len(pairs)} rows with play counts')
 friends = os.path.join(os.path.dirname(os.path.abspath(a.out)), 'friends.csv')
 kept = dropped = 0
 with open(friends, 'w', encoding='utf-8', newline='') as f:

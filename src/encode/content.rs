@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::features::{
-    kg_modality, location_modality, tabular_modality, text_modality, tfidf_modality, user_features,
-    Modality,
+    kg_modality, location_modality, tabular_modality, tags_modality, text_modality, tfidf_modality,
+    user_features, Modality,
 };
 use super::TextEncoder;
 use crate::data::Dataset;
@@ -29,6 +29,7 @@ impl Content {
     /// `tokenizer.json` and `model.safetensors`, see `fetch minilm`) is given.
     pub fn build(dataset: &Dataset, minilm_dir: Option<&Path>) -> Result<Self> {
         let mut modalities = vec![tfidf_modality(dataset), tabular_modality(dataset)];
+        modalities.extend(tags_modality(dataset));
         modalities.extend(kg_modality(dataset));
         modalities.extend(location_modality(dataset)?);
         if let Some(dir) = minilm_dir {

@@ -38,7 +38,7 @@ impl std::str::FromStr for FeatureSpec {
             ))
         })?;
         let name = name.trim();
-        let reserved = ["id", "text", "image", "tabular", "tfidf", "kg"];
+        let reserved = ["id", "text", "image", "tabular", "tfidf", "tags", "kg"];
         if name.is_empty()
             || !name
                 .chars()

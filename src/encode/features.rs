@@ -303,6 +303,43 @@ pub fn tfidf_modality(dataset: &Dataset) -> Modality {
     Modality::from_rows("tfidf", tfidf.dim(), rows)
 }
 
+/// TF-IDF of every item's categories taken whole (a tag like "hip hop" is one token; lower-cased,
+/// trimmed; tags of at least two items): for folksonomies such as Last.fm's artist tags, where the
+/// rare tags carry the signal and the plain multi-hot of [`tabular_modality`] is dominated by the
+/// common ones. `None` when no item has a category.
+pub fn tags_modality(dataset: &Dataset) -> Option<Modality> {
+    let docs: Vec<Vec<String>> = records(dataset)
+        .into_iter()
+        .map(|r| {
+            r.map(|r| {
+                r.categories
+                    .iter()
+                    .map(|c| c.trim().to_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+        })
+        .collect();
+    if docs.iter().all(Vec::is_empty) {
+        return None;
+    }
+    let tfidf = TfIdf::fit_tokens(&docs, 2);
+    let rows = docs
+        .into_iter()
+        .map(|doc| {
+            let sparse = tfidf.transform_tokens(doc);
+            if sparse.is_empty() {
+                return None;
+            }
+            let mut dense = vec![0.0; tfidf.dim()];
+            sparse.into_iter().for_each(|(i, x)| dense[i] = x);
+            Some(dense)
+        })
+        .collect();
+    Some(Modality::from_rows("tags", tfidf.dim(), rows))
+}
+
 /// Genre multi-hot, release decade one-hot and the year scaled to about [-1, 1].
 pub fn tabular_modality(dataset: &Dataset) -> Modality {
     let recs = records(dataset);
@@ -603,6 +640,41 @@ mod tests {
         assert_eq!(m.row(1), &[1.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
         assert_eq!(m.present, [true, true, false], "item c has no record");
         assert!(m.row(2).iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn tags_are_whole_lower_cased_and_idf_weighted() {
+        let mut ds = dataset();
+        // Three items: "Hip Hop" on all three, "jazz" on two, "rare" on one (dropped: df < 2).
+        let rec = |id: &str, cats: &[&str]| ItemRecord {
+            id: id.into(),
+            categories: cats.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        };
+        ds.items.records = vec![
+            rec("a", &["Hip Hop", " jazz"]),
+            rec("b", &["hip hop", "JAZZ", "rare"]),
+            rec("c", &["hip hop"]),
+        ];
+        let m = tags_modality(&ds).unwrap();
+        // Vocabulary [hip hop, jazz]; idf = ln((1+3)/(1+df)) + 1: 1.0 and ln(4/3) + 1.
+        assert_eq!(m.dim, 2);
+        let (h, j) = (1.0f32, (4.0f32 / 3.0).ln() + 1.0);
+        let n = (h * h + j * j).sqrt();
+        for (got, want) in m.row(0).iter().zip([h / n, j / n]) {
+            assert!((got - want).abs() < 1e-6, "{:?}", m.row(0));
+        }
+        assert_eq!(
+            m.row(0),
+            m.row(1),
+            "case, spaces and the rare tag do not matter"
+        );
+        assert_eq!(m.row(2), &[1.0, 0.0]);
+        ds.items
+            .records
+            .iter_mut()
+            .for_each(|r| r.categories.clear());
+        assert!(tags_modality(&ds).is_none());
     }
 
     #[test]

@@ -20,13 +20,20 @@ pub struct TfIdf {
 impl TfIdf {
     /// Fits on `docs`, keeping words that occur in at least `min_df` documents.
     pub fn fit<S: AsRef<str>>(docs: &[S], min_df: usize) -> Self {
+        let tokens: Vec<Vec<String>> = docs.iter().map(|d| words(d.as_ref()).collect()).collect();
+        Self::fit_tokens(&tokens, min_df)
+    }
+
+    /// Fits on documents given as tokens (words, or whole tags), keeping tokens that occur in
+    /// at least `min_df` documents.
+    pub fn fit_tokens(docs: &[Vec<String>], min_df: usize) -> Self {
         let mut df: HashMap<String, usize> = HashMap::new();
         for doc in docs {
-            let mut seen: Vec<String> = words(doc.as_ref()).collect();
+            let mut seen: Vec<&String> = doc.iter().collect();
             seen.sort_unstable();
             seen.dedup();
             for w in seen {
-                *df.entry(w).or_default() += 1;
+                *df.entry(w.clone()).or_default() += 1;
             }
         }
         let mut kept: Vec<(String, usize)> = df.into_iter().filter(|(_, d)| *d >= min_df).collect();
@@ -50,8 +57,13 @@ impl TfIdf {
 
     /// L2-normalised sparse vector `(index, weight)`, sorted by index; empty if no known word.
     pub fn transform(&self, doc: &str) -> Vec<(usize, f32)> {
+        self.transform_tokens(words(doc))
+    }
+
+    /// [`Self::transform`] of a document given as tokens.
+    pub fn transform_tokens(&self, tokens: impl IntoIterator<Item = String>) -> Vec<(usize, f32)> {
         let mut tf: HashMap<usize, f32> = HashMap::new();
-        for w in words(doc) {
+        for w in tokens {
             if let Some(&i) = self.vocab.get(&w) {
                 *tf.entry(i).or_default() += 1.0;
             }

@@ -56,6 +56,10 @@ pub struct EaseConfig {
     /// γ ≥ 0, the weight of the order-weighted co-occurrence; 0: none (module docs).
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub order_weight: f64,
+    /// γ of [`super::knn::rank_weights`]: each training row weighted by its rating's rank within
+    /// the user's history, in the Gram matrix and when scoring; 0: binary rows.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub rank_weight: f64,
     /// The order kernel's window in positions (`exp(−k/window)`).
     #[serde(
         default = "default_order_window",
@@ -91,6 +95,7 @@ impl EaseConfig {
             candidates: 0,
             dropout: 0.0,
             order_weight: 0.0,
+            rank_weight: 0.0,
             order_window: default_order_window(),
         }
     }
@@ -107,6 +112,7 @@ impl EaseConfig {
             candidates: 0,
             dropout: 0.0,
             order_weight: 0.0,
+            rank_weight: 0.0,
             order_window: default_order_window(),
         }
     }
@@ -129,9 +135,18 @@ impl EaseConfig {
                 self.dropout, self.order_weight, self.order_window
             )));
         }
-        if self.candidates > 0 && (self.dropout > 0.0 || self.order_weight > 0.0) {
+        if !(0.0..2.0).contains(&self.rank_weight) {
+            return Err(Error::Config(format!(
+                "EASE needs rank_weight in [0, 2), so every weight stays positive (got {})",
+                self.rank_weight
+            )));
+        }
+        if self.candidates > 0
+            && (self.dropout > 0.0 || self.order_weight > 0.0 || self.rank_weight > 0.0)
+        {
             return Err(Error::Config(
-                "sparse EASE (candidates > 0) takes neither dropout nor order_weight yet".into(),
+                "sparse EASE (candidates > 0) takes no dropout, order_weight or rank_weight yet"
+                    .into(),
             ));
         }
         Ok(())
@@ -151,16 +166,25 @@ fn gram(
     modalities: &[&Modality],
 ) -> (Mat<f32>, Vec<f32>) {
     let mut g = Mat::<f32>::zeros(n, n);
-    let mut items: Vec<usize> = Vec::new();
+    let mut items: Vec<(usize, f32)> = Vec::new();
+    let gamma = config.rank_weight as f32;
     for u in 0..history.n_users() {
+        let (ids, ratings) = history.user(u as u32);
         items.clear();
-        items.extend(history.user(u as u32).0.iter().map(|&i| i as usize));
-        items.sort_unstable();
-        for (k, &b) in items.iter().enumerate() {
+        match gamma > 0.0 {
+            true => items.extend(
+                ids.iter()
+                    .zip(super::knn::rank_weights(ratings, gamma))
+                    .map(|(&i, w)| (i as usize, w)),
+            ),
+            false => items.extend(ids.iter().map(|&i| (i as usize, 1.0))),
+        }
+        items.sort_unstable_by_key(|x| x.0);
+        for (k, &(b, wb)) in items.iter().enumerate() {
             // Column b, rows a ≥ b: contiguous in faer's column-major storage.
             let mut col = g.col_mut(b);
-            for &a in &items[k..] {
-                col[a] += 1.0;
+            for &(a, wa) in &items[k..] {
+                col[a] += wa * wb;
             }
         }
     }
@@ -335,7 +359,7 @@ pub fn train_ease_ordered(
         }
     }
     Ok(ItemKnn {
-        config: stored_config(k),
+        config: stored_config(k, config.rank_weight),
         neighbors,
         similarities,
     })
@@ -363,8 +387,9 @@ pub fn time_ordered(n_users: usize, train: &[crate::data::Interaction]) -> Resul
 }
 
 /// The item–item configuration an EASE model is stored and scored with.
-pub(crate) fn stored_config(k: usize) -> ItemKnnConfig {
+pub(crate) fn stored_config(k: usize, rank_weight: f64) -> ItemKnnConfig {
     ItemKnnConfig {
+        rank_weight: rank_weight as f32,
         similarity: Similarity::Cosine,
         k,
         shrink: 0.0,
@@ -539,6 +564,30 @@ mod tests {
     }
 
     #[test]
+    fn rank_weights_enter_the_gram_matrix_and_the_stored_model() {
+        // One user, items 0 and 1 with ratings 1 and 5: γ = 1 gives weights 1.0 and 1.5, so
+        // G = [[1, 1.5], [1.5, 2.25]] + λ; DLAE's Λ reads the weighted diagonal.
+        let xs = [(0u32, 1.0f32), (1, 5.0)].map(|(item, r)| crate::data::Interaction {
+            user: 0,
+            item,
+            rating: Some(r),
+            timestamp: None,
+        });
+        let history = UserHistory::from_interactions(1, &xs);
+        let config = EaseConfig {
+            lambda: 1.0,
+            rank_weight: 1.0,
+            dropout: 0.5,
+            ..EaseConfig::plain_default()
+        };
+        let (g, lambda) = gram(&config, &history, &[], 2, &[]);
+        assert_eq!(lambda, vec![2.0, 3.25]);
+        assert_eq!((g[(0, 0)], g[(1, 0)], g[(1, 1)]), (3.0, 1.5, 5.5));
+        let model = train_ease(&config, &history, 2, &[]).unwrap();
+        assert_eq!(model.config.rank_weight, 1.0);
+    }
+
+    #[test]
     fn options_are_checked_and_absent_from_older_manifests() {
         let bad = [
             EaseConfig {
@@ -562,6 +611,10 @@ mod tests {
                 dropout: 0.5,
                 ..EaseConfig::plain_default()
             },
+            EaseConfig {
+                rank_weight: 2.0,
+                ..EaseConfig::plain_default()
+            },
         ];
         for c in bad {
             assert!(matches!(c.validate(), Err(Error::Config(_))), "{c:?}");
@@ -574,6 +627,7 @@ mod tests {
         assert_eq!(back, EaseConfig::plain_default());
         let set = EaseConfig {
             dropout: 0.5,
+            rank_weight: 0.5,
             order_weight: 1.0,
             order_window: 5.0,
             ..EaseConfig::plain_default()

@@ -43,6 +43,40 @@ pub struct ItemKnnConfig {
     pub shrink: f32,
     /// Use 1 for every interaction instead of its rating (the usual choice for implicit data).
     pub binary: bool,
+    /// γ: each history entry is weighted `1 + γ·(p − ½)`, `p` its rating's rank percentile
+    /// within the user's history ([`rank_weights`]); 0: off. How strongly a user engaged with an
+    /// item, relative to their other items (play counts, dwell time) — scale-free, so one heavy
+    /// listener's counts do not outweigh everyone else's. EASE fits with the same weights.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rank_weight: f32,
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
+}
+
+/// `1 + γ·(p − ½)` for each entry, `p = rank / n` its rating's rank among `ratings` (1 for the
+/// smallest … n for the largest; tied ratings share their mean rank, so a history without
+/// ratings gets weights near 1).
+pub fn rank_weights(ratings: &[f32], gamma: f32) -> Vec<f32> {
+    let n = ratings.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| ratings[a].total_cmp(&ratings[b]));
+    let mut out = vec![0.0; n];
+    let mut start = 0;
+    while start < n {
+        let mut end = start + 1;
+        while end < n && ratings[order[end]] == ratings[order[start]] {
+            end += 1;
+        }
+        // Ranks start+1 … end share their mean.
+        let p = (start + end + 1) as f32 / 2.0 / n as f32;
+        for &i in &order[start..end] {
+            out[i] = 1.0 + gamma * (p - 0.5);
+        }
+        start = end;
+    }
+    out
 }
 
 impl Default for ItemKnnConfig {
@@ -52,12 +86,19 @@ impl Default for ItemKnnConfig {
             k: 100,
             shrink: 10.0,
             binary: true,
+            rank_weight: 0.0,
         }
     }
 }
 
 impl ItemKnnConfig {
     pub fn validate(&self) -> Result<()> {
+        if !(0.0..2.0).contains(&self.rank_weight) {
+            return Err(Error::Config(format!(
+                "rank_weight must be in [0, 2) so every weight stays positive (got {})",
+                self.rank_weight
+            )));
+        }
         if self.k == 0 || self.shrink < 0.0 || !self.shrink.is_finite() {
             return Err(Error::Config(format!(
                 "item-kNN needs k ≥ 1 and a finite shrink ≥ 0 (got k={}, shrink={})",
@@ -161,8 +202,12 @@ impl ItemKnn {
     ) -> crate::error::Result<()> {
         out.fill(0.0);
         let k = self.config.k;
-        for ((&j, &r), &weight) in items.iter().zip(ratings).zip(weights) {
-            let w = weight * if self.config.binary { 1.0 } else { r };
+        let ranked = match self.config.rank_weight > 0.0 {
+            true => rank_weights(ratings, self.config.rank_weight),
+            false => vec![1.0; items.len()],
+        };
+        for (((&j, &r), &weight), &rank) in items.iter().zip(ratings).zip(weights).zip(&ranked) {
+            let w = weight * rank * if self.config.binary { 1.0 } else { r };
             let row = j as usize * k..(j as usize + 1) * k;
             let (Some(neighbors), Some(sims)) =
                 (self.neighbors.get(row.clone()), self.similarities.get(row))
@@ -319,5 +364,37 @@ mod tests {
         let mut w = m.weights();
         w.get_mut("knn.neighbors").unwrap().1[0] = 7.0;
         assert!(ItemKnn::from_weights(&m.config, 3, &mut w).is_err());
+    }
+
+    #[test]
+    fn rank_weights_share_tied_ranks_and_weigh_scores() {
+        // Ratings 3, 1, 3, 10: ranks 2.5, 1, 2.5, 4 of 4 → p = 0.625, 0.25, 0.625, 1.
+        let w = rank_weights(&[3.0, 1.0, 3.0, 10.0], 1.0);
+        assert_eq!(w, vec![1.125, 0.75, 1.125, 1.5]);
+        // No ratings to tell apart: one shared rank, the same weight for every entry.
+        let w = rank_weights(&[1.0; 3], 0.5);
+        assert!(w
+            .iter()
+            .all(|&x| (x - (1.0 + 0.5 * (2.0 / 3.0 - 0.5))).abs() < 1e-6));
+        assert!(rank_weights(&[], 1.0).is_empty());
+        // Scoring: history {0: rating 1, 1: rating 5}; items 0 and 1 both point at item 2
+        // with weight 1, so item 2 scores 1.0 + 1.5 (γ = 1: p = 0.5 and 1).
+        let m = ItemKnn {
+            config: ItemKnnConfig {
+                k: 1,
+                rank_weight: 1.0,
+                ..Default::default()
+            },
+            neighbors: vec![2, 2, u32::MAX],
+            similarities: vec![1.0, 1.0, 0.0],
+        };
+        let mut out = [0.0; 3];
+        m.score(&[0, 1], &[1.0, 5.0], &mut out);
+        assert_eq!(out, [0.0, 0.0, 2.5]);
+        let bad = ItemKnnConfig {
+            rank_weight: 2.0,
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
     }
 }

@@ -318,7 +318,7 @@ impl TrainedModel {
             ),
             ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => {
                 TrainedModel::ItemKnn(ItemKnn::from_weights(
-                    &ease::stored_config(c.k.min(n_items.saturating_sub(1)).max(1)),
+                    &ease::stored_config(c.k.min(n_items.saturating_sub(1)).max(1), c.rank_weight),
                     n_items,
                     weights,
                 )?)

@@ -198,7 +198,7 @@ pub(super) fn train_local_ease(
         }
     }
     Ok(ItemKnn {
-        config: super::ease::stored_config(k),
+        config: super::ease::stored_config(k, 0.0),
         neighbors,
         similarities,
     })

@@ -130,7 +130,7 @@ pub const PARAMS: &[Param] = &[
     p("user_recent", Kind::Bool, &["hybrid"]),
     p("recent_half_life", Kind::Float, &["hybrid"]),
     p("similarity", Kind::Str, &["item-knn"]),
-    p("neighbors", Kind::Int, &["item-knn", "ease"]),
+    p("neighbors", Kind::Int, &["item-knn", "ease", "ease-mm"]),
     p("lambda", Kind::Float, &["ease", "ease-mm"]),
     p("candidates", Kind::Int, &["ease"]),
     p("content_weight", Kind::Float, &["ease-mm"]),
@@ -139,6 +139,7 @@ pub const PARAMS: &[Param] = &[
     p("dropout", Kind::Float, &["sasrec", "ease", "ease-mm"]),
     p("order_weight", Kind::Float, &["ease", "ease-mm"]),
     p("order_window", Kind::Float, &["ease", "ease-mm"]),
+    p("rank_weight", Kind::Float, &["ease", "ease-mm"]),
 ];
 
 const fn p(key: &'static str, kind: Kind, models: &'static [&'static str]) -> Param {

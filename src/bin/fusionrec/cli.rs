@@ -462,6 +462,11 @@ struct TrainArgs {
     /// EASE: the window of --order-weight, in positions. Default 10.
     #[arg(long)]
     order_window: Option<f64>,
+    /// EASE: γ in [0, 2) — each training row (and each history entry when scoring) weighted
+    /// 1 + γ·(p − ½), p the rank percentile of its rating (e.g. a play count) within the user's
+    /// history. Default 0 (binary rows).
+    #[arg(long)]
+    rank_weight: Option<f64>,
     /// Catalog content stored in the bundle for the browser (`addItem` places a new item by
     /// its text/image neighbours; `personalize` learns on content): any of text, image,
     /// tabular. Default: content models store all three that the catalog has; others none.
@@ -868,7 +873,6 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelConfig::Ease(c) => {
             c.lambda = args.lambda.unwrap_or(c.lambda);
             c.candidates = args.candidates.unwrap_or(c.candidates);
-            c.k = args.neighbors.unwrap_or(c.k);
             ease_options(c, args);
         }
         ModelConfig::EaseMm(c) => {
@@ -894,6 +898,8 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
 
 /// The EASE options shared by plain EASE and EASE with content.
 fn ease_options(c: &mut fusionrec::model::EaseConfig, args: &TrainArgs) {
+    c.k = args.neighbors.unwrap_or(c.k);
+    c.rank_weight = args.rank_weight.unwrap_or(c.rank_weight);
     c.dropout = args.dropout.unwrap_or(c.dropout);
     c.order_weight = args.order_weight.unwrap_or(c.order_weight);
     c.order_window = args.order_window.unwrap_or(c.order_window);

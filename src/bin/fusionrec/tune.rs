@@ -184,6 +184,7 @@ fn set(args: &mut TrainArgs, key: &str, v: &Value) -> Result<()> {
         "dropout" => args.dropout = Some(float(key, v)?),
         "order_weight" => args.order_weight = Some(float(key, v)?),
         "order_window" => args.order_window = Some(float(key, v)?),
+        "rank_weight" => args.rank_weight = Some(float(key, v)?),
         other => {
             return Err(Error::Config(format!(
                 "option '{other}' cannot be set from a file"
@@ -224,6 +225,7 @@ fn get(args: &TrainArgs, key: &str) -> Option<Value> {
         "dropout" => float(args.dropout),
         "order_weight" => float(args.order_weight),
         "order_window" => float(args.order_window),
+        "rank_weight" => float(args.rank_weight),
         _ => None,
     }
 }
