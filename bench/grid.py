@@ -90,6 +90,23 @@ CONFIG = {
         ('LightGCN + text + audio kNN graph', ['--model', 'graph', '--modalities', 'minilm,whisper'], {}, True),
         ('VBPR + text', ['--model', 'vbpr', '--modalities', 'minilm'], {}, True),
         ('VBPR + text + audio', ['--model', 'vbpr', '--modalities', 'minilm,whisper'], {}, True),
+        # DLAE with text and tags (TF-IDF of whole tags), every weight stored (1,424 per item);
+        # then the same with each training row weighted by its play count's rank within the
+        # user's history (lfm2k_plays.inter: the same rows and split, rating = play count), and
+        # with audio added to that. α is split evenly over the modalities.
+        ('DLAE + text + tags', ['--model', 'ease-mm', '--modalities', 'minilm,tags', '--neighbors', '1424'],
+         {'--lambda': ['100', '200', '300'], '--dropout': ['0.2', '0.33', '0.5'],
+          '--content-weight': ['50', '100']}, False),
+        ('DLAE + text + tags, play-rank weighted',
+         ['--model', 'ease-mm', '--modalities', 'minilm,tags', '--neighbors', '1424',
+          '--interactions', f'{BENCH}/lfm2k/lfm2k_plays.inter'],
+         {'--rank-weight': ['0.5', '0.75', '1'], '--lambda': ['200', '300'],
+          '--dropout': ['0.2', '0.33'], '--content-weight': ['50', '100']}, False),
+        ('DLAE + text + tags + audio (Whisper), play-rank weighted',
+         ['--model', 'ease-mm', '--modalities', 'minilm,tags,whisper', '--neighbors', '1424',
+          '--interactions', f'{BENCH}/lfm2k/lfm2k_plays.inter'],
+         {'--rank-weight': ['0.5', '0.75', '1'], '--lambda': ['200', '300'],
+          '--dropout': ['0.2', '0.33'], '--content-weight': ['75', '150']}, False),
         ('EASE (ID only) + social', ['--model', 'ease', '--user-graph', f'{BENCH}/lfm2k/friends.csv'],
          {'--lambda': ['50', '100', '200'], '--social-weight': ['0.05', '0.1', '0.2']}, False),
         ('EASE + text + social', ['--model', 'ease-mm', '--modalities', 'minilm',
@@ -110,6 +127,10 @@ CONFIG = {
 def train(args, out):
     # Content models store only their small tabular content: the benchmark needs no browser.
     store = ['--catalog-content', 'tabular'] if {'ease-mm', 'graph', 'vbpr'} & set(args) else []
+    if args.count('--interactions') > 1:
+        # A row's own interactions file replaces the dataset's.
+        k = args.index('--interactions')
+        args = args[:k] + args[k + 2:]
     cmd = [a.bin, 'train', '--json', '--out', out] + store + args
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::fusionrec;
@@ -325,4 +325,119 @@ fn bad_split_and_feature_files_are_clear_errors_naming_file_and_line() {
         &format!("audio={}@{ids}", npy.display()),
     ]);
     assert!(e.contains("has 1425 rows but the id list"), "{e}");
+}
+
+/// Last.fm-2K's play counts and tags: DLAE over text + tags (TF-IDF of whole tags) with each
+/// training row weighted by its play count's rank in the user's history lifts Recall@20 by ≥ 5%
+/// over EASE + text on validation and on test (measured: valid 0.4500 vs 0.4203, test 0.4483 vs
+/// 0.4216), and the bundle, which records the rank weight, re-scores to the same metrics.
+#[test]
+fn play_ranks_and_tags_lift_lastfm() {
+    let dir = lfm2k();
+    let tmp = tempfile::tempdir().unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let rows = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect()
+    };
+    let (inter, og) = (
+        rows(&read("lfm2k.inter")),
+        rows(&read("lfm2k_og_ids.inter")),
+    );
+    let plays: HashMap<(String, String), String> = rows(&read("user_artists.dat"))
+        .into_iter()
+        .map(|r| ((r[0].clone(), r[1].clone()), r[2].clone()))
+        .collect();
+    let tags: HashMap<String, String> = rows(&read("lfm2k_text.tsv"))
+        .into_iter()
+        .map(|r| (r[0].clone(), r.get(1).cloned().unwrap_or_default()))
+        .collect();
+    let mut played = String::from("userID\titemID\trating\tx_label\n");
+    let mut artist: HashMap<String, String> = HashMap::new();
+    for (r, o) in inter.iter().zip(&og) {
+        let count = &plays[&(o[0].clone(), o[1].clone())];
+        played.push_str(&format!("{}\t{}\t{count}\t{}\n", r[0], r[1], r[3]));
+        artist.insert(r[1].clone(), o[1].clone());
+    }
+    let mut items = String::from("id,categories\n");
+    for (id, a) in &artist {
+        let t = tags.get(a).map(|t| t.replace(',', "|")).unwrap_or_default();
+        items.push_str(&format!("{id},\"{t}\"\n"));
+    }
+    let (played_path, items_path) = (tmp.path().join("plays.inter"), tmp.path().join("items.csv"));
+    std::fs::write(&played_path, played).unwrap();
+    std::fs::write(&items_path, items).unwrap();
+    let minilm = format!("minilm={}", dir.join("all-MiniLM-L6-v2.npy").display());
+    let train = |name: &str, inter: &Path, extra: &[&str]| -> (serde_json::Value, PathBuf) {
+        let out = tmp.path().join(name);
+        let mut args = vec![
+            "train",
+            "--interactions",
+            inter.to_str().unwrap(),
+            "--split-column",
+            "x_label",
+            "--keep-valid-at-test",
+            "--items",
+            items_path.to_str().unwrap(),
+            "--item-features",
+            &minilm,
+            "--model",
+            "ease-mm",
+            "--catalog-content",
+            "tabular",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        (ok(fusionrec(&args))["ease-mm"].clone(), out)
+    };
+    let (text, _) = train(
+        "text",
+        &dir.join("lfm2k.inter"),
+        &[
+            "--modalities",
+            "minilm",
+            "--lambda",
+            "200",
+            "--content-weight",
+            "100",
+        ],
+    );
+    let (best, bundle) = train(
+        "best",
+        &played_path,
+        &[
+            "--modalities",
+            "minilm,tags",
+            "--lambda",
+            "300",
+            "--content-weight",
+            "50",
+            "--dropout",
+            "0.2",
+            "--rank-weight",
+            "0.75",
+            "--neighbors",
+            "1424",
+        ],
+    );
+    for part in ["valid", "test"] {
+        let (b, t) = (
+            best[part]["recall@20"].as_f64().unwrap(),
+            text[part]["recall@20"].as_f64().unwrap(),
+        );
+        println!("{part} Recall@20: EASE + text {t:.4}, play-ranked DLAE + text + tags {b:.4}");
+        assert!(b >= 1.05 * t, "{part}: {b:.4} vs {t:.4}");
+    }
+    let eval = ok(fusionrec(&[
+        "eval",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(eval["matches_training"], true);
+    assert_eq!(eval["test"], best["test"]);
 }
