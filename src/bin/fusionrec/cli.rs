@@ -411,8 +411,8 @@ struct TrainArgs {
     #[arg(long)]
     patience: Option<usize>,
     /// Content models (hybrid, graph, vbpr, ease-mm, sasrec): the content modalities to use (text,
-    /// tfidf, tabular, kg); each model has its own validated default (sasrec: `none` for ids
-    /// only).
+    /// tfidf, tags, tabular, kg, location, image, or a NAME of --item-features); each model has
+    /// its own validated default (sasrec: `none` for ids only).
     #[arg(long, value_delimiter = ',')]
     modalities: Option<Vec<String>>,
     /// Hybrid and graph: ranking loss, softmax (full, over the catalog) or bpr.
