@@ -26,7 +26,7 @@ pub use factor::{
 pub use graph::{content_graph, train_graph, GraphConfig};
 pub use heads::{ClickHead, Heads, RatingHead};
 pub use hybrid::{train_hybrid, HybridConfig, HybridInputs, Loss, TrainedHybrid};
-pub use knn::{train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
+pub use knn::{rank_weights, train_item_knn, ItemKnn, ItemKnnConfig, Similarity};
 pub use popularity::Popularity;
 pub use sequential::{train_sasrec, MostRecentItem, SasRecConfig, SeqEncoder};
 pub use vbpr::{train_vbpr, VbprConfig};
