@@ -52,15 +52,17 @@ CONFIG = {
         ('EASE + text + tabular', ['--model', 'ease-mm', '--modalities', 'text,tabular'],
          {'--lambda': ['200', '350', '500'], '--content-weight': ['10', '20', '50']}, False),
         # DLAE (EASE's dropout form) and the order-weighted co-occurrence (window 10 positions),
-        # alone and together, then with the content above (src/model/ease.rs).
-        ('DLAE', ['--model', 'ease'],
+        # alone and together, then with the content above (src/model/ease.rs); every weight
+        # stored (1,446 per item), as in the Last.fm-2K rows.
+        ('DLAE', ['--model', 'ease', '--neighbors', '1446'],
          {'--lambda': ['100', '200', '300', '400'], '--dropout': ['0.25', '0.33', '0.5']}, False),
-        ('EASE + order', ['--model', 'ease'],
+        ('EASE + order', ['--model', 'ease', '--neighbors', '1446'],
          {'--lambda': ['200', '300', '400', '500'], '--order-weight': ['0.5', '1']}, False),
-        ('DLAE + order', ['--model', 'ease'],
+        ('DLAE + order', ['--model', 'ease', '--neighbors', '1446'],
          {'--lambda': ['200', '300', '400'], '--dropout': ['0.33', '0.5'],
           '--order-weight': ['0.5', '1']}, False),
-        ('DLAE + order + text + tabular', ['--model', 'ease-mm', '--modalities', 'text,tabular'],
+        ('DLAE + order + text + tabular', ['--model', 'ease-mm', '--modalities', 'text,tabular',
+                                           '--neighbors', '1446'],
          {'--lambda': ['200', '300', '400'], '--content-weight': ['30', '60'],
           '--dropout': ['0.33', '0.5'], '--order-weight': ['0.5', '1']}, False),
     ]),

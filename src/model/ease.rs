@@ -18,8 +18,12 @@
 //!   positions apart in time add `γ·exp(−k/window)` to their co-occurrence, so items consumed
 //!   together count more than items consumed months apart — the position-decayed item–item
 //!   weights of SLIST (Choi et al., 2021), here in the Gram matrix. The kernel `exp(−|a−b|/w)`
-//!   over positions is positive semi-definite, so the Gram matrix stays positive definite.
+//!   over positions is positive semi-definite, so the Gram matrix stays positive definite; its
+//!   k = 0 term adds γ·cᵢ to the diagonal, so part of its effect is a per-item ridge like DLAE's.
 //!   It needs a timestamp on every training interaction.
+//! - **Rank weights** (`rank_weight` γ): each training row weighted `1 + γ·(p − ½)` by its
+//!   rating's rank within the user's history (play counts; [`super::knn::rank_weights`]), in
+//!   the Gram matrix and when scoring.
 //!
 //! On the ML-100K bench split both lift validation NDCG@10 (README, "Same split, same scorer").
 //!
@@ -135,7 +139,8 @@ impl EaseConfig {
                 self.dropout, self.order_weight, self.order_window
             )));
         }
-        if !(0.0..2.0).contains(&self.rank_weight) {
+        // Checked as stored (f32): 1.99999999 would round to 2 and fail to load.
+        if !(0.0..2.0).contains(&(self.rank_weight as f32)) {
             return Err(Error::Config(format!(
                 "EASE needs rank_weight in [0, 2), so every weight stays positive (got {})",
                 self.rank_weight
@@ -155,9 +160,10 @@ impl EaseConfig {
 
 /// The lower triangle of the Gram matrix `XᵀX + γ·K + α·Σ_m F_m F_mᵀ / M + diag(Λ)` (`n × n`,
 /// f32; the strict upper triangle is left as zeros and never read), and `Λ`: λ for EASE,
-/// `p/(1−p)·cᵢ + λ` for DLAE. `K` is the order kernel over `order` (each user's training items
-/// in time order, first occurrences only; empty when `order_weight` is 0). Co-occurrence counts
-/// are exact in f32 up to 2²⁴ users; the content products run through faer's matrix multiply.
+/// `p/(1−p)·cᵢ + λ` for DLAE (cᵢ = (XᵀX)ᵢᵢ). `X` is binary, or rank-weighted rows with
+/// `rank_weight`. `K` is the order kernel over `order` (each user's training items in time
+/// order; empty when `order_weight` is 0). Binary co-occurrence counts are exact in f32 up to
+/// 2²⁴ users; the content products run through faer's matrix multiply.
 fn gram(
     config: &EaseConfig,
     history: &UserHistory,
@@ -327,6 +333,14 @@ pub fn train_ease_ordered(
         );
     }
     let (g, lambda) = gram(config, history, order, n, modalities);
+    // Weights that overflow f32 (a λ, α or γ of 1e39) would give NaN weights without an error.
+    if (0..n).any(|j| g.col(j).iter().skip(j).any(|x| !x.is_finite())) {
+        return Err(Error::Config(
+            "EASE: the Gram matrix is not finite (lambda, content_weight or order_weight too \
+             large for f32)"
+                .into(),
+        ));
+    }
     let p = spd_inverse(g)?;
     let diag: Vec<f32> = (0..n).map(|i| p[(i, i)]).collect();
     // EASE: B[j][i] = −P[j][i] / P[i][i]; DLAE: B[j][i] = −P[j][i]·Λ[i] (module docs).
@@ -365,9 +379,10 @@ pub fn train_ease_ordered(
     })
 }
 
-/// Each user's training items by timestamp (ties keep file order), first occurrences only; an
-/// interaction without a timestamp is a configuration error — an order made up from file order
-/// would add noise silently.
+/// Each user's training items by timestamp (a stable sort over the split's training rows, whose
+/// order within a user a random split has shuffled with its seed: equal timestamps keep that
+/// order), each item once (its first place). An interaction without a timestamp is a
+/// configuration error — an order made up from file order would add noise silently.
 pub fn time_ordered(n_users: usize, train: &[crate::data::Interaction]) -> Result<Vec<Vec<u32>>> {
     if train.iter().any(|x| x.timestamp.is_none()) {
         return Err(Error::Config(
@@ -565,8 +580,9 @@ mod tests {
 
     #[test]
     fn rank_weights_enter_the_gram_matrix_and_the_stored_model() {
-        // One user, items 0 and 1 with ratings 1 and 5: γ = 1 gives weights 1.0 and 1.5, so
-        // G = [[1, 1.5], [1.5, 2.25]] + λ; DLAE's Λ reads the weighted diagonal.
+        // One user, items 0 and 1 with ratings 1 and 5: γ = 1 gives weights 0.75 and 1.25, so
+        // XᵀX = [[0.5625, 0.9375], [0.9375, 1.5625]]; DLAE's Λ (p = 0.5, λ = 1) reads its
+        // weighted diagonal: [1.5625, 2.5625].
         let xs = [(0u32, 1.0f32), (1, 5.0)].map(|(item, r)| crate::data::Interaction {
             user: 0,
             item,
@@ -581,8 +597,8 @@ mod tests {
             ..EaseConfig::plain_default()
         };
         let (g, lambda) = gram(&config, &history, &[], 2, &[]);
-        assert_eq!(lambda, vec![2.0, 3.25]);
-        assert_eq!((g[(0, 0)], g[(1, 0)], g[(1, 1)]), (3.0, 1.5, 5.5));
+        assert_eq!(lambda, vec![1.5625, 2.5625]);
+        assert_eq!((g[(0, 0)], g[(1, 0)], g[(1, 1)]), (2.125, 0.9375, 4.125));
         let model = train_ease(&config, &history, 2, &[]).unwrap();
         assert_eq!(model.config.rank_weight, 1.0);
     }

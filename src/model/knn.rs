@@ -55,9 +55,10 @@ fn is_zero(x: &f32) -> bool {
     *x == 0.0
 }
 
-/// `1 + γ·(p − ½)` for each entry, `p = rank / n` its rating's rank among `ratings` (1 for the
-/// smallest … n for the largest; tied ratings share their mean rank, so a history without
-/// ratings gets weights near 1).
+/// `1 + γ·(p − ½)` for each entry, `p = (rank − ½) / n` its rating's centred rank percentile
+/// among `ratings` (rank 1 for the smallest … n for the largest; tied ratings share their mean
+/// rank). Centred, so the weights of any history average exactly 1: a one-item history, or one
+/// whose ratings all tie, weighs 1 per item, as without rank weights.
 pub fn rank_weights(ratings: &[f32], gamma: f32) -> Vec<f32> {
     let n = ratings.len();
     let mut order: Vec<usize> = (0..n).collect();
@@ -69,8 +70,8 @@ pub fn rank_weights(ratings: &[f32], gamma: f32) -> Vec<f32> {
         while end < n && ratings[order[end]] == ratings[order[start]] {
             end += 1;
         }
-        // Ranks start+1 … end share their mean.
-        let p = (start + end + 1) as f32 / 2.0 / n as f32;
+        // Ranks start+1 … end share their mean, (start + end + 1) / 2.
+        let p = ((start + end) as f32 / 2.0) / n as f32;
         for &i in &order[start..end] {
             out[i] = 1.0 + gamma * (p - 0.5);
         }
@@ -126,6 +127,11 @@ pub fn train_item_knn<B: Backend>(
     device: &B::Device,
 ) -> Result<ItemKnn> {
     config.validate()?;
+    if config.rank_weight > 0.0 {
+        return Err(Error::Config(
+            "item-kNN does not train with rank weights (EASE does: --rank-weight)".into(),
+        ));
+    }
     let n_users = history.n_users();
     let mut dense = vec![0.0f32; n_users * n_items];
     for u in 0..n_users {
@@ -186,13 +192,24 @@ pub fn train_item_knn<B: Backend>(
 
 impl ItemKnn {
     pub(super) fn score(&self, items: &[u32], ratings: &[f32], out: &mut [f32]) {
-        let ones = vec![1.0; items.len()];
+        let weights = self.event_weights(ratings);
         // Indices come from the model's own training history: always in range.
-        let _ = self.score_weighted(items, ratings, &ones, out);
+        let _ = self.score_weighted(items, ratings, &weights, out);
     }
 
-    /// Scores for history `items` with `ratings` (ignored when binary) and per-entry `weights`:
-    /// `out[i] = Σ_j weight_j · rating_j · sim(j, i)`.
+    /// The weight of each event of a history with these `ratings`: [`rank_weights`] when the
+    /// model has a rank weight, else 1. Computed over the whole history's events — a caller that
+    /// scores part of a history (an explanation's one-event queries) or expands an event into
+    /// several entries (an added item's neighbours) passes these per event.
+    pub fn event_weights(&self, ratings: &[f32]) -> Vec<f32> {
+        match self.config.rank_weight > 0.0 {
+            true => rank_weights(ratings, self.config.rank_weight),
+            false => vec![1.0; ratings.len()],
+        }
+    }
+
+    /// Scores for history `items` with `ratings` (ignored when binary) and per-entry `weights`
+    /// (which carry [`Self::event_weights`]): `out[i] = Σ_j weight_j · rating_j · sim(j, i)`.
     pub(crate) fn score_weighted(
         &self,
         items: &[u32],
@@ -202,12 +219,8 @@ impl ItemKnn {
     ) -> crate::error::Result<()> {
         out.fill(0.0);
         let k = self.config.k;
-        let ranked = match self.config.rank_weight > 0.0 {
-            true => rank_weights(ratings, self.config.rank_weight),
-            false => vec![1.0; items.len()],
-        };
-        for (((&j, &r), &weight), &rank) in items.iter().zip(ratings).zip(weights).zip(&ranked) {
-            let w = weight * rank * if self.config.binary { 1.0 } else { r };
+        for ((&j, &r), &weight) in items.iter().zip(ratings).zip(weights) {
+            let w = weight * if self.config.binary { 1.0 } else { r };
             let row = j as usize * k..(j as usize + 1) * k;
             let (Some(neighbors), Some(sims)) =
                 (self.neighbors.get(row.clone()), self.similarities.get(row))
@@ -368,17 +381,16 @@ mod tests {
 
     #[test]
     fn rank_weights_share_tied_ranks_and_weigh_scores() {
-        // Ratings 3, 1, 3, 10: ranks 2.5, 1, 2.5, 4 of 4 → p = 0.625, 0.25, 0.625, 1.
+        // Ratings 3, 1, 3, 10: ranks 2.5, 1, 2.5, 4 of 4 → p = (rank − ½)/4 = 0.5, 0.125, 0.5,
+        // 0.875; the weights average 1.
         let w = rank_weights(&[3.0, 1.0, 3.0, 10.0], 1.0);
-        assert_eq!(w, vec![1.125, 0.75, 1.125, 1.5]);
-        // No ratings to tell apart: one shared rank, the same weight for every entry.
-        let w = rank_weights(&[1.0; 3], 0.5);
-        assert!(w
-            .iter()
-            .all(|&x| (x - (1.0 + 0.5 * (2.0 / 3.0 - 0.5))).abs() < 1e-6));
+        assert_eq!(w, vec![1.0, 0.625, 1.0, 1.375]);
+        // Nothing to tell apart (all tied, or one item): weight 1, as without rank weights.
+        assert_eq!(rank_weights(&[1.0; 3], 0.5), vec![1.0; 3]);
+        assert_eq!(rank_weights(&[7.0], 1.5), vec![1.0]);
         assert!(rank_weights(&[], 1.0).is_empty());
         // Scoring: history {0: rating 1, 1: rating 5}; items 0 and 1 both point at item 2
-        // with weight 1, so item 2 scores 1.0 + 1.5 (γ = 1: p = 0.5 and 1).
+        // with weight 1, so item 2 scores 0.75 + 1.25 (γ = 1: p = 0.25 and 0.75).
         let m = ItemKnn {
             config: ItemKnnConfig {
                 k: 1,
@@ -390,7 +402,7 @@ mod tests {
         };
         let mut out = [0.0; 3];
         m.score(&[0, 1], &[1.0, 5.0], &mut out);
-        assert_eq!(out, [0.0, 0.0, 2.5]);
+        assert_eq!(out, [0.0, 0.0, 2.0]);
         let bad = ItemKnnConfig {
             rank_weight: 2.0,
             ..Default::default()

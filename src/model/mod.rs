@@ -230,6 +230,15 @@ pub enum TrainedModel {
 }
 
 impl TrainedModel {
+    /// The weight of each event of a history with these ratings, computed over the whole
+    /// history: a rank-weighted EASE's [`ItemKnn::event_weights`], 1 for every other model.
+    pub fn event_weights(&self, ratings: &[f32]) -> Vec<f32> {
+        match self {
+            TrainedModel::ItemKnn(m) => m.event_weights(ratings),
+            _ => vec![1.0; ratings.len()],
+        }
+    }
+
     /// Writes the score of every item for `user` (with training history `items`/`ratings`) into
     /// `out`, which has one slot per catalog item. Higher is better; for MF it is the predicted
     /// rating.

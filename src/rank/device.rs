@@ -13,13 +13,9 @@ enum Weights<B: Backend> {
     /// Item counts: the scores whatever the history.
     Popularity(Tensor<B, 1>),
     /// Item–item models (item-kNN, EASE) as a dense `[n, n]` matrix: row j holds item j's
-    /// neighbour weights; `binary` ignores ratings, as the model was trained; `rank_weight` > 0
-    /// weighs each history entry by its rating's rank ([`crate::model::rank_weights`]).
-    ItemItem {
-        weights: Tensor<B, 2>,
-        binary: bool,
-        rank_weight: f32,
-    },
+    /// neighbour weights; `binary` ignores ratings, as the model was trained. A rank-weighted
+    /// model's event weights come in the query's weights, as on the CPU.
+    ItemItem { weights: Tensor<B, 2>, binary: bool },
     /// Factor models: item vectors `[n, d]` and, for MF, global + item bias `[n]`.
     Factor {
         items: Tensor<B, 2>,
@@ -90,7 +86,6 @@ impl<B: Backend> DeviceScorer<B> {
                 Weights::ItemItem {
                     weights: Tensor::from_data(TensorData::new(dense, [n_items, n_items]), device),
                     binary: m.config.binary,
-                    rank_weight: m.config.rank_weight,
                 }
             }
             TrainedModel::Factor(m) => {
@@ -143,13 +138,12 @@ impl<B: Backend> DeviceScorer<B> {
     pub fn scores(&self, q: &Query) -> Result<Tensor<B, 1>> {
         q.check()?;
         // The history as a dense row vector: its weight per catalog item.
-        // `weight(k, rating, weight)` of the history's k-th entry.
-        let history = |weight: &dyn Fn(usize, f32, f32) -> f32| -> Result<Tensor<B, 2>> {
+        let history = |weight: &dyn Fn(f32, f32) -> f32| -> Result<Tensor<B, 2>> {
             let mut x = vec![0.0f32; self.n_items];
-            for (k, ((&i, &r), &w)) in q.items.iter().zip(&q.ratings).zip(&q.weights).enumerate() {
+            for ((&i, &r), &w) in q.items.iter().zip(&q.ratings).zip(&q.weights) {
                 *x.get_mut(i as usize).ok_or_else(|| {
                     Error::Data(format!("item index {i} is outside the catalog"))
-                })? += weight(k, r, w);
+                })? += weight(r, w);
             }
             Ok(Tensor::from_data(
                 TensorData::new(x, [1, self.n_items]),
@@ -159,16 +153,8 @@ impl<B: Backend> DeviceScorer<B> {
         let n = self.n_items;
         Ok(match &self.weights {
             Weights::Popularity(counts) => counts.clone(),
-            Weights::ItemItem {
-                weights,
-                binary,
-                rank_weight,
-            } => {
-                let ranked = match *rank_weight > 0.0 {
-                    true => crate::model::rank_weights(&q.ratings, *rank_weight),
-                    false => vec![1.0; q.items.len()],
-                };
-                let x = history(&|k, r, w| ranked[k] * if *binary { w } else { w * r })?;
+            Weights::ItemItem { weights, binary } => {
+                let x = history(&|r, w| if *binary { w } else { w * r })?;
                 x.matmul(weights.clone()).reshape([n])
             }
             Weights::Factor {
@@ -190,7 +176,7 @@ impl<B: Backend> DeviceScorer<B> {
                     // Fold-in: the (weighted) mean of the history's item vectors.
                     None => {
                         let scale = 1.0 / q.events.max(1) as f32;
-                        history(&|_, _, w| scale * w)?.matmul(q_items.clone())
+                        history(&|_, w| scale * w)?.matmul(q_items.clone())
                     }
                 };
                 let scores = user.matmul(q_items.clone().transpose()).reshape([n]);
@@ -248,19 +234,24 @@ mod tests {
         );
 
         // The same model, binary, with rank weights (γ = 1): ratings 2 and 3 rank 1 and 2 of 2,
-        // so the history weighs 1.0 and 1.5 — as the CPU kernel does.
+        // so the events weigh 0.75 and 1.25; the device reads them from the query's weights, as
+        // the CPU kernel does.
         let TrainedModel::ItemKnn(mut ranked) = knn.clone() else {
             unreachable!()
         };
         ranked.config.binary = true;
         ranked.config.rank_weight = 1.0;
-        let mut cpu = vec![0.0; 3];
-        ranked
-            .score_weighted(&[0, 1], &[2.0, 3.0], &[1.0, 1.0], &mut cpu)
-            .unwrap();
-        assert_eq!(cpu, [0.0, 0.5, 0.25 + 1.5]);
         let ranked = TrainedModel::ItemKnn(ranked);
-        assert_eq!(device_scores(&ranked, 3, &[0, 1], &[2.0, 3.0]), cpu);
+        let q = Query {
+            weights: ranked.event_weights(&[2.0, 3.0]),
+            ..Query::plain(&[0, 1], &[2.0, 3.0])
+        };
+        let mut cpu = vec![0.0; 3];
+        crate::rank::score_history(&ranked, &q, &mut cpu).unwrap();
+        assert_eq!(cpu, [0.0, 0.375, 0.25 * 0.75 + 1.25]);
+        let scorer = DeviceScorer::<Flex>::new(&ranked, 3, &Default::default()).unwrap();
+        let gpu = crate::device::read_floats(scorer.scores(&q).unwrap()).unwrap();
+        assert_eq!(gpu, cpu);
 
         // Fold-in of items 0 and 1: (0.5, 1.0); dotted with each item vector.
         let mf = TrainedModel::Factor(FactorModel {

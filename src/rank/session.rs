@@ -321,19 +321,28 @@ impl Session {
         Ok(pairs)
     }
 
-    fn query_of(&self, events: &[(u32, f32)], n_events: usize) -> Query {
+    /// The query of `events`, each with its event weight (`weights`, aligned; see
+    /// [`TrainedModel::event_weights`], computed over the whole history) times its expansion
+    /// weights (an added item enters as its catalog neighbours).
+    fn query_of(&self, events: &[(u32, f32)], weights: &[f32], n_events: usize) -> Query {
         let mut q = Query {
             events: n_events,
             ..Query::default()
         };
-        for &(i, r) in events {
+        for (&(i, r), &e) in events.iter().zip(weights) {
             for (j, w) in self.expand(i) {
                 q.items.push(j);
                 q.ratings.push(r);
-                q.weights.push(w);
+                q.weights.push(e * w);
             }
         }
         q
+    }
+
+    /// Each event's weight, over the whole history (see [`TrainedModel::event_weights`]).
+    fn event_weights(&self, events: &[(u32, f32)]) -> Vec<f32> {
+        let ratings: Vec<f32> = events.iter().map(|e| e.1).collect();
+        self.bundle.model.event_weights(&ratings)
     }
 
     /// The query for a history, and the session indices it holds (sorted: "seen"). A
@@ -341,7 +350,7 @@ impl Session {
     pub fn query(&self, history: &[HistoryEvent]) -> Result<(Query, Vec<u32>)> {
         let events = self.resolve(history)?;
         let seen = events.iter().map(|e| e.0).collect();
-        let mut q = self.query_of(&events, events.len());
+        let mut q = self.query_of(&events, &self.event_weights(&events), events.len());
         if self.sequential().is_some() {
             q.user = Some(self.encode(&self.ordered(history)?)?);
         }
@@ -669,7 +678,7 @@ impl Session {
                 // An item's similarity to itself is taken as its row's largest weight (EASE's
                 // diagonal is zero by construction, not by dissimilarity), so that an added item
                 // placed on a catalog item is as similar to it as that item's closest one.
-                let q = self.query_of(&[(item, 1.0)], 1);
+                let q = self.query_of(&[(item, 1.0)], &[1.0], 1);
                 let mut row = self.catalog_scores(&q)?;
                 for (&j, &w) in q.items.iter().zip(&q.weights) {
                     let own = self.catalog_scores(&Query::plain(&[j], &[1.0]))?;
@@ -711,10 +720,16 @@ impl Session {
         let personal = score - at(&full, false)?;
         let (base, mut influences) = match self.sequential() {
             None => {
-                let base = at(&self.query_of(&[], events.len()), false)?;
+                let base = at(&self.query_of(&[], &[], events.len()), false)?;
+                // Each event alone, with the weight it has in the whole history.
+                let weights = self.event_weights(&events);
                 let influences = events
                     .iter()
-                    .map(|&e| Ok((e.0, at(&self.query_of(&[e], events.len()), false)? - base)))
+                    .zip(&weights)
+                    .map(|(&e, &w)| {
+                        let q = self.query_of(&[e], &[w], events.len());
+                        Ok((e.0, at(&q, false)? - base))
+                    })
                     .collect::<Result<Vec<(u32, f32)>>>()?;
                 (base, influences)
             }

@@ -35,8 +35,22 @@ use encoding::{Rows, SCALE_SUFFIX};
 pub const FORMAT: &str = "fusionrec-bundle";
 /// The newest version; readers accept every version from 1 (no catalog content) up to it.
 /// Writers write the oldest version that holds the bundle: 2 for f32, 3 for f16/int8, 4 for a
-/// serving bundle (item counts instead of training users, see [`Bundle::serving`]).
-pub const FORMAT_VERSION: u32 = 4;
+/// serving bundle (item counts instead of training users, see [`Bundle::serving`]), 5 for a
+/// model that scores with an option an older reader would ignore without a word (EASE's rank
+/// weights: it would score every history unweighted).
+pub const FORMAT_VERSION: u32 = 5;
+/// The version of bundles whose model scores with rank weights.
+const RANK_WEIGHTED_VERSION: u32 = 5;
+
+/// The oldest version that can score `model` as it was trained (1 when nothing asks for more).
+fn model_version(model: &ModelConfig) -> u32 {
+    match model {
+        ModelConfig::Ease(c) | ModelConfig::EaseMm(c) if c.rank_weight > 0.0 => {
+            RANK_WEIGHTED_VERSION
+        }
+        _ => 1,
+    }
+}
 /// The version of serving bundles.
 const SERVING_VERSION: u32 = 4;
 /// A listed file may declare at most this many bytes (a manifest is checked before any file is
@@ -317,7 +331,8 @@ impl Bundle {
         manifest.format_version = match self.item_counts {
             Some(_) => SERVING_VERSION,
             None => precision.format_version(),
-        };
+        }
+        .max(model_version(&manifest.model));
         manifest.files = [(
             WEIGHTS_FILE.to_owned(),
             FileEntry {
@@ -395,7 +410,7 @@ impl Bundle {
         manifest.users = IdMap::default();
         manifest.dims.users = 0;
         manifest.social = None;
-        manifest.format_version = SERVING_VERSION;
+        manifest.format_version = SERVING_VERSION.max(model_version(&manifest.model));
         Ok(Bundle {
             manifest,
             model,
