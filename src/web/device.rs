@@ -18,6 +18,9 @@ use crate::rank::adaptor::{Pairs, PersonalizeConfig};
 use crate::rank::{DeviceScorer, Query};
 use crate::store::Bundle;
 
+/// Most texts in one encoder batch of [`Engine::embed_texts`].
+const TEXT_BATCH: usize = 64;
+
 thread_local! {
     /// burn's WebGPU runtime is set up once per worker; later bundles reuse it.
     static WEBGPU_READY: Cell<bool> = const { Cell::new(false) };
@@ -110,6 +113,33 @@ impl<B: Backend> OnDevice<B> {
     async fn embed_text(&self, text: &str) -> Result<Vec<f32>> {
         let encoder = self.text_encoder()?;
         read(encoder.embed(&[text])?.reshape([-1])).await
+    }
+
+    /// Embeddings of `texts`, one row each in input order, computed in batches of at most
+    /// [`TEXT_BATCH`] texts of similar token length (as `fusionrec encode` batches a catalog).
+    async fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let encoder = self.text_encoder()?;
+        let rows = texts
+            .iter()
+            .map(|t| encoder.token_ids(t))
+            .collect::<Result<Vec<_>>>()?;
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(rows[i].len()));
+        let dim = encoder.dim();
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(TEXT_BATCH) {
+            let ids: Vec<&[u32]> = chunk.iter().map(|&i| rows[i].as_slice()).collect();
+            let values = read(
+                encoder
+                    .embed_batch(TextEncoder::<B>::pad(&ids))
+                    .reshape([-1]),
+            )
+            .await?;
+            for (&i, v) in chunk.iter().zip(values.chunks(dim)) {
+                out[i] = v.to_vec();
+            }
+        }
+        Ok(out)
     }
 
     async fn embed_image(&self, bytes: &[u8]) -> Result<(Vec<f32>, Vec<f32>)> {
@@ -220,6 +250,11 @@ impl Engine {
     /// MiniLM embedding (384-d, L2-normalised) of one text.
     pub(super) async fn embed_text(&self, text: &str) -> Result<Vec<f32>> {
         on_device!(self, d => d.embed_text(text).await)
+    }
+
+    /// MiniLM embeddings of several texts, batched (see [`OnDevice::embed_texts`]).
+    pub(super) async fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        on_device!(self, d => d.embed_texts(texts).await)
     }
 
     /// EfficientNet-Lite0 pooled features (1280-d) and ImageNet logits of one photo.
