@@ -189,7 +189,7 @@ export declare class Recommender {
   /** The (ε, δ)-DP release of the personal adaptor (see `ExportUpdateOptions`); rejects with
    * 'BAD_CONFIG' for bad options or before `personalize`. One call is one release: calls compose. */
   exportUpdate(options: ExportUpdateOptions): Promise<PrivateUpdate>;
-  encode(input: { text?: string; image?: NewItem['image'] }): Promise<{ text?: number[]; image?: number[]; top1?: number }>;
+  encode(input: { text?: string; texts?: string[]; image?: NewItem['image'] }): Promise<{ text?: number[]; texts?: number[][]; image?: number[]; top1?: number }>;
   save(key?: string): Promise<{ key: string; bytes: number }>;
   /** Ends the worker; pending and later calls reject with 'DISPOSED'. */
   dispose(): void;

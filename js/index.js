@@ -532,11 +532,16 @@ export class Recommender {
     return this.#call('exportUpdate', { options: { epsilon, delta, clip, seed } });
   }
 
-  /** Raw on-device encoder outputs: `{ text?: number[], image?: number[], top1?: number }`. */
-  async encode({ text, image } = {}) {
+  /** Raw on-device encoder outputs: `{ text?: number[], texts?: number[][], image?: number[],
+   * top1?: number }`; `texts` (an array of strings) are encoded in batches. */
+  async encode({ text, texts, image } = {}) {
+    if (texts != null && (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string'))) {
+      throw codedError({ message: 'encode: texts must be an array of strings', code: 'BAD_DATA' });
+    }
     const bytes = await imageBytes(image, this.#network);
-    await this.#ensureEncoders([...(text != null ? ['text'] : []), ...(bytes ? ['image'] : [])]);
-    return this.#call('encode', { text, image: bytes });
+    const needsText = text != null || texts != null;
+    await this.#ensureEncoders([...(needsText ? ['text'] : []), ...(bytes ? ['image'] : [])]);
+    return this.#call('encode', { text, texts, image: bytes });
   }
 
   /** Saves the bundle and this session (added items, adaptor) in IndexedDB under `key`. */

@@ -210,6 +210,157 @@ pub fn sorted_best<T>(
     v.sort_unstable_by(better);
 }
 
+/// `out = x · w + bias`: `x` is `[m, k]`, `w` `[k, n]`, `out` `[m, n]`, row-major — a dense
+/// layer over token rows (MiniLM's linears in the browser, see `encode::text`). Every output is
+/// `bias[c]` plus the products `x[r, j] · w[j, c]` added one by one in `j` order (separate
+/// multiply and add, no fused multiply-add), on every target: the wasm SIMD128 build computes
+/// exactly the portable loop's values. Tiles of 4 rows × 8 columns keep their 8 sums in
+/// registers (gemm's 12-row × 4-column SIMD128 tile does not fit the 16 registers of an x86
+/// browser); blocks of 64 rows share each pass over an 8-column panel of `w`.
+pub fn linear(x: &[f32], w: &[f32], bias: &[f32], k: usize, out: &mut [f32]) {
+    linear_in(x, w, bias, k, out, false)
+}
+
+/// [`linear`] with `w` in the panel order of [`pack_panels`] (the same values): each 8-column
+/// panel is one contiguous run instead of 8 floats every `n`, which the CPU prefetches (a row
+/// stride of `n` floats crosses a memory page every row or two for MiniLM's 1536-wide layers).
+pub fn linear_panels(x: &[f32], w: &[f32], bias: &[f32], k: usize, out: &mut [f32]) {
+    linear_in(x, w, bias, k, out, true)
+}
+
+/// `w` (`[k, n]` row-major, `n` a multiple of 8) as `n / 8` panels of `[k, 8]`, one after the
+/// other: the layout [`linear_panels`] reads.
+pub fn pack_panels(w: &[f32], k: usize) -> Vec<f32> {
+    let n = w.len() / k.max(1);
+    assert!(n % 8 == 0 && w.len() == k * n, "pack_panels: bad shapes");
+    let mut out = Vec::with_capacity(w.len());
+    for c in (0..n).step_by(8) {
+        for j in 0..k {
+            out.extend_from_slice(&w[j * n + c..j * n + c + 8]);
+        }
+    }
+    out
+}
+
+fn linear_in(x: &[f32], w: &[f32], bias: &[f32], k: usize, out: &mut [f32], packed: bool) {
+    let n = bias.len();
+    assert!(k > 0 && n > 0 && x.len() % k == 0, "linear: bad shapes");
+    let m = x.len() / k;
+    assert!(w.len() == k * n && out.len() == m * n, "linear: bad shapes");
+    assert!(
+        !packed || n % 8 == 0,
+        "linear_panels: n must be a multiple of 8"
+    );
+    const BLOCK: usize = 64;
+    let panels = n / 8 * 8;
+    for r0 in (0..m).step_by(BLOCK) {
+        let r1 = (r0 + BLOCK).min(m);
+        for c in (0..panels).step_by(8) {
+            // Safety (every tile below): rows r..r + 4 ≤ m, columns c..c + 8 ≤ n and the panel's
+            // k rows of 8 weights lie in `w`, checked above.
+            let (wp, ws) = match packed {
+                true => (unsafe { w.as_ptr().add(c * k) }, 8),
+                false => (unsafe { w.as_ptr().add(c) }, n),
+            };
+            let mut r = r0;
+            while r + 4 <= r1 {
+                unsafe { tile4(x, wp, ws, bias, k, n, r, c, out) };
+                r += 4;
+            }
+            unsafe {
+                match r1 - r {
+                    3 => tile3(x, wp, ws, bias, k, n, r, c, out),
+                    2 => tile2(x, wp, ws, bias, k, n, r, c, out),
+                    1 => tile1(x, wp, ws, bias, k, n, r, c, out),
+                    _ => {}
+                }
+            }
+        }
+        for r in r0..r1 {
+            for c in panels..n {
+                let mut acc = bias[c];
+                for j in 0..k {
+                    acc += x[r * k + j] * w[j * n + c];
+                }
+                out[r * n + c] = acc;
+            }
+        }
+    }
+}
+
+/// `$name` computes rows `r + $i` (each `$i` listed), columns `c..c + 8` of [`linear`], whose
+/// weights `w[j, c..c + 8]` are the 8 floats at `wp + j · ws`. Safety: they are in bounds.
+macro_rules! linear_tile {
+    ($name:ident, $($i:literal),+) => {
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            x: &[f32],
+            wp: *const f32,
+            ws: usize,
+            bias: &[f32],
+            k: usize,
+            n: usize,
+            r: usize,
+            c: usize,
+            out: &mut [f32],
+        ) {
+            let (xp, bp, op) = (x.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            {
+                use core::arch::wasm32::*;
+                let b = (
+                    v128_load(bp.add(c) as *const v128),
+                    v128_load(bp.add(c + 4) as *const v128),
+                );
+                let mut acc = [$({ let _ = $i; b }),+];
+                for j in 0..k {
+                    let wj = wp.add(j * ws);
+                    let w0 = v128_load(wj as *const v128);
+                    let w1 = v128_load(wj.add(4) as *const v128);
+                    $(
+                        let v = f32x4_splat(*xp.add((r + $i) * k + j));
+                        acc[$i].0 = f32x4_add(acc[$i].0, f32x4_mul(v, w0));
+                        acc[$i].1 = f32x4_add(acc[$i].1, f32x4_mul(v, w1));
+                    )+
+                }
+                $(
+                    let o = op.add((r + $i) * n + c);
+                    v128_store(o as *mut v128, acc[$i].0);
+                    v128_store(o.add(4) as *mut v128, acc[$i].1);
+                )+
+            }
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+            {
+                let mut acc = [$({ let _ = $i; [0f32; 8] }),+];
+                for row in acc.iter_mut() {
+                    for (l, a) in row.iter_mut().enumerate() {
+                        *a = *bp.add(c + l);
+                    }
+                }
+                for j in 0..k {
+                    let wj = wp.add(j * ws);
+                    $(
+                        let v = *xp.add((r + $i) * k + j);
+                        for (l, a) in acc[$i].iter_mut().enumerate() {
+                            *a += v * *wj.add(l);
+                        }
+                    )+
+                }
+                $(
+                    for (l, a) in acc[$i].iter().enumerate() {
+                        *op.add((r + $i) * n + c + l) = *a;
+                    }
+                )+
+            }
+        }
+    };
+}
+linear_tile!(tile4, 0, 1, 2, 3);
+linear_tile!(tile3, 0, 1, 2);
+linear_tile!(tile2, 0, 1);
+linear_tile!(tile1, 0);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +417,46 @@ mod tests {
                 "d = {d}"
             );
             assert!(a.iter().any(|&x| x != 0.0));
+        }
+    }
+
+    #[test]
+    fn linear_adds_bias_and_products_in_order_at_every_shape() {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (1, 3, 8),
+            (5, 7, 8),
+            (13, 32, 24),
+            (4, 5, 11),
+            (70, 9, 16),
+            (3, 384, 20),
+        ] {
+            let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let b: Vec<f32> = (0..n).map(|i| i as f32 * 0.01 - 0.05).collect();
+            let mut out = vec![f32::NAN; m * n];
+            linear(&x, &w, &b, k, &mut out);
+            for r in 0..m {
+                for c in 0..n {
+                    let mut acc = b[c];
+                    for j in 0..k {
+                        acc += x[r * k + j] * w[j * n + c];
+                    }
+                    assert_eq!(
+                        out[r * n + c].to_bits(),
+                        acc.to_bits(),
+                        "m {m} k {k} n {n} at ({r}, {c})"
+                    );
+                }
+            }
+            if n % 8 == 0 {
+                let mut packed = vec![f32::NAN; m * n];
+                linear_panels(&x, &pack_panels(&w, k), &b, k, &mut packed);
+                assert_eq!(
+                    packed.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
+            }
         }
     }
 }

@@ -111,9 +111,12 @@ impl WeightSource {
         d_out: usize,
         device: &B::Device,
     ) -> Result<Linear<B>> {
-        let transposed = self
+        let mut transposed = self
             .weights
             .linear_pt(&format!("{name}.weight"), d_in, d_out)?;
+        if panel_weights::<B>(d_out) {
+            transposed = crate::kernels::pack_panels(&transposed, d_in);
+        }
         let mut linear = LinearConfig::new(d_in, d_out).init(device);
         linear.weight = Param::from_tensor(Tensor::from_data(
             TensorData::new(transposed, [d_in, d_out]),
@@ -224,9 +227,9 @@ impl<B: Backend> MiniLm<B> {
         let split = |y: Tensor<B, 2>| y.reshape([b, t, nh, hd]).swap_dims(1, 2);
         let scale = 1.0 / (hd as f64).sqrt();
         for layer in &self.layers {
-            let q = split(layer.query.forward(x.clone()).mul_scalar(scale));
-            let k = split(layer.key.forward(x.clone()));
-            let v = split(layer.value.forward(x.clone()));
+            let q = split(linear(&layer.query, x.clone()).mul_scalar(scale));
+            let k = split(linear(&layer.key, x.clone()));
+            let v = split(linear(&layer.value, x.clone()));
             let scores = q.matmul(k.swap_dims(2, 3)) + bias.clone();
             let context = softmax(scores, 3)
                 .matmul(v)
@@ -234,9 +237,9 @@ impl<B: Backend> MiniLm<B> {
                 .reshape([b * t, h]);
             x = layer
                 .attention_norm
-                .forward(x + layer.attention_out.forward(context));
-            let hidden = gelu_erf(layer.intermediate.forward(x.clone()));
-            x = layer.output_norm.forward(x + layer.output.forward(hidden));
+                .forward(x + linear(&layer.attention_out, context));
+            let hidden = gelu_erf(linear(&layer.intermediate, x.clone()));
+            x = layer.output_norm.forward(x + linear(&layer.output, hidden));
         }
         let x = x.reshape([b, t, h]);
 
@@ -254,30 +257,120 @@ impl<B: Backend> MiniLm<B> {
     }
 }
 
-/// GELU in its exact erf form. On the native CPU backend (Flex), whose GELU calls a scalar erf
-/// per value, it runs on the host instead: [`erf_f32`] vectorises and the rows are shared over
-/// the rayon threads. Elsewhere (the browser's backends) it is the backend's own GELU.
+/// GELU in its exact erf form. On the CPU backend (Flex), whose GELU calls a scalar erf per
+/// value, it runs on the host instead: [`erf_f32`] has no branches or calls (natively it
+/// vectorises and the rows are shared over the rayon threads). On WebGPU it is the backend's own
+/// GELU.
 fn gelu_erf<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
-    #[cfg(not(target_arch = "wasm32"))]
     if std::any::TypeId::of::<B>() == std::any::TypeId::of::<burn::backend::Flex>() {
         let (device, dims) = (x.device(), x.dims());
         if let Ok(mut v) = x.clone().into_data().into_vec::<f32>() {
-            use rayon::prelude::*;
-            v.par_chunks_mut(16 * 1024).for_each(|chunk| {
+            let gelu = |chunk: &mut [f32]| {
                 for y in chunk {
                     *y = 0.5 * *y * (1.0 + erf_f32(*y * std::f32::consts::FRAC_1_SQRT_2));
                 }
-            });
+            };
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                use rayon::prelude::*;
+                v.par_chunks_mut(16 * 1024).for_each(gelu);
+            }
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            {
+                let mut chunks = v.chunks_exact_mut(4);
+                for c in &mut chunks {
+                    // Safety: `c` holds 4 floats.
+                    unsafe { simd128::gelu4(c) };
+                }
+                gelu(chunks.into_remainder());
+            }
+            #[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+            gelu(&mut v);
             return Tensor::from_data(TensorData::new(v, dims), &device);
         }
     }
     gelu(x)
 }
 
+/// A linear layer on token rows `[rows, d_in]`. In the browser on the CPU backend (Flex in
+/// wasm) it is [`crate::kernels::linear_panels`] on the tensors' own storage, the weights packed
+/// once at load ([`panel_weights`]): gemm's SIMD128 kernel, reading them as stored, was about
+/// half as fast there. Elsewhere —
+/// natively, where Flex's gemm has AVX kernels and threads, and on WebGPU — burn's `Linear`.
+fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(y) = flex_host::linear(layer, &x) {
+        return y;
+    }
+    assert!(
+        !panel_weights::<B>(layer.weight.dims()[1]),
+        "MiniLM's panel-ordered weights can only go through kernels::linear_panels"
+    );
+    layer.forward(x)
+}
+
+/// Whether MiniLM's linear weights of `d_out` columns are stored in
+/// [`crate::kernels::pack_panels`]'s order (the same shape, values permuted): in wasm on the CPU
+/// backend, where [`linear`] always reads them with [`crate::kernels::linear_panels`], and only
+/// there (burn's `Linear` would compute garbage from them).
+fn panel_weights<B: Backend>(d_out: usize) -> bool {
+    cfg!(target_arch = "wasm32")
+        && d_out % 8 == 0
+        && std::any::TypeId::of::<B>() == std::any::TypeId::of::<burn::backend::Flex>()
+}
+
+/// Flex tensors in wasm read and made in place (no copy of the weights).
+#[cfg(target_arch = "wasm32")]
+mod flex_host {
+    use std::any::Any;
+
+    use burn::backend::Flex;
+    use burn::nn::Linear;
+    use burn::tensor::backend::Backend;
+    use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+    use burn_flex::FlexTensor;
+
+    /// The Flex tensor under `t` (a cheap clone: storage is shared), when `B` is Flex.
+    fn flex<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<FlexTensor> {
+        let any: Box<dyn Any> = Box::new(t.clone());
+        let t = any.downcast::<Tensor<Flex, D>>().ok()?;
+        let t = t.into_primitive().tensor();
+        Some(if t.is_contiguous() {
+            t
+        } else {
+            t.to_contiguous()
+        })
+    }
+
+    pub(super) fn linear<B: Backend>(layer: &Linear<B>, x: &Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+        let [rows, k] = x.dims();
+        let (x, w) = (flex(x)?, flex(&layer.weight.val())?);
+        let b = flex(&layer.bias.as_ref()?.val())?;
+        let (x, w, b) = (
+            x.as_slice::<f32>()?,
+            w.as_slice::<f32>()?,
+            b.as_slice::<f32>()?,
+        );
+        let n = b.len();
+        if w.len() != k * n {
+            return None;
+        }
+        let mut out = vec![0.0f32; rows * n];
+        match super::panel_weights::<B>(n) {
+            true => crate::kernels::linear_panels(x, w, b, k, &mut out),
+            false => crate::kernels::linear(x, w, b, k, &mut out),
+        }
+        let y = Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(FlexTensor::from_data(
+            TensorData::new(out, [rows, n]),
+        )));
+        let any: Box<dyn Any> = Box::new(y);
+        any.downcast::<Tensor<B, 2>>().ok().map(|y| *y)
+    }
+}
+
 /// erf in f32 without branches or calls (so that loops over it vectorise): the rational
 /// approximation Eigen and XLA use for float, `x·P(x²)/Q(x²)` on x clamped to [−4, 4]; its error
 /// is below 5e-7 (a few float ulps) on the whole line.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 fn erf_f32(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
@@ -302,6 +395,47 @@ fn erf_f32(x: f32) -> f32 {
         q = q * x2 + c;
     }
     x * p / q
+}
+
+/// [`erf_f32`]'s GELU four lanes at a time in wasm (LLVM leaves the loop scalar at the browser
+/// build's size optimisation): each lane does the scalar code's operations in its order, so the
+/// values are the same.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128 {
+    use core::arch::wasm32::*;
+
+    /// Safety: `y` holds at least 4 floats.
+    #[inline(always)]
+    pub(super) unsafe fn gelu4(y: &mut [f32]) {
+        let v = v128_load(y.as_ptr() as *const v128);
+        let x = f32x4_mul(v, f32x4_splat(std::f32::consts::FRAC_1_SQRT_2));
+        let x = f32x4_min(f32x4_max(x, f32x4_splat(-4.0)), f32x4_splat(4.0));
+        let x2 = f32x4_mul(x, x);
+        let mut p = f32x4_splat(-2.726_142_4e-10);
+        for c in [
+            2.770_681_5e-8,
+            -2.101_024e-6,
+            -5.692_506_2e-5,
+            -7.349_906_4e-4,
+            -2.954_6e-3,
+            -1.609_603_3e-2,
+        ] {
+            p = f32x4_add(f32x4_mul(p, x2), f32x4_splat(c));
+        }
+        let mut q = f32x4_splat(-1.456_607_15e-5);
+        for c in [
+            -2.133_740_5e-4,
+            -1.682_827e-3,
+            -7.373_329_3e-3,
+            -1.426_473_9e-2,
+        ] {
+            q = f32x4_add(f32x4_mul(q, x2), f32x4_splat(c));
+        }
+        let erf = f32x4_div(f32x4_mul(x, p), q);
+        let half_y = f32x4_mul(f32x4_splat(0.5), v);
+        let out = f32x4_mul(half_y, f32x4_add(f32x4_splat(1.0), erf));
+        v128_store(y.as_mut_ptr() as *mut v128, out);
+    }
 }
 
 /// Tokenizer + network: text in, unit vectors out.

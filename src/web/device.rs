@@ -18,6 +18,26 @@ use crate::rank::adaptor::{Pairs, PersonalizeConfig};
 use crate::rank::{DeviceScorer, Query};
 use crate::store::Bundle;
 
+/// Most texts in one encoder batch of [`Engine::embed_texts`].
+const TEXT_BATCH: usize = 64;
+
+/// Batches of at most `most` indices of `lengths`, longest first, each padded to its first
+/// (longest) row: a row joins the current batch while its length is at least ¾ of that row's,
+/// so that padding stays under a third of a batch's tokens (short texts vary a lot in length:
+/// ML-100K titles are 3 to 16 tokens; one batch of them is two thirds padding).
+fn length_batches(lengths: &[usize], most: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for i in order {
+        match batches.last_mut() {
+            Some(b) if b.len() < most && lengths[i] * 4 >= lengths[b[0]] * 3 => b.push(i),
+            _ => batches.push(vec![i]),
+        }
+    }
+    batches
+}
+
 thread_local! {
     /// burn's WebGPU runtime is set up once per worker; later bundles reuse it.
     static WEBGPU_READY: Cell<bool> = const { Cell::new(false) };
@@ -110,6 +130,32 @@ impl<B: Backend> OnDevice<B> {
     async fn embed_text(&self, text: &str) -> Result<Vec<f32>> {
         let encoder = self.text_encoder()?;
         read(encoder.embed(&[text])?.reshape([-1])).await
+    }
+
+    /// Embeddings of `texts`, one row each in input order, computed in batches of at most
+    /// [`TEXT_BATCH`] texts of similar token length (see [`length_batches`]).
+    async fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let encoder = self.text_encoder()?;
+        let rows = texts
+            .iter()
+            .map(|t| encoder.token_ids(t))
+            .collect::<Result<Vec<_>>>()?;
+        let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
+        let dim = encoder.dim();
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in length_batches(&lengths, TEXT_BATCH) {
+            let ids: Vec<&[u32]> = chunk.iter().map(|&i| rows[i].as_slice()).collect();
+            let values = read(
+                encoder
+                    .embed_batch(TextEncoder::<B>::pad(&ids))
+                    .reshape([-1]),
+            )
+            .await?;
+            for (&i, v) in chunk.iter().zip(values.chunks(dim)) {
+                out[i] = v.to_vec();
+            }
+        }
+        Ok(out)
     }
 
     async fn embed_image(&self, bytes: &[u8]) -> Result<(Vec<f32>, Vec<f32>)> {
@@ -220,6 +266,11 @@ impl Engine {
     /// MiniLM embedding (384-d, L2-normalised) of one text.
     pub(super) async fn embed_text(&self, text: &str) -> Result<Vec<f32>> {
         on_device!(self, d => d.embed_text(text).await)
+    }
+
+    /// MiniLM embeddings of several texts, batched (see [`OnDevice::embed_texts`]).
+    pub(super) async fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        on_device!(self, d => d.embed_texts(texts).await)
     }
 
     /// EfficientNet-Lite0 pooled features (1280-d) and ImageNet logits of one photo.

@@ -443,10 +443,22 @@ impl State {
     }
 
     /// Raw encoder outputs, for checking the on-device encoders against native ones.
-    async fn encode(&self, text: Option<String>, image: Option<Uint8Array>) -> Result<JsValue> {
+    async fn encode(
+        &self,
+        text: Option<String>,
+        image: Option<Uint8Array>,
+        texts: Option<Vec<String>>,
+    ) -> Result<JsValue> {
         let mut out = serde_json::Map::new();
         if let Some(text) = text {
             out.insert("text".into(), self.engine.embed_text(&text).await?.into());
+        }
+        if let Some(texts) = texts {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            out.insert(
+                "texts".into(),
+                self.engine.embed_texts(&texts).await?.into(),
+            );
         }
         if let Some(image) = image {
             let (pooled, logits) = self.engine.embed_image(&image.to_vec()).await?;
@@ -836,10 +848,16 @@ impl Recommender {
         future_to_promise(async move { state.load_encoders(files).map_err(js_error) })
     }
 
-    /// Raw encoder outputs `{ text?: number[], image?: number[], top1?: number }`.
-    pub fn encode(&self, text: Option<String>, image: Option<Uint8Array>) -> Promise {
+    /// Raw encoder outputs `{ text?: number[], texts?: number[][], image?: number[], top1?:
+    /// number }`; `texts` are encoded in batches.
+    pub fn encode(
+        &self,
+        text: Option<String>,
+        image: Option<Uint8Array>,
+        texts: Option<Vec<String>>,
+    ) -> Promise {
         let state = self.state.clone();
-        future_to_promise(async move { state.encode(text, image).await.map_err(js_error) })
+        future_to_promise(async move { state.encode(text, image, texts).await.map_err(js_error) })
     }
 
     /// The loaded bundle as files, for `save`: `{ manifest, files: { name: bytes } }` — the

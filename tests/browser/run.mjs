@@ -197,6 +197,12 @@ for (const run of RUNS) {
           const t0 = performance.now();
           const encoded = await rec.encode({ text: golden, image: '/data/photos/coffee.png' });
           const encodeMs = performance.now() - t0;
+          // Several texts at once (batches of similar length): each row as encoded alone.
+          const several = [golden, 'Heat', golden.split(' ').slice(0, 3).join(' ')];
+          const batched = (await rec.encode({ texts: several })).texts;
+          const alone = [];
+          for (const text of several) alone.push((await rec.encode({ text })).text);
+          const badTexts = await code(rec.encode({ texts: 'not an array' }));
           const history = [{ item: '50', rating: 5 }, { item: '1', rating: 5 }, { item: '100', rating: 4 }];
           const before = await rec.recommend({ history });
           const progress = [];
@@ -236,7 +242,7 @@ for (const run of RUNS) {
           const saved = await rec.save('ci');
           const beforeSave = await rec.recommend({ history });
           return {
-            encoded: { text: encoded.text, top1: encoded.top1, dim: encoded.image.length },
+            encoded: { text: encoded.text, top1: encoded.top1, dim: encoded.image.length }, batched, alone, badTexts,
             encodeMs, before, after, tuned, progress, personalizeMs, explained, exported, sameSeed, secret, badExport, badPhoto, added, addMs,
             duplicate, first, similar, fanRecs, saved, beforeSave,
           };
@@ -282,6 +288,12 @@ for (const run of RUNS) {
       const distance = 1 - dot / (norm(out.encoded.text) * norm(g));
       assert.ok(distance < 1e-4, `${label}: MiniLM cosine distance to golden ${distance}`);
       assert.ok([967, 968].includes(out.encoded.top1), `${label}: coffee.png → ${out.encoded.top1}`);
+      assert.equal(out.batched.length, out.alone.length, `${label}: encode({ texts }) rows`);
+      out.batched.forEach((row, r) => {
+        const worst = Math.max(...row.map((x, i) => Math.abs(x - out.alone[r][i])));
+        assert.ok(row.length === 384 && worst < 1e-5, `${label}: encode({ texts }) row ${r} vs alone: max |Δ| ${worst}`);
+      });
+      assert.equal(out.badTexts, 'BAD_DATA', `${label}: encode({ texts: 'not an array' })`);
       assert.equal(out.encoded.dim, 1280);
       // Personalize on horror-favouring events moves horror's share of the top 10 up.
       const share = (recs) => recs.filter((r) => isHorror.has(r.item)).length / recs.length;
