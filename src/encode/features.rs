@@ -290,17 +290,19 @@ pub fn tfidf_modality(dataset: &Dataset) -> Modality {
     let tfidf = TfIdf::fit(&docs, 2);
     let rows = texts
         .iter()
-        .map(|t| {
-            let sparse = tfidf.transform(t.as_deref()?);
-            if sparse.is_empty() {
-                return None;
-            }
-            let mut dense = vec![0.0; tfidf.dim()];
-            sparse.into_iter().for_each(|(i, x)| dense[i] = x);
-            Some(dense)
-        })
+        .map(|t| dense_row(tfidf.transform(t.as_deref()?), tfidf.dim()))
         .collect();
     Modality::from_rows("tfidf", tfidf.dim(), rows)
+}
+
+/// A sparse TF-IDF vector as a dense row; `None` (an absent item) when it has no known token.
+fn dense_row(sparse: Vec<(usize, f32)>, dim: usize) -> Option<Vec<f32>> {
+    if sparse.is_empty() {
+        return None;
+    }
+    let mut dense = vec![0.0; dim];
+    sparse.into_iter().for_each(|(i, x)| dense[i] = x);
+    Some(dense)
 }
 
 /// TF-IDF of every item's categories taken whole (a tag like "hip hop" is one token; lower-cased,
@@ -327,15 +329,7 @@ pub fn tags_modality(dataset: &Dataset) -> Option<Modality> {
     let tfidf = TfIdf::fit_tokens(&docs, 2);
     let rows = docs
         .into_iter()
-        .map(|doc| {
-            let sparse = tfidf.transform_tokens(doc);
-            if sparse.is_empty() {
-                return None;
-            }
-            let mut dense = vec![0.0; tfidf.dim()];
-            sparse.into_iter().for_each(|(i, x)| dense[i] = x);
-            Some(dense)
-        })
+        .map(|doc| dense_row(tfidf.transform_tokens(doc), tfidf.dim()))
         .collect();
     Some(Modality::from_rows("tags", tfidf.dim(), rows))
 }

@@ -374,28 +374,34 @@ mod flex_host {
 fn erf_f32(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
-    let mut p = -2.726_142_4e-10_f32;
-    for c in [
-        2.770_681_5e-8,
-        -2.101_024e-6,
-        -5.692_506_2e-5,
-        -7.349_906_4e-4,
-        -2.954_6e-3,
-        -1.609_603_3e-2,
-    ] {
+    let mut p = ERF_P[0];
+    for c in &ERF_P[1..] {
         p = p * x2 + c;
     }
-    let mut q = -1.456_607_15e-5_f32;
-    for c in [
-        -2.133_740_5e-4,
-        -1.682_827e-3,
-        -7.373_329_3e-3,
-        -1.426_473_9e-2,
-    ] {
+    let mut q = ERF_Q[0];
+    for c in &ERF_Q[1..] {
         q = q * x2 + c;
     }
     x * p / q
 }
+
+/// [`erf_f32`]'s numerator and denominator coefficients, highest power of x² first.
+const ERF_P: [f32; 7] = [
+    -2.726_142_4e-10,
+    2.770_681_5e-8,
+    -2.101_024e-6,
+    -5.692_506_2e-5,
+    -7.349_906_4e-4,
+    -2.954_6e-3,
+    -1.609_603_3e-2,
+];
+const ERF_Q: [f32; 5] = [
+    -1.456_607_15e-5,
+    -2.133_740_5e-4,
+    -1.682_827e-3,
+    -7.373_329_3e-3,
+    -1.426_473_9e-2,
+];
 
 /// [`erf_f32`]'s GELU four lanes at a time in wasm (LLVM leaves the loop scalar at the browser
 /// build's size optimisation): each lane does the scalar code's operations in its order, so the
@@ -411,24 +417,12 @@ mod simd128 {
         let x = f32x4_mul(v, f32x4_splat(std::f32::consts::FRAC_1_SQRT_2));
         let x = f32x4_min(f32x4_max(x, f32x4_splat(-4.0)), f32x4_splat(4.0));
         let x2 = f32x4_mul(x, x);
-        let mut p = f32x4_splat(-2.726_142_4e-10);
-        for c in [
-            2.770_681_5e-8,
-            -2.101_024e-6,
-            -5.692_506_2e-5,
-            -7.349_906_4e-4,
-            -2.954_6e-3,
-            -1.609_603_3e-2,
-        ] {
+        let mut p = f32x4_splat(super::ERF_P[0]);
+        for &c in &super::ERF_P[1..] {
             p = f32x4_add(f32x4_mul(p, x2), f32x4_splat(c));
         }
-        let mut q = f32x4_splat(-1.456_607_15e-5);
-        for c in [
-            -2.133_740_5e-4,
-            -1.682_827e-3,
-            -7.373_329_3e-3,
-            -1.426_473_9e-2,
-        ] {
+        let mut q = f32x4_splat(super::ERF_Q[0]);
+        for &c in &super::ERF_Q[1..] {
             q = f32x4_add(f32x4_mul(q, x2), f32x4_splat(c));
         }
         let erf = f32x4_div(f32x4_mul(x, p), q);
