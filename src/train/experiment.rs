@@ -694,7 +694,13 @@ pub fn cold_start_neighbours(
         )?;
         models.push((name, TrainedModel::ItemKnn(model)));
     }
-    let every: Vec<String> = content.modalities.iter().map(|m| m.name.clone()).collect();
+    // "all" as the README's figures were measured: the tags modality (added later) left out.
+    let every: Vec<String> = content
+        .modalities
+        .iter()
+        .map(|m| m.name.clone())
+        .filter(|n| n != "tags")
+        .collect();
     let mut spaces = Vec::new();
     for (name, modalities) in [
         ("text", vec!["text".to_owned()]),
