@@ -5,11 +5,27 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::fusionrec;
+
+/// `train` on an atomic file with Last.fm-2K's split column under MMRec's protocol, into `out`,
+/// printing JSON: the arguments both Last.fm tests start from.
+fn lastfm_train<'a>(inter: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--interactions",
+        inter.to_str().unwrap(),
+        "--split-column",
+        "x_label",
+        "--keep-valid-at-test",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]
+}
 
 fn ok(o: Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -139,17 +155,7 @@ fn audio_features_from_npy_and_the_friend_graph_change_the_ranking() {
     let tmp = tempfile::tempdir().unwrap();
     let train = |name: &str, extra: &[&str]| -> serde_json::Value {
         let out = tmp.path().join(name);
-        let mut args = vec![
-            "train",
-            "--interactions",
-            inter.to_str().unwrap(),
-            "--split-column",
-            "x_label",
-            "--keep-valid-at-test",
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ];
+        let mut args = lastfm_train(&inter, &out);
         args.extend_from_slice(extra);
         ok(fusionrec(&args))
     };
@@ -355,7 +361,8 @@ fn play_ranks_and_tags_lift_lastfm() {
         .map(|r| (r[0].clone(), r.get(1).cloned().unwrap_or_default()))
         .collect();
     let mut played = String::from("userID\titemID\trating\tx_label\n");
-    let mut artist: HashMap<String, String> = HashMap::new();
+    // Ordered, so the items file (and the catalog's order) is the same on every run.
+    let mut artist: BTreeMap<String, String> = BTreeMap::new();
     for (r, o) in inter.iter().zip(&og) {
         let count = &plays[&(o[0].clone(), o[1].clone())];
         played.push_str(&format!("{}\t{}\t{count}\t{}\n", r[0], r[1], r[3]));
@@ -372,13 +379,8 @@ fn play_ranks_and_tags_lift_lastfm() {
     let minilm = format!("minilm={}", dir.join("all-MiniLM-L6-v2.npy").display());
     let train = |name: &str, inter: &Path, extra: &[&str]| -> (serde_json::Value, PathBuf) {
         let out = tmp.path().join(name);
-        let mut args = vec![
-            "train",
-            "--interactions",
-            inter.to_str().unwrap(),
-            "--split-column",
-            "x_label",
-            "--keep-valid-at-test",
+        let mut args = lastfm_train(inter, &out);
+        args.extend_from_slice(&[
             "--items",
             items_path.to_str().unwrap(),
             "--item-features",
@@ -387,10 +389,7 @@ fn play_ranks_and_tags_lift_lastfm() {
             "ease-mm",
             "--catalog-content",
             "tabular",
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ];
+        ]);
         args.extend_from_slice(extra);
         (ok(fusionrec(&args))["ease-mm"].clone(), out)
     };
