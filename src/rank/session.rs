@@ -1267,6 +1267,39 @@ mod tests {
     }
 
     #[test]
+    fn explanation_adds_up_for_a_rank_weighted_item_item_bundle() {
+        // Each event's rank weight comes from the whole history (ratings 1, 5, 3 rank 1, 3, 2),
+        // also in the one-event queries of the influences and for an added item's neighbours.
+        let knn = crate::model::ItemKnn {
+            config: crate::model::ItemKnnConfig {
+                k: 3,
+                rank_weight: 1.0,
+                ..Default::default()
+            },
+            neighbors: vec![1, 2, 3, 0, 2, 3, 0, 1, 3, 0, 1, 2],
+            similarities: vec![0.5, 0.2, 0.1, 0.5, 0.3, 0.1, 0.2, 0.3, 0.4, 0.1, 0.1, 0.4],
+        };
+        let text = Modality {
+            name: "text".into(),
+            dim: 2,
+            values: vec![1.0, 0.0, 1.0, 0.1, 0.0, 1.0, 0.1, 1.0],
+            present: vec![true; 4],
+        };
+        let bundle = crate::store::tests::tiny_bundle(TrainedModel::ItemKnn(knn), vec![text]);
+        let mut s = Session::new(bundle);
+        s.add_item("new", None, [("text".into(), vec![0.0, 1.0])].into())
+            .unwrap();
+        let h = events(&[("i0", Some(1.0)), ("i1", Some(5.0)), ("new", Some(3.0))]);
+        for item in ["i2", "i3"] {
+            let e = s.explain(&h, item).unwrap();
+            let total = e.base + e.influences.iter().map(|x| x.1).sum::<f32>() + e.personal;
+            assert!((total - e.score).abs() < 1e-6, "{e:?}");
+            let i = s.index(item).unwrap() as usize;
+            assert!((s.scores_for_history(&h).unwrap()[i] - e.score).abs() < 1e-6);
+        }
+    }
+
+    #[test]
     fn state_round_trips_and_is_tied_to_its_bundle() {
         let mut s = session();
         s.add_item(

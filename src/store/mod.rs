@@ -48,6 +48,7 @@ fn model_version(model: &ModelConfig) -> u32 {
         ModelConfig::Ease(c) | ModelConfig::EaseMm(c) if c.rank_weight > 0.0 => {
             RANK_WEIGHTED_VERSION
         }
+        ModelConfig::ItemKnn(c) if c.rank_weight > 0.0 => RANK_WEIGHTED_VERSION,
         _ => 1,
     }
 }
