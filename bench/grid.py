@@ -65,6 +65,14 @@ CONFIG = {
                                            '--neighbors', '1446'],
          {'--lambda': ['200', '300', '400'], '--content-weight': ['30', '60'],
           '--dropout': ['0.33', '0.5'], '--order-weight': ['0.5', '1']}, False),
+        # The same with each training row weighted by its rating's rank within the user's
+        # history (`--rank-weight`, as the Last.fm play counts below); content and order weights
+        # fixed at the row above's validation choice.
+        ('DLAE + order + text + tabular, rating-rank weighted',
+         ['--model', 'ease-mm', '--modalities', 'text,tabular', '--neighbors', '1446',
+          '--content-weight', '30', '--order-weight', '0.5'],
+         {'--rank-weight': ['0.25', '0.5', '0.75', '1'], '--lambda': ['300', '400'],
+          '--dropout': ['0.33', '0.5']}, False),
     ]),
     'lfm2k': (['--interactions', f'{LFM}/lfm2k.inter', '--split-column', 'x_label',
                '--keep-valid-at-test', '--items', f'{BENCH}/lfm2k/items.csv',
