@@ -168,3 +168,33 @@ fn dlae_with_order_beats_plain_ease() {
         (0.5, 0.5, 10.0)
     );
 }
+
+/// Weighting each training row by its rating's rank within the user's history (`rank_weight`
+/// 0.5, the ML-100K bench split's validation choice) lifts DLAE + order on this split's test
+/// NDCG@10 by ≥ 1% relative (measured: 0.2553 vs 0.2508), and the manifest records it.
+#[test]
+fn rating_ranks_lift_dlae_with_order() {
+    let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
+    let config = |rank_weight: f64| {
+        let mut config = ModelConfig::default_for("ease").unwrap();
+        if let ModelConfig::Ease(c) = &mut config {
+            c.lambda = 300.0;
+            c.dropout = 0.33;
+            c.order_weight = 0.5;
+            c.rank_weight = rank_weight;
+        }
+        config
+    };
+    let plain = train(&dataset, config(0.0), None);
+    let ranked = train(&dataset, config(0.5), None);
+    let (p, r) = (
+        plain.manifest.metrics.test.ndcg(10),
+        ranked.manifest.metrics.test.ndcg(10),
+    );
+    eprintln!("test NDCG@10: DLAE + order {p:.4}, rating-rank weighted {r:.4}");
+    assert!(r >= 1.01 * p, "rating-rank weighted {r:.4} vs {p:.4}");
+    let ModelConfig::Ease(c) = &ranked.manifest.model else {
+        panic!("an EASE manifest")
+    };
+    assert_eq!(c.rank_weight, 0.5);
+}
