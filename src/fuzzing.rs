@@ -185,7 +185,7 @@ fn tiny_bundle() -> Option<Bundle> {
             user_factors: vec![0.0; 2],
             item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
             biases: None,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         }),
         vec![crate::encode::features::Modality {
@@ -235,7 +235,7 @@ fn tiny_sequential_bundle() -> Option<Bundle> {
             user_factors: vec![0.3, 0.7],
             item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
             biases: None,
-            sequence: Some(Box::new(encoder)),
+            encoder: Some(Box::new(crate::model::VisitorEncoder::Sequence(encoder))),
             heads: Default::default(),
         }),
         Vec::new(),

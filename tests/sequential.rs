@@ -69,7 +69,10 @@ fn sasrec_beats_the_baselines_and_serves_a_visitor_in_order() {
     let TrainedModel::Factor(m) = &bundle.model else {
         panic!("SASRec is stored as a factor model")
     };
-    assert!(m.sequence.is_some());
+    assert!(matches!(
+        m.encoder.as_deref(),
+        Some(fusionrec::model::VisitorEncoder::Sequence(_))
+    ));
     let session = Session::new(bundle.clone());
     let split = Split::new(&dataset.log, &temporal()).unwrap();
 

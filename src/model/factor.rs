@@ -157,12 +157,49 @@ pub struct FactorModel {
     pub item_factors: ItemVectors,
     pub biases: Option<Biases>,
     /// How a new visitor's user vector is made: `None`, the mean of their history's item vectors
-    /// (the fold-in of the ranking layer); a sequential model's encoder over the ordered history
-    /// (see [`super::sequential`]).
-    pub sequence: Option<Box<super::sequential::SeqEncoder>>,
+    /// (the fold-in of the ranking layer); else the model's own encoder (see [`VisitorEncoder`]).
+    pub encoder: Option<Box<VisitorEncoder>>,
     /// The two-tower model's click and rating heads over `p_u · q_i`, when trained with them;
     /// they never change the ranking score.
     pub heads: Heads,
+}
+
+/// A trained encoder that turns a visitor's history into a user vector, scored against the
+/// model's item vectors like a training user's. Each event is a mixture of catalog items with
+/// weights (one item with weight 1 for a catalog item; an item added in the browser is its
+/// neighbours' mixture).
+#[derive(Debug, Clone, PartialEq)]
+pub enum VisitorEncoder {
+    /// SASRec's causal self-attention over the ordered history (the last `max_len` events).
+    Sequence(super::sequential::SeqEncoder),
+    /// Mult-DAE's encoder over the history as a set (see [`super::autoencoder`]).
+    Autoencoder(super::autoencoder::DaeEncoder),
+}
+
+impl VisitorEncoder {
+    /// The user vector of a history, oldest event first.
+    pub fn encode(&self, items: &ItemVectors, events: &[Vec<(u32, f32)>]) -> Result<Vec<f32>> {
+        match self {
+            VisitorEncoder::Sequence(e) => e.encode(items, events),
+            VisitorEncoder::Autoencoder(e) => e.encode(events),
+        }
+    }
+
+    /// How many of the latest events the encoder reads (older ones never move a score).
+    pub fn window(&self) -> usize {
+        match self {
+            VisitorEncoder::Sequence(e) => e.max_len,
+            VisitorEncoder::Autoencoder(_) => usize::MAX,
+        }
+    }
+
+    /// The bundle's tensors of the encoder.
+    pub fn weights(&self) -> WeightMap {
+        match self {
+            VisitorEncoder::Sequence(e) => e.weights(),
+            VisitorEncoder::Autoencoder(e) => e.weights(),
+        }
+    }
 }
 
 /// A factor model's item vectors, `[items, dim]` row-major: f32 (trained, or read from an f32
@@ -410,7 +447,7 @@ impl FactorModel {
             w.insert("user_bias".into(), (vec![n_users], b.user.clone()));
             w.insert("item_bias".into(), (vec![n_items], b.item.clone()));
         }
-        if let Some(encoder) = &self.sequence {
+        if let Some(encoder) = &self.encoder {
             w.extend(encoder.weights());
         }
         self.heads.write(&mut w);
@@ -448,7 +485,7 @@ impl FactorModel {
             biases,
             heads: Heads::read(w, n_users, n_items)?,
             dim: d,
-            sequence: None,
+            encoder: None,
         })
     }
 }
@@ -563,7 +600,7 @@ impl<B: Backend> FactorNet<B> {
             user_factors: read(self.user.val())?,
             item_factors: read(self.item.val())?.into(),
             biases,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         })
     }
@@ -704,7 +741,7 @@ impl Factors {
             user_factors: self.user_factors.clone(),
             item_factors: self.item_factors.clone().into(),
             biases: None,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         }
     }

@@ -349,7 +349,7 @@ impl<B: Backend> GraphNet<B> {
             user_factors: read(users)?,
             item_factors: read(items)?.into(),
             biases: None,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         })
     }

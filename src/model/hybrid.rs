@@ -767,7 +767,7 @@ fn snapshot<B: Backend>(
         user_factors,
         item_factors: read(items)?.into(),
         biases: None,
-        sequence: None,
+        encoder: None,
         heads: Heads {
             click: net.click.as_ref().map(ClickNet::export).transpose()?,
             rating: net.rating.as_ref().map(RatingNet::export).transpose()?,

@@ -2,6 +2,7 @@
 //! user against the whole catalog the same way on every platform, and that the bundle stores.
 //! Training itself runs on a burn device (see [`crate::device`]).
 
+pub mod autoencoder;
 mod ease;
 mod factor;
 pub mod graph;
@@ -18,10 +19,11 @@ pub mod vbpr;
 
 use serde::{Deserialize, Serialize};
 
+pub use autoencoder::{train_mult_dae, AutoencoderConfig, DaeEncoder};
 pub use ease::{train_ease, train_ease_ordered, EaseConfig};
 pub use factor::{
     train_bpr_sgd, train_factor_model, Biases, FactorConfig, FactorModel, I8Rows, ItemVectors,
-    Objective, Solver,
+    Objective, Solver, VisitorEncoder,
 };
 pub use graph::{content_graph, train_graph, GraphConfig};
 pub use heads::{ClickHead, Heads, RatingHead};
@@ -105,6 +107,9 @@ pub enum ModelConfig {
     /// SASRec: causal self-attention over a user's ordered history; stored as a factor model
     /// whose visitors' vectors come from the encoder.
     Sasrec(SasRecConfig),
+    /// Mult-DAE: a denoising autoencoder over the user's items with a softmax likelihood; stored
+    /// as a factor model whose visitors' vectors come from its encoder.
+    MultDae(AutoencoderConfig),
 }
 
 impl ModelConfig {
@@ -121,13 +126,14 @@ impl ModelConfig {
             ModelConfig::Ease(_) => "ease",
             ModelConfig::EaseMm(_) => "ease-mm",
             ModelConfig::Sasrec(_) => "sasrec",
+            ModelConfig::MultDae(_) => "mult-dae",
         }
     }
 
     /// The content modalities the model reads (empty for collaborative-only models).
     pub fn modalities(&self) -> &[String] {
         match self {
-            ModelConfig::Popularity | ModelConfig::ItemKnn(_) => &[],
+            ModelConfig::Popularity | ModelConfig::ItemKnn(_) | ModelConfig::MultDae(_) => &[],
             ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.modalities(),
             ModelConfig::Hybrid(c) => c.modalities(),
             ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.modalities(),
@@ -162,6 +168,7 @@ impl ModelConfig {
             ModelConfig::Vbpr(c) => c.fit::<B>(ctx, device),
             ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.fit::<B>(ctx, device),
             ModelConfig::Sasrec(c) => c.fit::<B>(ctx, device),
+            ModelConfig::MultDae(c) => c.fit::<B>(ctx, device),
         }
     }
 
@@ -179,10 +186,11 @@ impl ModelConfig {
             "ease" => ModelConfig::Ease(EaseConfig::plain_default()),
             "ease-mm" => ModelConfig::EaseMm(EaseConfig::multimodal_default()),
             "sasrec" => ModelConfig::Sasrec(SasRecConfig::default()),
+            "mult-dae" | "multdae" | "dae" => ModelConfig::MultDae(AutoencoderConfig::default()),
             other => {
                 return Err(Error::Config(format!(
                     "unknown model '{other}' (expected popularity, item-knn, mf, bpr-mf, hybrid, \
-                     lightgcn, graph, vbpr, ease, ease-mm or sasrec)"
+                     lightgcn, graph, vbpr, ease, ease-mm, sasrec or mult-dae)"
                 )))
             }
         })
@@ -200,6 +208,7 @@ impl ModelConfig {
             ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => Some(&mut c.train),
             ModelConfig::Vbpr(c) => Some(&mut c.train),
             ModelConfig::Sasrec(c) => Some(&mut c.train),
+            ModelConfig::MultDae(c) => Some(&mut c.train),
         }
     }
 
@@ -304,6 +313,7 @@ impl TrainedModel {
                 | ModelConfig::Graph(_)
                 | ModelConfig::Vbpr(_)
                 | ModelConfig::Sasrec(_)
+                | ModelConfig::MultDae(_)
         );
         if item_rows.is_some() && !factor {
             return Err(Error::Bundle(
@@ -343,7 +353,23 @@ impl TrainedModel {
             ModelConfig::Sasrec(c) => {
                 let mut m =
                     FactorModel::from_weights(c.train.dim, n_users, n_items, weights, item_rows)?;
-                m.sequence = Some(Box::new(SeqEncoder::from_weights(c, weights)?));
+                m.encoder = Some(Box::new(VisitorEncoder::Sequence(
+                    SeqEncoder::from_weights(c, weights)?,
+                )));
+                TrainedModel::Factor(m)
+            }
+            // Users [h_u, 1], items [W₂ᵀ_i, b₂_i]: see `autoencoder`.
+            ModelConfig::MultDae(c) => {
+                let mut m = FactorModel::from_weights(
+                    c.train.dim + 1,
+                    n_users,
+                    n_items,
+                    weights,
+                    item_rows,
+                )?;
+                m.encoder = Some(Box::new(VisitorEncoder::Autoencoder(
+                    DaeEncoder::from_weights(c, n_items, weights)?,
+                )));
                 TrainedModel::Factor(m)
             }
         })

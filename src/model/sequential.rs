@@ -643,7 +643,7 @@ fn snapshot<B: Backend>(
         user_factors: users,
         item_factors: items,
         biases: None,
-        sequence: Some(Box::new(encoder)),
+        encoder: Some(Box::new(super::VisitorEncoder::Sequence(encoder))),
         heads: Default::default(),
     })
 }

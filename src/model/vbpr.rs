@@ -115,7 +115,7 @@ impl<B: Backend> VbprNet<B> {
             user_factors: read(users)?,
             item_factors: read(items)?.into(),
             biases: None,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         })
     }

@@ -259,7 +259,7 @@ mod tests {
             user_factors: vec![0.0; 2],
             item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         });
         assert_eq!(device_scores(&mf, 3, &[0, 1], &[5.0, 1.0]), [0.5, 2.0, 6.0]);

@@ -160,7 +160,7 @@ mod tests {
             user_factors: vec![0.0; 2],
             item_factors: vec![1.0, 0.0, 0.0, 2.0, 4.0, 4.0].into(),
             biases: None,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         };
         assert_eq!(fold_in(&m, &[0, 1]).unwrap(), [0.5, 1.0]);

@@ -346,7 +346,7 @@ impl Session {
     }
 
     /// The query for a history, and the session indices it holds (sorted: "seen"). A
-    /// sequential bundle's query carries the encoding of the history in order.
+    /// bundle with a visitor encoder (SASRec, Mult-DAE) carries the history's encoding.
     pub fn query(&self, history: &[HistoryEvent]) -> Result<(Query, Vec<u32>)> {
         let events = self.resolve(history)?;
         let seen = events.iter().map(|e| e.0).collect();
@@ -357,10 +357,11 @@ impl Session {
         Ok((q, seen))
     }
 
-    /// A sequential bundle's factors and encoder (see [`crate::model::SeqEncoder`]).
-    fn sequential(&self) -> Option<(&crate::model::FactorModel, &crate::model::SeqEncoder)> {
+    /// The factors and visitor encoder of a bundle whose user vectors come from an encoder
+    /// (SASRec, Mult-DAE: see [`crate::model::VisitorEncoder`]).
+    fn sequential(&self) -> Option<(&crate::model::FactorModel, &crate::model::VisitorEncoder)> {
         match &self.bundle.model {
-            TrainedModel::Factor(m) => m.sequence.as_deref().map(|e| (m, e)),
+            TrainedModel::Factor(m) => m.encoder.as_deref().map(|e| (m, e)),
             _ => None,
         }
     }
@@ -389,7 +390,7 @@ impl Session {
         Ok(order.into_iter().map(|p| p.1).collect())
     }
 
-    /// A sequential bundle's user vector for session items in order (an added item enters as its
+    /// An encoder bundle's user vector for session items in order (an added item enters as its
     /// neighbours' mixture).
     fn encode(&self, order: &[u32]) -> Result<Vec<f32>> {
         let (m, encoder) = self
@@ -706,7 +707,7 @@ impl Session {
 
     /// Explains `item_id`'s score for a visitor's history (see [`Explanation`]).
     ///
-    /// A sequential bundle's score is not a sum over events: there each event's influence is
+    /// An encoder bundle's (SASRec, Mult-DAE) score is not a sum over events: there each event's influence is
     /// how much it moved the item's score when it happened (the score after the history up to
     /// and including it, less the score before it), which sums exactly to `score − base` too.
     pub fn explain(&self, history: &[HistoryEvent], item_id: &str) -> Result<Explanation> {
@@ -736,7 +737,7 @@ impl Session {
             Some((_, encoder)) => {
                 // Only the window the encoder reads moves the score: older events get nothing.
                 let order = self.ordered(history)?;
-                let order = &order[order.len().saturating_sub(encoder.max_len)..];
+                let order = &order[order.len().saturating_sub(encoder.window())..];
                 let prefix = |n: usize| -> Result<f32> {
                     let q = Query {
                         user: Some(self.encode(&order[..n])?),
@@ -1106,7 +1107,7 @@ mod tests {
                 user_factors: vec![0.0; 2],
                 item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
                 biases: None,
-                sequence: None,
+                encoder: None,
                 heads: Default::default(),
             }),
             vec![Modality {

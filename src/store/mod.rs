@@ -402,7 +402,7 @@ impl Bundle {
                     user: Vec::new(),
                     item: b.item.clone(),
                 }),
-                sequence: f.sequence.clone(),
+                encoder: f.encoder.clone(),
                 heads: f.heads.without_users(),
             }),
             other => other.clone(),
@@ -908,8 +908,8 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
     };
     let config = match &model {
         TrainedModel::Popularity(_) => ModelConfig::Popularity,
-        TrainedModel::Factor(f) => match &f.sequence {
-            Some(e) => {
+        TrainedModel::Factor(f) => match f.encoder.as_deref() {
+            Some(crate::model::VisitorEncoder::Sequence(e)) => {
                 let mut c = crate::model::SasRecConfig {
                     modalities: Vec::new(),
                     max_len: e.max_len,
@@ -918,6 +918,11 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
                 };
                 c.train.dim = f.dim;
                 ModelConfig::Sasrec(c)
+            }
+            Some(crate::model::VisitorEncoder::Autoencoder(e)) => {
+                let mut c = crate::model::AutoencoderConfig::default();
+                c.train.dim = e.dim;
+                ModelConfig::MultDae(c)
             }
             None => {
                 let mut c = ModelConfig::default_for("bpr-mf").unwrap();
@@ -999,7 +1004,7 @@ pub(crate) mod tests {
                 user: vec![0.3],
                 item: vec![0.0, -0.2, 0.5],
             }),
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         });
         let mut full = tiny_bundle(mf, Vec::new());
@@ -1131,7 +1136,7 @@ pub(crate) mod tests {
             user_factors: vec![0.5, -1.0, 0.25],
             item_factors: vec![1.0, 2.0, -3.0, 0.01, 0.02, 0.0].into(),
             biases: None,
-            sequence: None,
+            encoder: None,
             heads: Default::default(),
         });
         let content = vec![Modality {

@@ -106,7 +106,7 @@ pub struct Param {
 
 /// Models trained by the shared loop ([`crate::model::training`]).
 const TRAINED: &[&str] = &[
-    "mf", "bpr-mf", "hybrid", "lightgcn", "graph", "vbpr", "sasrec",
+    "mf", "bpr-mf", "hybrid", "lightgcn", "graph", "vbpr", "sasrec", "mult-dae",
 ];
 const RANKING_LOSS: &[&str] = &["hybrid", "lightgcn", "graph"];
 
@@ -136,7 +136,11 @@ pub const PARAMS: &[Param] = &[
     p("content_weight", Kind::Float, &["ease-mm"]),
     p("max_len", Kind::Int, &["sasrec"]),
     p("blocks", Kind::Int, &["sasrec"]),
-    p("dropout", Kind::Float, &["sasrec", "ease", "ease-mm"]),
+    p(
+        "dropout",
+        Kind::Float,
+        &["sasrec", "mult-dae", "ease", "ease-mm"],
+    ),
     p("order_weight", Kind::Float, &["ease", "ease-mm"]),
     p("order_window", Kind::Float, &["ease", "ease-mm"]),
     p("rank_weight", Kind::Float, &["ease", "ease-mm"]),

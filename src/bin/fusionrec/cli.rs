@@ -267,6 +267,8 @@ enum ModelArg {
     EaseMm,
     /// SASRec: self-attention over each user's ordered history (use `--split temporal`).
     Sasrec,
+    /// Mult-DAE: a denoising autoencoder over each user's items (`--dim` its width).
+    MultDae,
     /// popularity, item-knn, bpr-mf, lightgcn, hybrid, graph, vbpr, ease, ease-mm (implicit)
     /// and mf (explicit), each into <out>/<kind>/.
     All,
@@ -442,8 +444,9 @@ struct TrainArgs {
     /// SASRec: transformer blocks.
     #[arg(long)]
     blocks: Option<usize>,
-    /// SASRec: dropout in training. EASE: DLAE's dropout probability p in [0, 1) (0: plain
-    /// EASE; p > 0 regularises item i by p/(1−p)·count(i) + λ instead of a zero diagonal).
+    /// SASRec: dropout in training. Mult-DAE: the input's dropout (its denoising). EASE: DLAE's
+    /// dropout probability p in [0, 1) (0: plain EASE; p > 0 regularises item i by
+    /// p/(1−p)·count(i) + λ instead of a zero diagonal).
     #[arg(long)]
     dropout: Option<f64>,
     /// Graph: neighbours per item in each modality's kNN graph.
@@ -797,6 +800,7 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
         ModelArg::Ease => "ease",
         ModelArg::EaseMm => "ease-mm",
         ModelArg::Sasrec => "sasrec",
+        ModelArg::MultDae => "mult-dae",
     };
     let mut config = ModelConfig::default_for(name)?;
     if let ModelConfig::BprMf(c) = &mut config {
@@ -892,6 +896,7 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             c.blocks = args.blocks.unwrap_or(c.blocks);
             c.dropout = args.dropout.unwrap_or(c.dropout);
         }
+        ModelConfig::MultDae(c) => c.dropout = args.dropout.unwrap_or(c.dropout),
     }
     Ok(config)
 }
