@@ -48,6 +48,7 @@ CONFIG = {
     'ml100k': (given(ML), 'ndcg@10', ['ndcg@10', 'recall@20', 'hit@10', 'mrr@10'], [
         ('popularity', ['--model', 'popularity'], {}, False),
         ('BPR-MF', ['--model', 'bpr-mf'], {'--solver': ['sgd', 'adam']}, True),
+        ('Mult-DAE', ['--model', 'mult-dae'], {'--dim': ['200', '600'], '--dropout': ['0.5', '0.7']}, True),
         ('EASE', ['--model', 'ease'], {'--lambda': ['100', '200', '350', '500']}, False),
         ('EASE + text + tabular', ['--model', 'ease-mm', '--modalities', 'text,tabular'],
          {'--lambda': ['200', '350', '500'], '--content-weight': ['10', '20', '50']}, False),
@@ -82,6 +83,7 @@ CONFIG = {
               'recall@20', ['recall@20', 'ndcg@20', 'recall@10', 'ndcg@10'], [
         ('popularity', ['--model', 'popularity'], {}, False),
         ('BPR-MF', ['--model', 'bpr-mf'], {'--solver': ['sgd', 'adam']}, True),
+        ('Mult-DAE (ID only)', ['--model', 'mult-dae'], {'--dim': ['200', '600'], '--dropout': ['0.5', '0.7']}, True),
         ('EASE (ID only)', ['--model', 'ease'], {'--lambda': ['50', '100', '200']}, False),
         ('EASE + text', ['--model', 'ease-mm', '--modalities', 'minilm'],
          {'--lambda': ['100', '200', '400', '800'], '--content-weight': ['20', '100', '300']}, False),

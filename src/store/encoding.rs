@@ -79,8 +79,13 @@ pub(super) struct Rows {
 
 const NEIGHBORS: &str = "model.knn.neighbors";
 const SIMILARITIES: &str = "model.knn.similarities";
-/// The model tensors stored compactly: one vector per item or per user.
-const CATALOG_MATRICES: [&str; 2] = ["model.item_factors", "model.user_factors"];
+/// The model tensors stored compactly: one vector per item or per user (Mult-DAE's encoder has
+/// one row per item too).
+const CATALOG_MATRICES: [&str; 3] = [
+    "model.item_factors",
+    "model.user_factors",
+    "model.dae.encoder.weight",
+];
 /// The companion tensor holding an int8 tensor's per-row scales.
 pub(super) const SCALE_SUFFIX: &str = ".scale";
 
