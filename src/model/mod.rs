@@ -3,6 +3,7 @@
 //! Training itself runs on a burn device (see [`crate::device`]).
 
 pub mod autoencoder;
+pub mod blend;
 mod ease;
 mod factor;
 pub mod graph;
@@ -20,6 +21,7 @@ pub mod vbpr;
 use serde::{Deserialize, Serialize};
 
 pub use autoencoder::{train_mult_dae, AutoencoderConfig, DaeEncoder};
+pub use blend::{Blend, BlendConfig, BlendPart};
 pub use ease::{train_ease, train_ease_ordered, EaseConfig};
 pub use factor::{
     train_bpr_sgd, train_factor_model, Biases, FactorConfig, FactorModel, I8Rows, ItemVectors,
@@ -110,6 +112,8 @@ pub enum ModelConfig {
     /// Mult-DAE: a denoising autoencoder over the user's items with a softmax likelihood; stored
     /// as a factor model whose visitors' vectors come from its encoder.
     MultDae(AutoencoderConfig),
+    /// Several models' per-user standardised scores, weighted (see [`blend`]).
+    Blend(BlendConfig),
 }
 
 impl ModelConfig {
@@ -127,26 +131,43 @@ impl ModelConfig {
             ModelConfig::EaseMm(_) => "ease-mm",
             ModelConfig::Sasrec(_) => "sasrec",
             ModelConfig::MultDae(_) => "mult-dae",
+            ModelConfig::Blend(_) => "blend",
         }
     }
 
-    /// The content modalities the model reads (empty for collaborative-only models).
-    pub fn modalities(&self) -> &[String] {
+    /// The content modalities the model reads (empty for collaborative-only models; a blend's
+    /// parts' modalities, each once).
+    pub fn modalities(&self) -> Vec<String> {
         match self {
-            ModelConfig::Popularity | ModelConfig::ItemKnn(_) | ModelConfig::MultDae(_) => &[],
-            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.modalities(),
-            ModelConfig::Hybrid(c) => c.modalities(),
-            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.modalities(),
-            ModelConfig::Vbpr(c) => c.modalities(),
-            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.modalities(),
-            ModelConfig::Sasrec(c) => c.modalities(),
+            ModelConfig::Popularity | ModelConfig::ItemKnn(_) | ModelConfig::MultDae(_) => {
+                Vec::new()
+            }
+            ModelConfig::Mf(c) | ModelConfig::BprMf(c) => c.modalities().to_vec(),
+            ModelConfig::Hybrid(c) => c.modalities().to_vec(),
+            ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => c.modalities().to_vec(),
+            ModelConfig::Vbpr(c) => c.modalities().to_vec(),
+            ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.modalities().to_vec(),
+            ModelConfig::Sasrec(c) => c.modalities().to_vec(),
+            ModelConfig::Blend(c) => {
+                let mut all: Vec<String> = Vec::new();
+                for m in c.parts.iter().flat_map(|p| p.model.modalities()) {
+                    if !all.contains(&m) {
+                        all.push(m);
+                    }
+                }
+                all
+            }
         }
     }
 
     /// Whether training reads the dataset's content: item modalities, or (two-tower) user
     /// features. The CLI encodes content only when some model needs it.
     pub fn needs_content(&self) -> bool {
-        matches!(self, ModelConfig::Hybrid(_)) || !self.modalities().is_empty()
+        match self {
+            ModelConfig::Hybrid(_) => true,
+            ModelConfig::Blend(c) => c.parts.iter().any(|p| p.model.needs_content()),
+            other => !other.modalities().is_empty(),
+        }
     }
 
     /// Trains the model (see [`Fit`]).
@@ -169,6 +190,29 @@ impl ModelConfig {
             ModelConfig::Ease(c) | ModelConfig::EaseMm(c) => c.fit::<B>(ctx, device),
             ModelConfig::Sasrec(c) => c.fit::<B>(ctx, device),
             ModelConfig::MultDae(c) => c.fit::<B>(ctx, device),
+            ModelConfig::Blend(c) => {
+                c.validate()?;
+                let FitContext {
+                    split,
+                    history,
+                    content,
+                    observer,
+                } = ctx;
+                let parts = c
+                    .parts
+                    .iter()
+                    .map(|p| {
+                        let ctx = FitContext {
+                            split,
+                            history,
+                            content,
+                            observer: &mut *observer,
+                        };
+                        Ok((p.weight as f32, p.model.fit::<B>(ctx, device)?))
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(TrainedModel::Blend(Blend { parts }))
+            }
         }
     }
 
@@ -202,7 +246,8 @@ impl ModelConfig {
             ModelConfig::Popularity
             | ModelConfig::ItemKnn(_)
             | ModelConfig::Ease(_)
-            | ModelConfig::EaseMm(_) => None,
+            | ModelConfig::EaseMm(_)
+            | ModelConfig::Blend(_) => None,
             ModelConfig::Mf(c) | ModelConfig::BprMf(c) => Some(&mut c.train),
             ModelConfig::Hybrid(c) => Some(&mut c.train),
             ModelConfig::LightGcn(c) | ModelConfig::Graph(c) => Some(&mut c.train),
@@ -236,6 +281,7 @@ pub enum TrainedModel {
     Popularity(Popularity),
     ItemKnn(ItemKnn),
     Factor(FactorModel),
+    Blend(Blend),
 }
 
 impl TrainedModel {
@@ -256,6 +302,7 @@ impl TrainedModel {
             TrainedModel::Popularity(m) => out.copy_from_slice(&m.counts),
             TrainedModel::ItemKnn(m) => m.score(items, ratings, out),
             TrainedModel::Factor(m) => m.score(user, out),
+            TrainedModel::Blend(m) => m.score(user, items, ratings, out),
         }
     }
 
@@ -283,6 +330,16 @@ impl TrainedModel {
             TrainedModel::Popularity(m) => m.weights(),
             TrainedModel::ItemKnn(m) => m.weights(),
             TrainedModel::Factor(m) => m.weights(),
+            TrainedModel::Blend(b) => b
+                .parts
+                .iter()
+                .enumerate()
+                .flat_map(|(k, (_, m))| {
+                    m.weights()
+                        .into_iter()
+                        .map(move |(name, t)| (format!("part{k}.{name}"), t))
+                })
+                .collect(),
         }
     }
 
@@ -315,12 +372,49 @@ impl TrainedModel {
                 | ModelConfig::Sasrec(_)
                 | ModelConfig::MultDae(_)
         );
+        if let ModelConfig::Blend(c) = config {
+            c.validate().map_err(|e| Error::Bundle(e.to_string()))?;
+            if item_rows.is_some() {
+                return Err(Error::Bundle(
+                    "int8 item factors in a blend's bundle".into(),
+                ));
+            }
+            let parts = c
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(k, p)| {
+                    let prefix = format!("part{k}.");
+                    let names: Vec<String> = weights
+                        .keys()
+                        .filter(|n| n.starts_with(&prefix))
+                        .cloned()
+                        .collect();
+                    let mut own: WeightMap = names
+                        .into_iter()
+                        .filter_map(|n| {
+                            let t = weights.remove(&n)?;
+                            Some((n[prefix.len()..].to_string(), t))
+                        })
+                        .collect();
+                    let model = Self::from_weights(&p.model, n_users, n_items, &mut own, None)?;
+                    if let Some(extra) = own.keys().next() {
+                        return Err(Error::Bundle(format!("unexpected tensor {prefix}{extra}")));
+                    }
+                    Ok((p.weight as f32, model))
+                })
+                .collect::<Result<_>>()?;
+            return Ok(TrainedModel::Blend(Blend { parts }));
+        }
         if item_rows.is_some() && !factor {
             return Err(Error::Bundle(
                 "int8 item factors in a bundle of a model without them".into(),
             ));
         }
         Ok(match config {
+            ModelConfig::Blend(_) => {
+                return Err(Error::Bundle("a blend's parts are read above".into()))
+            }
             ModelConfig::Popularity => {
                 TrainedModel::Popularity(Popularity::from_weights(n_items, weights)?)
             }

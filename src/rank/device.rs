@@ -41,8 +41,13 @@ pub struct DeviceScorer<B: Backend> {
 impl<B: Backend> DeviceScorer<B> {
     /// Whether `model` can be uploaded: item–item models only up to [`DENSE_ITEM_ITEM_MAX`]
     /// items (dense on the device; the CPU kernels read the sparse lists).
+    /// A blend is scored on the CPU (each part, then standardised per user).
     pub fn supports(model: &TrainedModel, n_items: usize) -> bool {
-        !matches!(model, TrainedModel::ItemKnn(_)) || n_items <= DENSE_ITEM_ITEM_MAX
+        match model {
+            TrainedModel::ItemKnn(_) => n_items <= DENSE_ITEM_ITEM_MAX,
+            TrainedModel::Blend(_) => false,
+            _ => true,
+        }
     }
 
     /// Whether the device would hold far more of `model` than the CPU does: int8 item vectors
@@ -62,6 +67,12 @@ impl<B: Backend> DeviceScorer<B> {
         }
         let vector = |v: Vec<f32>| Tensor::<B, 1>::from_data(TensorData::new(v, [n_items]), device);
         let weights = match model {
+            TrainedModel::Blend(_) => {
+                return Err(Error::Device(
+                    "a blend is scored with the CPU kernels (each model, standardised per user)"
+                        .into(),
+                ))
+            }
             TrainedModel::Popularity(m) => {
                 check_len(m.counts.len(), n_items, "popularity counts")?;
                 Weights::Popularity(vector(m.counts.clone()))

@@ -83,9 +83,12 @@ pub struct Query {
     pub ratings: Vec<f32>,
     pub weights: Vec<f32>,
     pub events: usize,
-    /// The user vector when it does not come from the fold-in: a sequential model's encoding of
-    /// the ordered history (see [`crate::model::SeqEncoder`]).
+    /// The user vector when it does not come from the fold-in: the model's encoding of the
+    /// history (see [`crate::model::VisitorEncoder`]).
     pub user: Option<Vec<f32>>,
+    /// A blend's query of each of its models, in order (each reads the history its own way);
+    /// empty for other models.
+    pub parts: Vec<Query>,
 }
 
 impl Query {
@@ -97,6 +100,7 @@ impl Query {
             weights: vec![1.0; items.len()],
             events: items.len(),
             user: None,
+            parts: Vec::new(),
         }
     }
 
@@ -125,6 +129,18 @@ pub fn score_history(model: &TrainedModel, q: &Query, out: &mut [f32]) -> Result
         }
         TrainedModel::ItemKnn(m) => m.score_weighted(&q.items, &q.ratings, &q.weights, out)?,
         TrainedModel::Popularity(m) => out.copy_from_slice(&m.counts),
+        TrainedModel::Blend(b) => {
+            if q.parts.len() != b.parts.len() {
+                return Err(Error::Data(format!(
+                    "a blend of {} models needs one query per model, got {}",
+                    b.parts.len(),
+                    q.parts.len()
+                )));
+            }
+            b.combine(out, &q.items, |k, m, part| {
+                score_history(m, &q.parts[k], part)
+            })?;
+        }
     }
     Ok(())
 }

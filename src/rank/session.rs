@@ -29,7 +29,7 @@ use super::placement::{self, NEIGHBORS, TEMPERATURE};
 use super::{score_history, Explanation, HistoryEvent, Query};
 use crate::error::{Error, Result};
 use crate::eval::{ItemRows, NoSpace, Rerank};
-use crate::model::TrainedModel;
+use crate::model::{TrainedModel, VisitorEncoder};
 use crate::store::{Bundle, WEIGHTS_FILE};
 
 const STATE_FORMAT: &str = "fusionrec-session";
@@ -345,13 +345,42 @@ impl Session {
         self.bundle.model.event_weights(&ratings)
     }
 
+    /// `model`'s query of resolved events (a set): its own event weights, Mult-DAE's encoding of
+    /// the set, and for a blend each part's query (see [`Query::parts`]). SASRec's ordered
+    /// encoding is added by [`Session::query`], which has the events' order.
+    fn model_query(
+        &self,
+        model: &TrainedModel,
+        events: &[(u32, f32)],
+        n_events: usize,
+    ) -> Result<Query> {
+        if let TrainedModel::Blend(b) = model {
+            let mut q = self.query_of(events, &vec![1.0; events.len()], n_events);
+            q.parts = b
+                .parts
+                .iter()
+                .map(|(_, m)| self.model_query(m, events, n_events))
+                .collect::<Result<_>>()?;
+            return Ok(q);
+        }
+        let ratings: Vec<f32> = events.iter().map(|e| e.1).collect();
+        let mut q = self.query_of(events, &model.event_weights(&ratings), n_events);
+        if let TrainedModel::Factor(m) = model {
+            if let Some(VisitorEncoder::Autoencoder(e)) = m.encoder.as_deref() {
+                let bag: Vec<Vec<(u32, f32)>> = events.iter().map(|e| self.expand(e.0)).collect();
+                q.user = Some(e.encode(&bag)?);
+            }
+        }
+        Ok(q)
+    }
+
     /// The query for a history, and the session indices it holds (sorted: "seen"). A
     /// bundle with a visitor encoder (SASRec, Mult-DAE) carries the history's encoding.
     pub fn query(&self, history: &[HistoryEvent]) -> Result<(Query, Vec<u32>)> {
         let events = self.resolve(history)?;
         let seen = events.iter().map(|e| e.0).collect();
-        let mut q = self.query_of(&events, &self.event_weights(&events), events.len());
-        if self.sequential().is_some() {
+        let mut q = self.model_query(&self.bundle.model, &events, events.len())?;
+        if let Some((_, VisitorEncoder::Sequence(_))) = self.sequential() {
             q.user = Some(self.encode(&self.ordered(history)?)?);
         }
         Ok((q, seen))
@@ -674,6 +703,11 @@ impl Session {
                 scores.extend((n as u32..self.n_items() as u32).map(|i| cosine(&q, &vector(i))));
                 scores
             }
+            // A blend: what a one-item history scores.
+            TrainedModel::Blend(_) => {
+                let q = self.model_query(&self.bundle.model, &[(item, 1.0)], 1)?;
+                self.complete(self.catalog_scores(&q)?, false)?
+            }
             // Popularity has no item–item notion: its "similar" items are the most popular.
             TrainedModel::ItemKnn(_) | TrainedModel::Popularity(_) => {
                 // An item's similarity to itself is taken as its row's largest weight (EASE's
@@ -720,6 +754,25 @@ impl Session {
         let score = at(&full, true)?;
         let personal = score - at(&full, false)?;
         let (base, mut influences) = match self.sequential() {
+            // A blend's score is not linear in the events either: each event's influence is
+            // what adding it moved the score, the events taken in catalog order.
+            None if matches!(self.bundle.model, TrainedModel::Blend(_)) => {
+                let prefix = |n: usize| -> Result<f32> {
+                    at(
+                        &self.model_query(&self.bundle.model, &events[..n], n)?,
+                        false,
+                    )
+                };
+                let base = prefix(0)?;
+                let mut before = base;
+                let mut moved = Vec::with_capacity(events.len());
+                for n in 1..=events.len() {
+                    let after = prefix(n)?;
+                    moved.push((events[n - 1].0, after - before));
+                    before = after;
+                }
+                (base, moved)
+            }
             None => {
                 let base = at(&self.query_of(&[], &[], events.len()), false)?;
                 // Each event alone, with the weight it has in the whole history.

@@ -49,6 +49,12 @@ fn model_version(model: &ModelConfig) -> u32 {
             RANK_WEIGHTED_VERSION
         }
         ModelConfig::ItemKnn(c) if c.rank_weight > 0.0 => RANK_WEIGHTED_VERSION,
+        ModelConfig::Blend(c) => c
+            .parts
+            .iter()
+            .map(|p| model_version(&p.model))
+            .max()
+            .unwrap_or(1),
         _ => 1,
     }
 }
@@ -392,21 +398,7 @@ impl Bundle {
                 c
             }
         };
-        let model = match &self.model {
-            TrainedModel::Factor(f) => TrainedModel::Factor(crate::model::FactorModel {
-                dim: f.dim,
-                user_factors: Vec::new(),
-                item_factors: f.item_factors.clone(),
-                biases: f.biases.as_ref().map(|b| crate::model::Biases {
-                    global: b.global,
-                    user: Vec::new(),
-                    item: b.item.clone(),
-                }),
-                encoder: f.encoder.clone(),
-                heads: f.heads.without_users(),
-            }),
-            other => other.clone(),
-        };
+        let model = without_users(&self.model);
         let mut manifest = self.manifest.clone();
         manifest.users = IdMap::default();
         manifest.dims.users = 0;
@@ -897,16 +889,45 @@ impl Bundle {
     }
 }
 
-/// A bundle of `model` over items `i0…i{n-1}` and one user, with `content`, checksummed
-/// through a real serialise + load round trip: for tests and the fuzzing harness.
-#[doc(hidden)]
-pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bundle> {
-    let n = match &model {
+/// `model` without its training users' vectors (see [`Bundle::serving`]).
+fn without_users(model: &TrainedModel) -> TrainedModel {
+    match model {
+        TrainedModel::Factor(f) => TrainedModel::Factor(crate::model::FactorModel {
+            dim: f.dim,
+            user_factors: Vec::new(),
+            item_factors: f.item_factors.clone(),
+            biases: f.biases.as_ref().map(|b| crate::model::Biases {
+                global: b.global,
+                user: Vec::new(),
+                item: b.item.clone(),
+            }),
+            encoder: f.encoder.clone(),
+            heads: f.heads.without_users(),
+        }),
+        TrainedModel::Blend(b) => TrainedModel::Blend(crate::model::Blend {
+            parts: b
+                .parts
+                .iter()
+                .map(|(w, m)| (*w, without_users(m)))
+                .collect(),
+        }),
+        other => other.clone(),
+    }
+}
+
+/// The catalog size of a hand-made model (see [`example_bundle`]).
+fn example_items(model: &TrainedModel) -> usize {
+    match model {
         TrainedModel::Popularity(p) => p.counts.len(),
         TrainedModel::Factor(f) => f.item_factors.rows(f.dim),
         TrainedModel::ItemKnn(k) => k.neighbors.len() / k.config.k.max(1),
-    };
-    let config = match &model {
+        TrainedModel::Blend(b) => b.parts.first().map_or(0, |p| example_items(&p.1)),
+    }
+}
+
+/// A configuration that reads a hand-made model back (see [`example_bundle`]).
+fn example_config(model: &TrainedModel) -> ModelConfig {
+    match model {
         TrainedModel::Popularity(_) => ModelConfig::Popularity,
         TrainedModel::Factor(f) => match f.encoder.as_deref() {
             Some(crate::model::VisitorEncoder::Sequence(e)) => {
@@ -925,15 +946,31 @@ pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bun
                 ModelConfig::MultDae(c)
             }
             None => {
-                let mut c = ModelConfig::default_for("bpr-mf").unwrap();
-                if let ModelConfig::BprMf(c) = &mut c {
-                    c.train.dim = f.dim;
-                }
-                c
+                let mut c = crate::model::FactorConfig::bpr_default();
+                c.train.dim = f.dim;
+                ModelConfig::BprMf(c)
             }
         },
         TrainedModel::ItemKnn(k) => ModelConfig::ItemKnn(k.config.clone()),
-    };
+        TrainedModel::Blend(b) => ModelConfig::Blend(crate::model::BlendConfig {
+            parts: b
+                .parts
+                .iter()
+                .map(|(w, m)| crate::model::BlendPart {
+                    weight: f64::from(*w),
+                    model: example_config(m),
+                })
+                .collect(),
+        }),
+    }
+}
+
+/// A bundle of `model` over items `i0…i{n-1}` and one user, with `content`, checksummed
+/// through a real serialise + load round trip: for tests and the fuzzing harness.
+#[doc(hidden)]
+pub fn example_bundle(model: TrainedModel, content: Vec<Modality>) -> Result<Bundle> {
+    let n = example_items(&model);
+    let config = example_config(&model);
     let mut items = IdMap::default();
     (0..n).for_each(|i| {
         items.get_or_insert(&format!("i{i}"));

@@ -2,6 +2,7 @@
 //! hyper-parameter search's spaces and sampling in [`tune`]). The training loop
 //! itself is [`crate::model::training`].
 
+mod blend;
 mod catalog;
 pub mod experiment;
 #[cfg(not(target_arch = "wasm32"))]
@@ -9,6 +10,7 @@ pub mod federated;
 mod pipeline;
 pub mod tune;
 
+pub use blend::{blend_bundles, BlendSearch, BlendWeights, SEARCH_WEIGHTS};
 pub use catalog::{catalog_content, CatalogChoice};
 pub use pipeline::{
     click_baseline, export_topk, most_recent_item_baseline, reevaluate, reevaluate_with,

@@ -261,7 +261,7 @@ pub(crate) fn bundle_split(bundle: &Bundle, dataset: &Dataset) -> Result<Split> 
 
 /// The protocol's evaluation, with intra-list diversity in the catalog's category space when it
 /// has categories.
-fn plain_options(categories: &Categories) -> EvalOptions<'_> {
+pub(crate) fn plain_options(categories: &Categories) -> EvalOptions<'_> {
     EvalOptions {
         rerank: None,
         diversity_space: (!categories.none_assigned()).then_some(categories as &dyn ItemRows),
@@ -271,7 +271,11 @@ fn plain_options(categories: &Categories) -> EvalOptions<'_> {
 /// Validation and test metrics of `bundle` on `split`: the protocol's, with intra-list
 /// diversity in the catalog's category space when it has categories, and every list re-ranked
 /// by `rerank` when given (MMR in the session's item space, see `rank::Session::item_space`).
-fn measure(bundle: &Bundle, split: &Split, rerank: Option<&Rerank>) -> Result<BundleMetrics> {
+pub(crate) fn measure(
+    bundle: &Bundle,
+    split: &Split,
+    rerank: Option<&Rerank>,
+) -> Result<BundleMetrics> {
     let m = &bundle.manifest;
     let scorer = WithFriends::new(&bundle.model, m.social.as_ref(), &bundle.history);
     let session;

@@ -143,6 +143,28 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Blend bundles trained on the same data and split: each model's scores standardised per
+    /// user and summed with weights, given or chosen on validation. Writes the blend bundle,
+    /// measured like a trained one (a browser serves it on the CPU kernels).
+    Blend {
+        /// A bundle to blend (two or more, in order; the first gives the catalog and provenance).
+        #[arg(long = "bundle", required = true)]
+        bundles: Vec<PathBuf>,
+        /// One weight per bundle, comma-separated. Default: the first 1, each other chosen from
+        /// 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3 on validation (at most three bundles).
+        #[arg(long, value_delimiter = ',')]
+        weights: Option<Vec<f64>>,
+        /// The validation metric the weights are chosen by.
+        #[arg(long, default_value = "ndcg@10")]
+        metric: String,
+        /// The dataset folder, if it moved since training.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Re-ranking of every list (see `fusionrec::eval::rerank`).
@@ -585,6 +607,62 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
         Command::Encode(args) => encode(*args),
         Command::Experiment(args) => crate::experiment::run(*args),
         Command::Federated(args) => crate::federated::run(*args),
+        Command::Blend {
+            bundles,
+            weights,
+            metric,
+            data,
+            out,
+            json,
+        } => {
+            let parts = bundles
+                .iter()
+                .map(|p| read_bundle(p))
+                .collect::<Result<Vec<_>>>()?;
+            let first = parts
+                .first()
+                .ok_or_else(|| Error::Config("blend: give --bundle two or more times".into()))?;
+            let dataset = bundle_dataset(first, data)?;
+            let weights = match weights {
+                Some(w) => fusionrec::train::BlendWeights::Given(w),
+                None => fusionrec::train::BlendWeights::Search,
+            };
+            let (blend, search) =
+                fusionrec::train::blend_bundles(&parts, &dataset, weights, &metric)?;
+            blend.write_dir(&out)?;
+            // What was written must load and score as measured.
+            let back = read_bundle(&out)?;
+            if !reevaluate_with(&back, &dataset, None)?.reproduces(&blend.manifest.metrics) {
+                return Err(Error::Bundle(
+                    "the written blend does not reproduce its metrics".into(),
+                ));
+            }
+            let chosen: Vec<f64> = match &blend.manifest.model {
+                ModelConfig::Blend(c) => c.parts.iter().map(|p| p.weight).collect(),
+                _ => Vec::new(),
+            };
+            let m = &blend.manifest.metrics;
+            if json {
+                let out = serde_json::json!({ "blend": {
+                    "valid": m.valid, "test": m.test, "weights": chosen,
+                    "search": search,
+                } });
+                println!("{out}");
+            } else {
+                for (w, v) in &search.tried {
+                    println!("weights {w:?}: valid {} {v:.4}", search.metric);
+                }
+                println!(
+                    "blend of {} bundles, weights {chosen:?}: valid {} {:.4}; written to {}",
+                    parts.len(),
+                    search.metric,
+                    m.valid.get(&search.metric).unwrap_or(f64::NAN),
+                    out.display()
+                );
+                print_table(&[("blend".to_owned(), m.test.clone())]);
+            }
+            Ok(())
+        }
         Command::Serving { bundle, out } => {
             let full = read_bundle(&bundle)?;
             let serving = full.serving()?;
@@ -632,16 +710,7 @@ fn run(command: Command, matches: &ArgMatches) -> Result<()> {
                         .into(),
                 ));
             }
-            let mut source = b.manifest.data.source.clone();
-            if let Some(dir) = data {
-                source = fusionrec::data::DataSource::relocate(&source, &dir)?;
-            }
-            if source.fingerprint()? != b.manifest.data.fingerprint {
-                return Err(Error::Data(
-                    "the dataset's files differ from those the bundle was trained on".into(),
-                ));
-            }
-            let dataset = source.load(RowPolicy::Skip)?;
+            let dataset = bundle_dataset(&b, data)?;
             if visitors {
                 let (m, recent) = fusionrec::train::visitor_metrics(&b, &dataset)?;
                 let kind = b.manifest.model.kind();
@@ -787,6 +856,20 @@ fn override_ranking(loss: &mut Loss, temperature: &mut f64, args: &TrainArgs) ->
     Ok(())
 }
 
+/// The dataset a bundle was trained on (from `data` if it moved), checked by its fingerprint.
+fn bundle_dataset(b: &Bundle, data: Option<PathBuf>) -> Result<fusionrec::data::Dataset> {
+    let mut source = b.manifest.data.source.clone();
+    if let Some(dir) = data {
+        source = fusionrec::data::DataSource::relocate(&source, &dir)?;
+    }
+    if source.fingerprint()? != b.manifest.data.fingerprint {
+        return Err(Error::Data(
+            "the dataset's files differ from those the bundle was trained on".into(),
+        ));
+    }
+    source.load(RowPolicy::Skip)
+}
+
 fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
     let name = match kind {
         ModelArg::Popularity => "popularity",
@@ -897,6 +980,8 @@ fn model_config(kind: ModelArg, args: &TrainArgs) -> Result<ModelConfig> {
             c.dropout = args.dropout.unwrap_or(c.dropout);
         }
         ModelConfig::MultDae(c) => c.dropout = args.dropout.unwrap_or(c.dropout),
+        // Not a `--model`: blends are made from trained bundles by `fusionrec blend`.
+        ModelConfig::Blend(_) => {}
     }
     Ok(config)
 }
