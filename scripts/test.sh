@@ -49,7 +49,7 @@ cargo test --locked --release --features multi-device
 step "browser package (wasm-pack, profiles from wasm-pack.toml; fails over the size budget)"
 bash scripts/build-wasm.sh web bundler # the second reuses the first's cargo build
 
-step "CI bundles (EASE + content with its catalog content, BPR-MF; f16/int8 variants; SASRec; Mult-DAE) and the native CLI's answers the browser must match"
+step "CI bundles (EASE + content with its catalog content, BPR-MF; f16/int8 variants; SASRec; Mult-DAE; a blend) and the native CLI's answers the browser must match"
 history=50,172,133
 target/release/fusionrec train --model ease-mm --out models/ci/ease-mm
 target/release/fusionrec train --model bpr-mf --epochs 5 --out models/ci/bpr
@@ -75,7 +75,10 @@ target/release/fusionrec recommend --bundle models/ci/sasrec --history 133,172,5
     > models/ci/sasrec.reversed.json
 # Mult-DAE (a few epochs): the page encodes a visitor's history with its encoder, as native does.
 target/release/fusionrec train --model mult-dae --epochs 10 --out models/ci/mult-dae
-for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8 bpr-int8-serving sasrec mult-dae; do
+# A blend of the two (EASE + content, Mult-DAE): scored on the CPU kernels in the page too.
+target/release/fusionrec blend --bundle models/ci/ease-mm --bundle models/ci/mult-dae --weights 1,0.5 \
+    --out models/ci/blend
+for m in ease-mm bpr bpr-f16 bpr-int8 ease-mm-int8 bpr-int8-serving sasrec mult-dae blend; do
     target/release/fusionrec recommend --bundle models/ci/$m --history $history -k 10 --json \
         > models/ci/$m.reference.json
 done

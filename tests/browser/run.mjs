@@ -38,7 +38,7 @@ const COMEDY = genreItems('Comedy');
 const isHorror = new Set(HORROR.map((x) => x.id));
 // The f16/int8 variants (format 3) must agree with native exactly as the f32 bundles do.
 // The serving bundle (no training users) must answer a visitor exactly as its full bundle.
-const BUNDLES = ['ease-mm', 'bpr', 'bpr-f16', 'bpr-int8', 'ease-mm-int8', 'bpr-int8-serving', 'sasrec', 'mult-dae'];
+const BUNDLES = ['ease-mm', 'bpr', 'bpr-f16', 'bpr-int8', 'ease-mm-int8', 'bpr-int8-serving', 'sasrec', 'mult-dae', 'blend'];
 // The sequential bundle: its answers depend on the history's order (`sasrec.reversed.json`).
 const SEQUENTIAL = 'sasrec';
 // Those whose MMR re-ranking (diversity 0.5) the native CLI wrote to `<name>.diverse.json`.
