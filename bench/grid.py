@@ -74,6 +74,14 @@ CONFIG = {
           '--content-weight', '30', '--order-weight', '0.5'],
          {'--rank-weight': ['0.25', '0.5', '0.75', '1'], '--lambda': ['300', '400'],
           '--dropout': ['0.33', '0.5']}, False),
+        # The row above blended with Mult-DAE (`fusionrec blend`: per-user standardised scores,
+        # the DAE's weight chosen on validation from 0–3), each part at its row's validation
+        # choice; seeded by the DAE.
+        ('blend: DLAE + order + text + tabular, rating-rank weighted + Mult-DAE',
+         {'blend': [['--model', 'ease-mm', '--modalities', 'text,tabular', '--neighbors', '1446',
+                     '--content-weight', '30', '--order-weight', '0.5', '--rank-weight', '0.5',
+                     '--lambda', '300', '--dropout', '0.33'],
+                    ['--model', 'mult-dae', '--dim', '600', '--dropout', '0.7']]}, {}, True),
     ]),
     'lfm2k': (['--interactions', f'{LFM}/lfm2k.inter', '--split-column', 'x_label',
                '--keep-valid-at-test', '--items', f'{BENCH}/lfm2k/items.csv',
@@ -119,6 +127,15 @@ CONFIG = {
           '--interactions', f'{BENCH}/lfm2k/lfm2k_plays.inter'],
          {'--rank-weight': ['0.5', '0.75', '1'], '--lambda': ['200', '300'],
           '--dropout': ['0.2', '0.33'], '--content-weight': ['75', '150']}, False),
+        # The play-rank weighted row blended with Mult-DAE on the same file (`fusionrec blend`,
+        # the DAE's weight chosen on validation from 0–3), each part at its row's validation
+        # choice; seeded by the DAE.
+        ('blend: DLAE + text + tags, play-rank weighted + Mult-DAE',
+         {'blend': [['--model', 'ease-mm', '--modalities', 'minilm,tags', '--neighbors', '1424',
+                     '--interactions', f'{BENCH}/lfm2k/lfm2k_plays.inter', '--rank-weight', '0.75',
+                     '--lambda', '300', '--dropout', '0.2', '--content-weight', '50'],
+                    ['--model', 'mult-dae', '--dim', '600', '--dropout', '0.5',
+                     '--interactions', f'{BENCH}/lfm2k/lfm2k_plays.inter']]}, {}, True),
         ('EASE (ID only) + social', ['--model', 'ease', '--user-graph', f'{BENCH}/lfm2k/friends.csv'],
          {'--lambda': ['50', '100', '200'], '--social-weight': ['0.05', '0.1', '0.2']}, False),
         ('EASE + text + social', ['--model', 'ease-mm', '--modalities', 'minilm',
@@ -150,6 +167,21 @@ def train(args, out):
     return next(iter(json.loads(p.stdout).values()))
 
 
+def blend(parts, out):
+    """Trains each part into OUT/partK and blends them with `fusionrec blend`, its weights chosen
+    on the row's validation metric; returns the blend's metrics (with its weights)."""
+    dirs = []
+    for k, args in enumerate(parts):
+        dirs.append(os.path.join(out, f'part{k}'))
+        train(args, dirs[-1])
+    cmd = [a.bin, 'blend', '--json', '--metric', select, '--out', os.path.join(out, 'blend')]
+    cmd += [x for d in dirs for x in ('--bundle', d)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f'failed: {" ".join(cmd)}\n{p.stderr}')
+    return json.loads(p.stdout)['blend'], os.path.join(out, 'blend')
+
+
 data, select, report, rows = CONFIG[a.dataset]
 os.makedirs(a.out, exist_ok=True)
 table = []
@@ -163,13 +195,19 @@ for name, fixed, grid, seeded in rows:
         for seed in SEEDS if seeded else ['2026']:
             out = os.path.join(a.out, a.dataset, name.replace(' ', '_').replace('(', '').replace(')', ''),
                                '_'.join(point) or 'default', seed)
-            runs.append((train(data + fixed + knobs + ['--seed', seed], out), out))
+            if isinstance(fixed, dict):
+                # A blend row: its parts (each trained with this seed), weights searched inside.
+                runs.append(blend([data + p + ['--seed', seed] for p in fixed['blend']], out))
+            else:
+                runs.append((train(data + fixed + knobs + ['--seed', seed], out), out))
         mean = lambda part, m: sum(r[part].get(m, 0.0) for r, _ in runs) / len(runs)
         v = mean('valid', select)
         print(f'{name} {" ".join(knobs)}: valid {select} {v:.4f}', file=sys.stderr)
         if best is None or v > best[0]:
             best = (v, knobs, {m: mean('test', m) for m in report}, runs)
     v, knobs, test, runs = best
+    if isinstance(fixed, dict):
+        knobs = ['weights per seed:'] + [str(r['weights']) for r, _ in runs]
     scored = ''
     if a.scorer_python and a.dataset == 'ml100k':
         # The chosen bundle's lists, scored by the shared scorer (first seed).

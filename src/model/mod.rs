@@ -397,7 +397,11 @@ impl TrainedModel {
                             Some((n[prefix.len()..].to_string(), t))
                         })
                         .collect();
-                    let model = Self::from_weights(&p.model, n_users, n_items, &mut own, None)?;
+                    let model = Self::from_weights(&p.model, n_users, n_items, &mut own, None)
+                        .map_err(|e| match e {
+                            Error::Bundle(m) => Error::Bundle(format!("blend part {k}: {m}")),
+                            other => other,
+                        })?;
                     if let Some(extra) = own.keys().next() {
                         return Err(Error::Bundle(format!("unexpected tensor {prefix}{extra}")));
                     }

@@ -1107,6 +1107,63 @@ pub(crate) mod tests {
         assert!(matches!(err, Err(Error::Bundle(m)) if m.contains("content.image")));
     }
 
+    #[test]
+    fn a_blend_round_trips_and_bad_blend_bundles_are_refused() {
+        let popularity =
+            |counts: Vec<f32>| TrainedModel::Popularity(crate::model::Popularity { counts });
+        let blend = TrainedModel::Blend(crate::model::Blend {
+            parts: vec![
+                (1.0, popularity(vec![1.0, 2.0, 3.0])),
+                (0.5, popularity(vec![3.0, 1.0, 2.0])),
+            ],
+        });
+        let b = tiny_bundle(blend.clone(), Vec::new());
+        assert_eq!(b.model, blend);
+        let files: BTreeMap<String, Vec<u8>> = b.to_files().unwrap().into_iter().collect();
+        let load = |files: &BTreeMap<String, Vec<u8>>| {
+            Bundle::from_files(&files[MANIFEST_FILE], |f| Ok(files[f].clone()))
+        };
+        assert_eq!(load(&files).unwrap().model, blend);
+        let manifest = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut m: serde_json::Value = serde_json::from_slice(&files[MANIFEST_FILE]).unwrap();
+            edit(&mut m);
+            let mut f = files.clone();
+            f.insert(MANIFEST_FILE.into(), serde_json::to_vec(&m).unwrap());
+            load(&f)
+        };
+        // One part only; a negative weight; a part nested in a part; a part without tensors.
+        let one = manifest(&|m| {
+            m["model"]["parts"].as_array_mut().unwrap().pop();
+        });
+        assert!(matches!(&one, Err(Error::Bundle(_))), "{one:?}");
+        let negative = manifest(&|m| m["model"]["parts"][1]["weight"] = (-1.0).into());
+        assert!(matches!(&negative, Err(Error::Bundle(_))), "{negative:?}");
+        let nested = manifest(&|m| {
+            let inner = m["model"].clone();
+            m["model"]["parts"][1]["model"] = inner;
+        });
+        assert!(matches!(&nested, Err(Error::Bundle(_))), "{nested:?}");
+        let three = manifest(&|m| {
+            let p = m["model"]["parts"][1].clone();
+            m["model"]["parts"].as_array_mut().unwrap().push(p);
+        });
+        assert!(
+            matches!(&three, Err(Error::Bundle(e)) if e.contains("blend part 2")),
+            "{three:?}"
+        );
+        // A tensor of no part.
+        let mut extra = files.clone();
+        rewrite(&mut extra, |t| {
+            let c = t["model.part1.item_popularity"].clone();
+            t.insert("model.part7.item_popularity".into(), c);
+        });
+        let err = load(&extra);
+        assert!(
+            matches!(&err, Err(Error::Bundle(e)) if e.contains("part7")),
+            "{err:?}"
+        );
+    }
+
     /// Rewrites `files`' weights through `edit` (tensor name → (dtype, shape, bytes)) and fixes
     /// the manifest's checksum, as a broken exporter would.
     fn rewrite(
