@@ -127,9 +127,13 @@ CONFIG = {
           '--interactions', f'{BENCH}/lfm2k/lfm2k_plays.inter'],
          {'--rank-weight': ['0.5', '0.75', '1'], '--lambda': ['200', '300'],
           '--dropout': ['0.2', '0.33'], '--content-weight': ['75', '150']}, False),
-        # The play-rank weighted row blended with Mult-DAE on the same file (`fusionrec blend`,
-        # the DAE's weight chosen on validation from 0–3), each part at its row's validation
-        # choice; seeded by the DAE.
+        # The DLAE rows above blended with Mult-DAE on the same file (`fusionrec blend`, the
+        # DAE's weight chosen on validation from 0–3), each part at its row's validation choice;
+        # seeded by the DAE.
+        ('blend: DLAE + text + tags + Mult-DAE (no play counts)',
+         {'blend': [['--model', 'ease-mm', '--modalities', 'minilm,tags', '--neighbors', '1424',
+                     '--lambda', '200', '--dropout', '0.5', '--content-weight', '50'],
+                    ['--model', 'mult-dae', '--dim', '600', '--dropout', '0.5']]}, {}, True),
         ('blend: DLAE + text + tags, play-rank weighted + Mult-DAE',
          {'blend': [['--model', 'ease-mm', '--modalities', 'minilm,tags', '--neighbors', '1424',
                      '--interactions', f'{BENCH}/lfm2k/lfm2k_plays.inter', '--rank-weight', '0.75',
