@@ -243,6 +243,42 @@ fn tiny_sequential_bundle() -> Option<Bundle> {
     .ok()
 }
 
+/// [`tiny_bundle`]'s factor model blended with a Mult-DAE over the same catalog (hidden width 2),
+/// so the fuzzer reaches a blend's parts and the autoencoder's encoder.
+fn tiny_blend_bundle() -> Option<Bundle> {
+    use crate::model::{Blend, DaeEncoder, FactorModel, TrainedModel, VisitorEncoder};
+    let factors = FactorModel {
+        dim: 2,
+        user_factors: vec![0.0; 2],
+        item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
+        biases: None,
+        encoder: None,
+        heads: Default::default(),
+    };
+    let dae = FactorModel {
+        dim: 3,
+        user_factors: vec![0.2, -0.1, 1.0],
+        item_factors: vec![1.0, 0.0, 0.1, 0.5, 0.5, 0.0, 0.0, 1.0, -0.1, 0.3, 0.3, 0.2].into(),
+        biases: None,
+        encoder: Some(Box::new(VisitorEncoder::Autoencoder(DaeEncoder {
+            dim: 2,
+            weight: vec![0.5, -0.5, 0.1, 0.2, -0.3, 0.4, 0.0, 0.6],
+            bias: vec![0.05, -0.05],
+        }))),
+        heads: Default::default(),
+    };
+    crate::store::example_bundle(
+        TrainedModel::Blend(Blend {
+            parts: vec![
+                (1.0, TrainedModel::Factor(factors)),
+                (0.5, TrainedModel::Factor(dae)),
+            ],
+        }),
+        Vec::new(),
+    )
+    .ok()
+}
+
 /// Valid inputs for target `name`, made by the crate's own writers: the seed corpus (also
 /// written to `fuzz/corpus/<name>/` by `tests/fuzz_smoke.rs -- --ignored write_seeds`).
 pub fn seeds(name: &str) -> Vec<Vec<u8>> {
@@ -272,19 +308,24 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
     };
     match name {
         "bundle" => {
-            let sequential = tiny_sequential_bundle()
-                .and_then(|b| b.to_files().ok())
-                .map(|files| files.into_iter().collect())
-                .unwrap_or_default();
-            [weights(), sequential]
-                .iter()
-                .filter_map(|files: &std::collections::BTreeMap<_, Vec<u8>>| {
-                    match (files.get(MANIFEST_FILE), files.get(WEIGHTS_FILE)) {
-                        (Some(m), Some(w)) => Some([m.as_slice(), &[0xff, 0x00], w].concat()),
-                        _ => None,
-                    }
-                })
-                .collect()
+            let files = |b: Option<Bundle>| {
+                b.and_then(|b| b.to_files().ok())
+                    .map(|files| files.into_iter().collect())
+                    .unwrap_or_default()
+            };
+            [
+                weights(),
+                files(tiny_sequential_bundle()),
+                files(tiny_blend_bundle()),
+            ]
+            .iter()
+            .filter_map(|files: &std::collections::BTreeMap<_, Vec<u8>>| {
+                match (files.get(MANIFEST_FILE), files.get(WEIGHTS_FILE)) {
+                    (Some(m), Some(w)) => Some([m.as_slice(), &[0xff, 0x00], w].concat()),
+                    _ => None,
+                }
+            })
+            .collect()
         }
         "safetensors" | "minilm_weights" => weights().remove(WEIGHTS_FILE).into_iter().collect(),
         "pth" => vec![crate::io::pth::legacy_checkpoint(
@@ -346,12 +387,13 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
-    /// Both bundle seeds (factor and sequential) load, so the fuzzer starts from valid bundles;
-    /// a sequential manifest claiming width 0 is an error, not a panic in the encoder.
+    /// The bundle seeds (factor, sequential, a blend with a Mult-DAE) load, so the fuzzer starts
+    /// from valid bundles; a sequential manifest claiming width 0, or a blend whose autoencoder
+    /// claims another width, is an error, not a panic in the encoder.
     #[test]
     fn the_bundle_seeds_load_and_a_zero_width_encoder_is_refused() {
         let seeds = seeds("bundle");
-        assert_eq!(seeds.len(), 2);
+        assert_eq!(seeds.len(), 3);
         let load = |manifest: &[u8], weights: &[u8]| {
             Bundle::from_files(manifest, |name| match name {
                 WEIGHTS_FILE => Ok(weights.to_vec()),
@@ -370,5 +412,16 @@ mod tests {
         let m = serde_json::to_vec(&manifest).unwrap();
         assert!(load(&m, w).is_err());
         bundle(&[m.as_slice(), &[0xff, 0x00], w].concat());
+
+        let (m, w) = split(&seeds[2]);
+        let mut manifest: serde_json::Value = serde_json::from_slice(m).unwrap();
+        assert_eq!(manifest["model"]["kind"], "blend");
+        assert_eq!(manifest["model"]["parts"][1]["model"]["kind"], "mult-dae");
+        for dim in [0, 1, 3] {
+            manifest["model"]["parts"][1]["model"]["dim"] = dim.into();
+            let m = serde_json::to_vec(&manifest).unwrap();
+            assert!(load(&m, w).is_err(), "dim {dim}");
+            bundle(&[m.as_slice(), &[0xff, 0x00], w].concat());
+        }
     }
 }
