@@ -417,7 +417,7 @@ mod tests {
         let mut manifest: serde_json::Value = serde_json::from_slice(m).unwrap();
         assert_eq!(manifest["model"]["kind"], "blend");
         assert_eq!(manifest["model"]["parts"][1]["model"]["kind"], "mult-dae");
-        for dim in [0, 1, 3] {
+        for dim in [0, 1, 3, u64::MAX] {
             manifest["model"]["parts"][1]["model"]["dim"] = dim.into();
             let m = serde_json::to_vec(&manifest).unwrap();
             assert!(load(&m, w).is_err(), "dim {dim}");

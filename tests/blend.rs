@@ -120,6 +120,32 @@ fn a_blend_chosen_on_validation_serves_visitors_like_training_users() {
         assert_eq!(session.similar(top, 5).unwrap().len(), 5);
     }
 
+    // The longest history: explain steps through its last EXPLAIN_EVENTS events, the older
+    // ones' part in the base, and still adds up.
+    let longest = (0..back.manifest.dims.users as u32)
+        .max_by_key(|&u| back.history.user(u).0.len())
+        .unwrap();
+    let events: Vec<HistoryEvent> = back
+        .history
+        .user(longest)
+        .0
+        .iter()
+        .map(|&i| HistoryEvent {
+            item: session.id(i).to_owned(),
+            rating: None,
+            time: None,
+        })
+        .collect();
+    assert!(events.len() > fusionrec::rank::session::EXPLAIN_EVENTS);
+    let top = &session.recommend(&events, 1, true).unwrap()[0].0;
+    let e = session.explain(&events, top).unwrap();
+    assert_eq!(e.influences.len(), fusionrec::rank::session::EXPLAIN_EVENTS);
+    let sum: f32 = e.base + e.personal + e.influences.iter().map(|i| i.1).sum::<f32>();
+    assert!(
+        (sum - e.score).abs() < 1e-3 * e.score.abs().max(1.0),
+        "{e:?}"
+    );
+
     // Clear errors: weights for the wrong number of bundles, a negative weight, an unknown
     // metric, one bundle, parts from another split.
     let err = |w: BlendWeights, metric: &str, parts: &[Bundle]| {

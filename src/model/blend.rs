@@ -32,18 +32,25 @@ pub struct BlendConfig {
     pub parts: Vec<BlendPart>,
 }
 
+/// The most models one blend holds (a manifest is input: each part costs a scoring per list).
+pub const MAX_PARTS: usize = 16;
+
 impl BlendConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |why: String| Err(Error::Config(format!("blend: {why}")));
-        if self.parts.len() < 2 {
+        if !(2..=MAX_PARTS).contains(&self.parts.len()) {
             return bad(format!(
-                "needs at least two models, got {}",
+                "needs 2 to {MAX_PARTS} models, got {}",
                 self.parts.len()
             ));
         }
         for (k, p) in self.parts.iter().enumerate() {
-            if !(p.weight.is_finite() && p.weight >= 0.0) {
-                return bad(format!("part {k}'s weight must be ≥ 0, got {}", p.weight));
+            // Scores use the weight in f32: it must be a finite f32 too.
+            if !(p.weight >= 0.0 && (p.weight as f32).is_finite()) {
+                return bad(format!(
+                    "part {k}'s weight must be a number from 0 to 3.4e38, got {}",
+                    p.weight
+                ));
             }
             match &p.model {
                 ModelConfig::Blend(_) => return bad(format!("part {k} is itself a blend")),
@@ -56,7 +63,7 @@ impl BlendConfig {
                 _ => {}
             }
         }
-        if self.parts.iter().all(|p| p.weight == 0.0) {
+        if self.parts.iter().all(|p| p.weight as f32 == 0.0) {
             return bad("every weight is 0".into());
         }
         Ok(())
@@ -211,6 +218,9 @@ mod tests {
             vec![part(1.0, ease()), part(f64::NAN, ease())],
             vec![part(1.0, ease()), part(-1.0, ease())],
             vec![part(0.0, ease()), part(0.0, ease())],
+            vec![part(1.0, ease()), part(1e39, ease())],
+            vec![part(1e-46, ease()), part(1e-46, ease())],
+            vec![part(1.0, ease()); MAX_PARTS + 1],
             vec![
                 part(1.0, ease()),
                 part(1.0, ModelConfig::default_for("sasrec").unwrap()),

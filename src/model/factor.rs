@@ -185,14 +185,6 @@ impl VisitorEncoder {
         }
     }
 
-    /// How many of the latest events the encoder reads (older ones never move a score).
-    pub fn window(&self) -> usize {
-        match self {
-            VisitorEncoder::Sequence(e) => e.max_len,
-            VisitorEncoder::Autoencoder(_) => usize::MAX,
-        }
-    }
-
     /// The bundle's tensors of the encoder.
     pub fn weights(&self) -> WeightMap {
         match self {

@@ -294,6 +294,43 @@ impl TrainedModel {
         }
     }
 
+    /// Recomputes the user vectors of models whose users come from an encoder over the set of
+    /// their training items (Mult-DAE, also inside a blend) from `history`, so that a bundle's
+    /// training users are scored exactly as a visitor with their history is, whatever precision
+    /// stored the encoder (an int8 bundle's user vectors would otherwise be rounded apart).
+    pub fn encode_users(&mut self, history: &UserHistory) -> Result<()> {
+        match self {
+            TrainedModel::Factor(m) => {
+                let Some(VisitorEncoder::Autoencoder(e)) = m.encoder.as_deref() else {
+                    return Ok(());
+                };
+                let n_users = m.user_factors.len() / m.dim.max(1);
+                if history.offsets.len() != n_users + 1 {
+                    return Err(Error::Bundle(format!(
+                        "autoencoder: {n_users} user vectors for a history of {} users",
+                        history.offsets.len().saturating_sub(1)
+                    )));
+                }
+                let mut users = Vec::with_capacity(m.user_factors.len());
+                for u in 0..n_users as u32 {
+                    let events: Vec<Vec<(u32, f32)>> =
+                        history.user(u).0.iter().map(|&i| vec![(i, 1.0)]).collect();
+                    users.extend(e.encode(&events)?);
+                }
+                if users.len() != m.user_factors.len() {
+                    return Err(Error::Bundle("autoencoder: user vectors' width".into()));
+                }
+                m.user_factors = users;
+                Ok(())
+            }
+            TrainedModel::Blend(b) => b
+                .parts
+                .iter_mut()
+                .try_for_each(|p| p.1.encode_users(history)),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the score of every item for `user` (with training history `items`/`ratings`) into
     /// `out`, which has one slot per catalog item. Higher is better; for MF it is the predicted
     /// rating.
@@ -385,9 +422,11 @@ impl TrainedModel {
                 .enumerate()
                 .map(|(k, p)| {
                     let prefix = format!("part{k}.");
+                    // The names are sorted: the part's tensors are one range of them.
                     let names: Vec<String> = weights
-                        .keys()
-                        .filter(|n| n.starts_with(&prefix))
+                        .range(prefix.clone()..)
+                        .map(|(n, _)| n)
+                        .take_while(|n| n.starts_with(&prefix))
                         .cloned()
                         .collect();
                     let mut own: WeightMap = names
@@ -442,7 +481,11 @@ impl TrainedModel {
             }
             // Users [γ_u, θ_u, 1], items [γ_i, c_i, β_i]: see `vbpr`.
             ModelConfig::Vbpr(c) => TrainedModel::Factor(FactorModel::from_weights(
-                2 * c.train.dim + 1,
+                c.train
+                    .dim
+                    .checked_mul(2)
+                    .and_then(|d| d.checked_add(1))
+                    .ok_or_else(|| Error::Bundle("VBPR: dim out of range".into()))?,
                 n_users,
                 n_items,
                 weights,
@@ -458,8 +501,12 @@ impl TrainedModel {
             }
             // Users [h_u, 1], items [W₂ᵀ_i, b₂_i]: see `autoencoder`.
             ModelConfig::MultDae(c) => {
+                c.validate().map_err(|e| Error::Bundle(e.to_string()))?;
                 let mut m = FactorModel::from_weights(
-                    c.train.dim + 1,
+                    c.train
+                        .dim
+                        .checked_add(1)
+                        .ok_or_else(|| Error::Bundle("Mult-DAE: dim out of range".into()))?,
                     n_users,
                     n_items,
                     weights,

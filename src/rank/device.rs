@@ -173,7 +173,8 @@ impl<B: Backend> DeviceScorer<B> {
                 bias,
             } => {
                 let user = match &q.user {
-                    // A sequential model's encoding, made on the CPU (see `Session::query`).
+                    // A visitor encoder's output (SASRec, Mult-DAE), made on the CPU (see
+                    // `Session::query`).
                     Some(u) => {
                         let d = q_items.dims()[1];
                         if u.len() != d {

@@ -32,6 +32,10 @@ use crate::eval::{ItemRows, NoSpace, Rerank};
 use crate::model::{TrainedModel, VisitorEncoder};
 use crate::store::{Bundle, WEIGHTS_FILE};
 
+/// The most events `explain` steps through for a score that is not linear in the events (a
+/// blend, Mult-DAE): each step scores the whole catalog.
+pub const EXPLAIN_EVENTS: usize = 256;
+
 const STATE_FORMAT: &str = "fusionrec-session";
 const STATE_VERSION: u32 = 1;
 
@@ -741,9 +745,12 @@ impl Session {
 
     /// Explains `item_id`'s score for a visitor's history (see [`Explanation`]).
     ///
-    /// An encoder bundle's (SASRec, Mult-DAE) score is not a sum over events: there each event's influence is
+    /// A sequential bundle's score is not a sum over events: there each event's influence is
     /// how much it moved the item's score when it happened (the score after the history up to
     /// and including it, less the score before it), which sums exactly to `score − base` too.
+    /// A blend's or Mult-DAE's is not either: there each event's influence is what adding it
+    /// moved the score, the events taken in catalog order; beyond [`EXPLAIN_EVENTS`] events
+    /// the older ones' part is in `base`.
     pub fn explain(&self, history: &[HistoryEvent], item_id: &str) -> Result<Explanation> {
         let target = self.index(item_id)? as usize;
         let events = self.resolve(history)?;
@@ -753,20 +760,29 @@ impl Session {
         let (full, _) = self.query(history)?;
         let score = at(&full, true)?;
         let personal = score - at(&full, false)?;
-        let (base, mut influences) = match self.sequential() {
-            // A blend's score is not linear in the events either: each event's influence is
-            // what adding it moved the score, the events taken in catalog order.
-            None if matches!(self.bundle.model, TrainedModel::Blend(_)) => {
+        let sequence = match self.sequential() {
+            Some((_, VisitorEncoder::Sequence(e))) => Some(e.max_len),
+            _ => None,
+        };
+        let as_set = matches!(self.bundle.model, TrainedModel::Blend(_))
+            || matches!(self.sequential(), Some((_, VisitorEncoder::Autoencoder(_))));
+        let (base, mut influences) = match sequence {
+            // A blend's or an autoencoder's score is not linear in the events either: each
+            // event's influence is what adding it moved the score, the (resolved) events taken
+            // in catalog order. Only the last EXPLAIN_EVENTS are stepped through (each step
+            // scores the catalog); a longer history's older events are in `base`.
+            None if as_set => {
                 let prefix = |n: usize| -> Result<f32> {
                     at(
                         &self.model_query(&self.bundle.model, &events[..n], n)?,
                         false,
                     )
                 };
-                let base = prefix(0)?;
+                let start = events.len().saturating_sub(EXPLAIN_EVENTS);
+                let base = prefix(start)?;
                 let mut before = base;
-                let mut moved = Vec::with_capacity(events.len());
-                for n in 1..=events.len() {
+                let mut moved = Vec::with_capacity(events.len() - start);
+                for n in start + 1..=events.len() {
                     let after = prefix(n)?;
                     moved.push((events[n - 1].0, after - before));
                     before = after;
@@ -787,10 +803,10 @@ impl Session {
                     .collect::<Result<Vec<(u32, f32)>>>()?;
                 (base, influences)
             }
-            Some((_, encoder)) => {
+            Some(max_len) => {
                 // Only the window the encoder reads moves the score: older events get nothing.
                 let order = self.ordered(history)?;
-                let order = &order[order.len().saturating_sub(encoder.window())..];
+                let order = &order[order.len().saturating_sub(max_len)..];
                 let prefix = |n: usize| -> Result<f32> {
                     let q = Query {
                         user: Some(self.encode(&order[..n])?),
@@ -955,7 +971,7 @@ impl Session {
         if f.dim == 0 {
             return Err(Error::Config(
                 "this bundle stores no item features to personalize on (train it with \
-                 --catalog-content, or use a factor model)"
+                 --catalog-content, or use a factor model; a blend's parts give none)"
                     .into(),
             ));
         }

@@ -481,13 +481,17 @@ impl Bundle {
             }
         }
         history.validate(manifest.dims.items)?;
-        let model = TrainedModel::from_weights(
+        let mut model = TrainedModel::from_weights(
             &manifest.model,
             manifest.dims.users,
             manifest.dims.items,
             &mut tensors.model,
             tensors.item_rows.take(),
         )?;
+        // Users of an autoencoder: from their histories by the encoder as read (see there).
+        if manifest.dims.users > 0 {
+            model.encode_users(&history)?;
+        }
         if let Some(extra) = tensors.model.keys().next() {
             return Err(Error::Bundle(format!("unexpected tensor model.{extra}")));
         }
