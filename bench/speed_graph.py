@@ -7,7 +7,9 @@ this machine, on the ML-100K bench split (README, "Same split, same scorer"):
   (bench/lightgcn_peer.py);
 - the two-tower (`--model hybrid --modalities tabular --user-recent false`: id + tabular item
   tower with gated fusion, history user tower, full-catalog softmax) against a torch reference
-  of the same architecture and loss written for this benchmark (bench/two_tower_ref.py).
+  of the same architecture and loss written for this benchmark (bench/two_tower_ref.py);
+- Mult-DAE (200 wide, dropout 0.5, batch 128, Adam 1e-3) against a torch reference of the same
+  architecture and loss (bench/multdae_ref.py).
 
     python3 bench/speed_graph.py --python /tmp/torch-venv/bin/python --repeats 3
 
@@ -39,6 +41,8 @@ MODELS = {
     "hybrid": (["--model", "hybrid", "--modalities", "tabular", "--user-recent", "false",
                 "--dim", "64", "--batch-size", "1024"],
                (1, 3), "two_tower_ref.py"),
+    "mult-dae": (["--model", "mult-dae", "--dim", "200", "--dropout", "0.5"],
+                 (2, 12), "multdae_ref.py"),
 }
 
 
@@ -60,7 +64,7 @@ def main():
     ap.add_argument("--split", default="/tmp/bench-data/ml-100k/split")
     ap.add_argument("--bin", default=str(BIN))
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--models", default="lightgcn,hybrid")
+    ap.add_argument("--models", default="lightgcn,hybrid,mult-dae")
     ap.add_argument("--out", default="bench/speed_graph.json")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fusionrec-speed-graph-"))
