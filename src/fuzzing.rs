@@ -177,17 +177,21 @@ pub fn session_state(data: &[u8]) {
     }
 }
 
+/// Four items in two dimensions (0 and 1 alike, 2 and 3 alike), one user.
+fn tiny_factors() -> crate::model::FactorModel {
+    crate::model::FactorModel {
+        dim: 2,
+        user_factors: vec![0.0; 2],
+        item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
+        biases: None,
+        encoder: None,
+        heads: Default::default(),
+    }
+}
+
 fn tiny_bundle() -> Option<Bundle> {
-    use crate::model::{FactorModel, TrainedModel};
     crate::store::example_bundle(
-        TrainedModel::Factor(FactorModel {
-            dim: 2,
-            user_factors: vec![0.0; 2],
-            item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
-            biases: None,
-            encoder: None,
-            heads: Default::default(),
-        }),
+        crate::model::TrainedModel::Factor(tiny_factors()),
         vec![crate::encode::features::Modality {
             name: "text".into(),
             dim: 2,
@@ -247,14 +251,7 @@ fn tiny_sequential_bundle() -> Option<Bundle> {
 /// so the fuzzer reaches a blend's parts and the autoencoder's encoder.
 fn tiny_blend_bundle() -> Option<Bundle> {
     use crate::model::{Blend, DaeEncoder, FactorModel, TrainedModel, VisitorEncoder};
-    let factors = FactorModel {
-        dim: 2,
-        user_factors: vec![0.0; 2],
-        item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
-        biases: None,
-        encoder: None,
-        heads: Default::default(),
-    };
+    let factors = tiny_factors();
     let dae = FactorModel {
         dim: 3,
         user_factors: vec![0.2, -0.1, 1.0],

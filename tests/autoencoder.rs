@@ -54,8 +54,9 @@ fn mult_dae_beats_popularity_and_serves_visitors_like_training_users() {
     let scorer =
         DeviceScorer::<burn::backend::Flex>::new(&bundle.model, session.n_items(), &device)
             .unwrap();
-    for user in [0u32, 17, 400] {
-        let mut events: Vec<HistoryEvent> = split
+    // A training user's items as a visitor's events.
+    let training_events = |user: u32| -> Vec<HistoryEvent> {
+        split
             .train
             .iter()
             .filter(|x| x.user == user)
@@ -64,23 +65,12 @@ fn mult_dae_beats_popularity_and_serves_visitors_like_training_users() {
                 rating: None,
                 time: None,
             })
-            .collect();
+            .collect()
+    };
+    for user in [0u32, 17, 400] {
+        let mut events = training_events(user);
         assert!(events.len() > 3);
-        let (q, _) = session.query(&events).unwrap();
-        let visitor = session.catalog_scores(&q).unwrap();
-        let mut trained_user = vec![0.0f32; session.n_items()];
-        Scores::score(m, user, &[], &[], &mut trained_user);
-        assert!(
-            visitor == trained_user,
-            "user {user}: visitor and trained scores differ"
-        );
-        let on_device = fusionrec::device::read_floats(scorer.scores(&q).unwrap()).unwrap();
-        let gap = visitor
-            .iter()
-            .zip(&on_device)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(gap < 1e-3, "device scores differ by {gap}");
+        let visitor = common::visitor_is_training_user(&session, m, &scorer, user, &events);
 
         // A set, not a sequence: reversed, the same scores; one item fewer, others.
         events.reverse();
@@ -94,11 +84,7 @@ fn mult_dae_beats_popularity_and_serves_visitors_like_training_users() {
         let top = &session.recommend(&events, 1, true).unwrap()[0].0;
         let e = session.explain(&events, top).unwrap();
         assert_eq!(e.influences.len(), events.len());
-        let sum: f32 = e.base + e.personal + e.influences.iter().map(|i| i.1).sum::<f32>();
-        assert!(
-            (sum - e.score).abs() < 1e-3 * e.score.abs().max(1.0),
-            "{e:?}"
-        );
+        common::assert_adds_up(&e);
     }
     // An int8 bundle stores the encoder's rows in int8 too (decoded when read): at most 40% of
     // the f32 bundle's bytes (measured: 1,382,220 of 3,956,780; the rest is the catalog's ids
@@ -112,16 +98,7 @@ fn mult_dae_beats_popularity_and_serves_visitors_like_training_users() {
     let small = small.stored().unwrap();
     let quantized = Session::new(small.clone());
     for user in [0u32, 17, 400] {
-        let events: Vec<HistoryEvent> = split
-            .train
-            .iter()
-            .filter(|x| x.user == user)
-            .map(|x| HistoryEvent {
-                item: session.id(x.item).to_owned(),
-                rating: None,
-                time: None,
-            })
-            .collect();
+        let events = training_events(user);
         let top = |s: &Session| -> Vec<String> {
             s.recommend(&events, 10, true)
                 .unwrap()

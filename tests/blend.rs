@@ -111,12 +111,7 @@ fn a_blend_chosen_on_validation_serves_visitors_like_training_users() {
         );
         assert!(serving.scores_for_history(&events).unwrap() == visitor);
         let top = &session.recommend(&events, 1, true).unwrap()[0].0;
-        let e = session.explain(&events, top).unwrap();
-        let sum: f32 = e.base + e.personal + e.influences.iter().map(|i| i.1).sum::<f32>();
-        assert!(
-            (sum - e.score).abs() < 1e-3 * e.score.abs().max(1.0),
-            "{e:?}"
-        );
+        common::assert_adds_up(&session.explain(&events, top).unwrap());
         assert_eq!(session.similar(top, 5).unwrap().len(), 5);
     }
 
@@ -140,11 +135,7 @@ fn a_blend_chosen_on_validation_serves_visitors_like_training_users() {
     let top = &session.recommend(&events, 1, true).unwrap()[0].0;
     let e = session.explain(&events, top).unwrap();
     assert_eq!(e.influences.len(), fusionrec::rank::session::EXPLAIN_EVENTS);
-    let sum: f32 = e.base + e.personal + e.influences.iter().map(|i| i.1).sum::<f32>();
-    assert!(
-        (sum - e.score).abs() < 1e-3 * e.score.abs().max(1.0),
-        "{e:?}"
-    );
+    common::assert_adds_up(&e);
 
     // Clear errors: weights for the wrong number of bundles, a negative weight, an unknown
     // metric, one bundle, parts from another split.

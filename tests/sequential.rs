@@ -6,7 +6,6 @@
 mod common;
 
 use fusionrec::data::{Feedback, Protocol, RowPolicy, Split, SplitStrategy};
-use fusionrec::eval::Scores;
 use fusionrec::model::{ModelConfig, SasRecConfig, TrainedModel};
 use fusionrec::rank::{DeviceScorer, HistoryEvent, Session};
 use fusionrec::store::Bundle;
@@ -97,21 +96,7 @@ fn sasrec_beats_the_baselines_and_serves_a_visitor_in_order() {
             .collect();
         assert!(events.len() > 3);
         events.reverse();
-        let (q, _) = session.query(&events).unwrap();
-        let visitor = session.catalog_scores(&q).unwrap();
-        let mut trained_user = vec![0.0f32; session.n_items()];
-        Scores::score(m, user, &[], &[], &mut trained_user);
-        assert!(
-            visitor == trained_user,
-            "user {user}: visitor and trained scores differ"
-        );
-        let on_device = fusionrec::device::read_floats(scorer.scores(&q).unwrap()).unwrap();
-        let gap = visitor
-            .iter()
-            .zip(&on_device)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(gap < 1e-3, "device scores differ by {gap}");
+        let visitor = common::visitor_is_training_user(&session, m, &scorer, user, &events);
 
         // Without times the order given is the order; a different order, other scores.
         let mut ordered = events.clone();
@@ -129,12 +114,7 @@ fn sasrec_beats_the_baselines_and_serves_a_visitor_in_order() {
 
         // Explanations: each event's move of the score, summing to the score.
         let top = &session.recommend(&events, 1, true).unwrap()[0].0;
-        let e = session.explain(&events, top).unwrap();
-        let sum: f32 = e.base + e.personal + e.influences.iter().map(|i| i.1).sum::<f32>();
-        assert!(
-            (sum - e.score).abs() < 1e-3 * e.score.abs().max(1.0),
-            "{e:?}"
-        );
+        common::assert_adds_up(&session.explain(&events, top).unwrap());
     }
 
     // Times on some events only, or not numbers: clear errors.

@@ -139,3 +139,40 @@ pub struct GoldenSentence {
 pub fn minilm_golden() -> Golden {
     serde_json::from_str(include_str!("../golden/minilm.json")).expect("golden file parses")
 }
+
+/// A visitor with `events` is scored exactly as training `user` of `model` (the CPU session's
+/// catalog scores equal the training user's), and within 1e-3 by `scorer` on a burn device;
+/// returns the visitor's scores.
+pub fn visitor_is_training_user<B: burn::tensor::backend::Backend>(
+    session: &fusionrec::rank::Session,
+    model: &dyn fusionrec::eval::Scores,
+    scorer: &fusionrec::rank::DeviceScorer<B>,
+    user: u32,
+    events: &[fusionrec::rank::HistoryEvent],
+) -> Vec<f32> {
+    let (q, _) = session.query(events).unwrap();
+    let visitor = session.catalog_scores(&q).unwrap();
+    let mut trained_user = vec![0.0f32; session.n_items()];
+    model.score(user, &[], &[], &mut trained_user);
+    assert!(
+        visitor == trained_user,
+        "user {user}: visitor and trained scores differ"
+    );
+    let on_device = fusionrec::device::read_floats(scorer.scores(&q).unwrap()).unwrap();
+    let gap = visitor
+        .iter()
+        .zip(&on_device)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(gap < 1e-3, "device scores differ by {gap}");
+    visitor
+}
+
+/// `e`'s parts add up to its score: `base + Σ influences + personal = score`.
+pub fn assert_adds_up(e: &fusionrec::rank::Explanation) {
+    let sum: f32 = e.base + e.personal + e.influences.iter().map(|i| i.1).sum::<f32>();
+    assert!(
+        (sum - e.score).abs() < 1e-3 * e.score.abs().max(1.0),
+        "{e:?}"
+    );
+}
