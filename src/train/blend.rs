@@ -83,24 +83,18 @@ pub fn blend_bundles(
             })
             .collect(),
     };
-    let model_with = |w: &[f64]| {
-        TrainedModel::Blend(Blend {
-            parts: parts
-                .iter()
-                .zip(w)
-                .map(|(b, &weight)| (weight as f32, b.model.clone()))
-                .collect(),
-        })
+    // The parts' models, copied once; each weight vector tried is set in place.
+    let mut model = TrainedModel::Blend(Blend {
+        parts: parts.iter().map(|b| (0.0, b.model.clone())).collect(),
+    });
+    let set = |model: &mut TrainedModel, w: &[f64]| {
+        if let TrainedModel::Blend(b) = model {
+            b.parts.iter_mut().zip(w).for_each(|(p, &x)| p.0 = x as f32);
+        }
     };
     let options = plain_options(&first.manifest.item_categories);
-    let valid = |w: &[f64]| -> Result<f64> {
-        let m = evaluate_with(
-            &model_with(w),
-            &split,
-            &first.history,
-            Target::Valid,
-            options,
-        );
+    let valid = |model: &TrainedModel| -> Result<f64> {
+        let m = evaluate_with(model, &split, &first.history, Target::Valid, options);
         m.get(metric).ok_or_else(|| {
             Error::Config(format!(
                 "blend: unknown metric '{metric}' (e.g. ndcg@10, recall@20)"
@@ -147,7 +141,8 @@ pub fn blend_bundles(
             }
             let mut best: Option<(f64, Vec<f64>)> = None;
             for c in candidates {
-                let v = valid(&c)?;
+                set(&mut model, &c);
+                let v = valid(&model)?;
                 search.tried.push((c.clone(), v));
                 if best.as_ref().is_none_or(|b| v > b.0) {
                     best = Some((v, c));
@@ -157,6 +152,7 @@ pub fn blend_bundles(
                 .ok_or_else(|| Error::Config("blend: no weights to try".into()))?
         }
     };
+    set(&mut model, &chosen);
 
     let mut manifest = first.manifest.clone();
     manifest.model = ModelConfig::Blend(config_with(&chosen));
@@ -173,7 +169,7 @@ pub fn blend_bundles(
     }
     let mut bundle = Bundle {
         manifest,
-        model: model_with(&chosen),
+        model,
         history: first.history.clone(),
         content,
         item_counts: None,
