@@ -178,3 +178,37 @@ fn a_blend_chosen_on_validation_serves_visitors_like_training_users() {
     let e = blend_bundles(&mixed, &dataset, BlendWeights::Search, "ndcg@10").unwrap_err();
     assert!(e.to_string().contains("another split"), "{e}");
 }
+
+/// A blend configuration trains through the library like any model (each part fitted in turn),
+/// into the same model as blending the parts trained alone with the same weights.
+#[test]
+fn a_blend_configuration_trains_its_parts() {
+    let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
+    let ease = ModelConfig::default_for("ease").unwrap();
+    let config = fusionrec::model::BlendConfig {
+        parts: vec![
+            fusionrec::model::BlendPart {
+                weight: 1.0,
+                model: ease.clone(),
+            },
+            fusionrec::model::BlendPart {
+                weight: 0.25,
+                model: ModelConfig::Popularity,
+            },
+        ],
+    };
+    let trained = train(&dataset, ModelConfig::Blend(config), None);
+    let parts = [
+        train(&dataset, ease, None),
+        train(&dataset, ModelConfig::Popularity, None),
+    ];
+    let (blended, _) = blend_bundles(
+        &parts,
+        &dataset,
+        BlendWeights::Given(vec![1.0, 0.25]),
+        "ndcg@10",
+    )
+    .unwrap();
+    assert!(trained.model == blended.model);
+    assert_eq!(trained.manifest.metrics, blended.manifest.metrics);
+}
