@@ -189,7 +189,9 @@ fn tiny_factors() -> crate::model::FactorModel {
     }
 }
 
-fn tiny_bundle() -> Option<Bundle> {
+/// [`tiny_factors`] with a 2-d `text` content alike in the same pairs (also the session tests'
+/// bundle).
+pub(crate) fn tiny_bundle() -> Option<Bundle> {
     crate::store::example_bundle(
         crate::model::TrainedModel::Factor(tiny_factors()),
         vec![crate::encode::features::Modality {

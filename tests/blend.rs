@@ -18,12 +18,7 @@ use fusionrec::train::{blend_bundles, reevaluate, BlendWeights, SEARCH_WEIGHTS};
 #[test]
 fn a_blend_chosen_on_validation_serves_visitors_like_training_users() {
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
-    let mut ease = ModelConfig::default_for("ease").unwrap();
-    if let ModelConfig::Ease(c) = &mut ease {
-        c.lambda = 300.0;
-        c.dropout = 0.33;
-        c.rank_weight = 0.5;
-    }
+    let ease = common::ease(300.0, 0.33, 0.0, 0.5);
     let mut dae = AutoencoderConfig::default();
     dae.train.epochs = 40;
     let parts = [

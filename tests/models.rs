@@ -147,13 +147,7 @@ fn sparse_ease_matches_dense_ease() {
 fn dlae_with_order_beats_plain_ease() {
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
     let plain = train(&dataset, ModelConfig::default_for("ease").unwrap(), None);
-    let mut config = ModelConfig::default_for("ease").unwrap();
-    if let ModelConfig::Ease(c) = &mut config {
-        c.lambda = 300.0;
-        c.dropout = 0.5;
-        c.order_weight = 0.5;
-    }
-    let ordered = train(&dataset, config, None);
+    let ordered = train(&dataset, common::ease(300.0, 0.5, 0.5, 0.0), None);
     let (p, o) = (
         plain.manifest.metrics.test.ndcg(10),
         ordered.manifest.metrics.test.ndcg(10),
@@ -175,18 +169,8 @@ fn dlae_with_order_beats_plain_ease() {
 #[test]
 fn rating_ranks_lift_dlae_with_order() {
     let dataset = common::ml100k_source().load(RowPolicy::Strict).unwrap();
-    let config = |rank_weight: f64| {
-        let mut config = ModelConfig::default_for("ease").unwrap();
-        if let ModelConfig::Ease(c) = &mut config {
-            c.lambda = 300.0;
-            c.dropout = 0.33;
-            c.order_weight = 0.5;
-            c.rank_weight = rank_weight;
-        }
-        config
-    };
-    let plain = train(&dataset, config(0.0), None);
-    let ranked = train(&dataset, config(0.5), None);
+    let plain = train(&dataset, common::ease(300.0, 0.33, 0.5, 0.0), None);
+    let ranked = train(&dataset, common::ease(300.0, 0.33, 0.5, 0.5), None);
     let (p, r) = (
         plain.manifest.metrics.test.ndcg(10),
         ranked.manifest.metrics.test.ndcg(10),

@@ -1140,7 +1140,7 @@ impl Session {
 mod tests {
     use super::*;
     use crate::encode::features::Modality;
-    use crate::model::{FactorModel, Popularity};
+    use crate::model::Popularity;
 
     #[test]
     fn a_serving_bundle_answers_a_visitor_as_its_full_bundle() {
@@ -1170,23 +1170,7 @@ mod tests {
 
     /// A 4-item factor bundle with a 2-d `text` content; items 0 and 1 alike, 2 and 3 alike.
     fn session() -> Session {
-        let bundle = crate::store::tests::tiny_bundle(
-            TrainedModel::Factor(FactorModel {
-                dim: 2,
-                user_factors: vec![0.0; 2],
-                item_factors: vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0, 0.1, 0.9].into(),
-                biases: None,
-                encoder: None,
-                heads: Default::default(),
-            }),
-            vec![Modality {
-                name: "text".into(),
-                dim: 2,
-                values: vec![1.0, 0.0, 1.0, 0.1, 0.0, 1.0, 0.1, 1.0],
-                present: vec![true; 4],
-            }],
-        );
-        Session::new(bundle)
+        Session::new(crate::fuzzing::tiny_bundle().expect("the fuzzing seed bundle"))
     }
 
     fn events(ids: &[(&str, Option<f32>)]) -> Vec<HistoryEvent> {

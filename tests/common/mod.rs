@@ -140,6 +140,24 @@ pub fn minilm_golden() -> Golden {
     serde_json::from_str(include_str!("../golden/minilm.json")).expect("golden file parses")
 }
 
+/// EASE with these options (λ, DLAE's dropout, the order weight, the rank weight; see
+/// `fusionrec::model::EaseConfig`), the rest at their defaults.
+pub fn ease(
+    lambda: f64,
+    dropout: f64,
+    order_weight: f64,
+    rank_weight: f64,
+) -> fusionrec::model::ModelConfig {
+    let mut config = fusionrec::model::ModelConfig::default_for("ease").unwrap();
+    if let fusionrec::model::ModelConfig::Ease(c) = &mut config {
+        c.lambda = lambda;
+        c.dropout = dropout;
+        c.order_weight = order_weight;
+        c.rank_weight = rank_weight;
+    }
+    config
+}
+
 /// A visitor with `events` is scored exactly as training `user` of `model` (the CPU session's
 /// catalog scores equal the training user's), and within 1e-3 by `scorer` on a burn device;
 /// returns the visitor's scores.
